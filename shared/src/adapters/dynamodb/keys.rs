@@ -1,0 +1,50 @@
+//! The single-table key design (written out with its reasons in `docs/table-design.md`).
+//!
+//! | item    | pk                  | sk                        |
+//! |---------|---------------------|---------------------------|
+//! | wallet  | `ACCOUNT#<account>` | `WALLET`                  |
+//! | entry   | `ACCOUNT#<account>` | `ENTRY#<entry id>`        |
+//! | journal | `ACCOUNT#<account>` | `JOURNAL#<first seq:020>` |
+//! | route   | `PHONE#<phone id>`  | `ROUTE`                   |
+
+use crate::ids::{AccountId, PhoneNumberId};
+use crate::ledger::EntryId;
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+
+pub const WALLET_SK: &str = "WALLET";
+pub const ROUTE_SK: &str = "ROUTE";
+pub const JOURNAL_SK_PREFIX: &str = "JOURNAL#";
+
+pub fn account_pk(account: &AccountId) -> String {
+    format!("ACCOUNT#{account}")
+}
+
+pub fn entry_sk(id: &EntryId) -> String {
+    format!("ENTRY#{id}")
+}
+
+/// Zero-padded so that the string order of journal keys is the order of sequence numbers.
+pub fn journal_sk(first_seq: u64) -> String {
+    format!("{JOURNAL_SK_PREFIX}{first_seq:020}")
+}
+
+pub fn phone_pk(phone: &PhoneNumberId) -> String {
+    format!("PHONE#{phone}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_keys_sort_like_their_numbers() {
+        let mut keys: Vec<String> = [10, 9, 100, 1, u64::MAX]
+            .into_iter()
+            .map(journal_sk)
+            .collect();
+        keys.sort();
+        assert_eq!(keys, [1, 9, 10, 100, u64::MAX].map(journal_sk));
+    }
+}

@@ -1,0 +1,107 @@
+//! Identifiers that arrive from outside, parsed once at the edge (parse, don't validate).
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what}: {reason}")]
+pub struct IdError {
+    pub what: &'static str,
+    pub reason: &'static str,
+}
+
+/// Checks a token that ends up inside a storage key: 1..=`len_max` bytes of `allowed` characters.
+pub(crate) fn check_token(
+    text: &str,
+    len_max: usize,
+    what: &'static str,
+    allowed: fn(u8) -> bool,
+) -> Result<(), IdError> {
+    if text.is_empty() {
+        return Err(IdError {
+            what,
+            reason: "empty",
+        });
+    }
+    if text.len() > len_max {
+        return Err(IdError {
+            what,
+            reason: "too long",
+        });
+    }
+    if !text.bytes().all(allowed) {
+        return Err(IdError {
+            what,
+            reason: "contains a character that is not allowed",
+        });
+    }
+    Ok(())
+}
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $len_max:expr, $allowed:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const LEN_MAX: usize = $len_max;
+
+            pub fn parse(text: &str) -> Result<Self, IdError> {
+                check_token(text, Self::LEN_MAX, $what, $allowed)?;
+                Ok(Self(text.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                Self::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// The business that owns a wallet: letters, digits, `.`, `_` and `-`, at most 64 bytes.
+    AccountId,
+    "account id",
+    64,
+    |byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-')
+);
+
+string_id!(
+    /// Meta's `phone_number_id`: the business phone number a message was sent from (digits only).
+    PhoneNumberId,
+    "phone number id",
+    32,
+    |byte| byte.is_ascii_digit()
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_accept_their_alphabet_and_nothing_else() {
+        assert!(AccountId::parse("acme-co.eu_1").is_ok());
+        for bad in ["", "acme#1", "acme co", "ácme", &"a".repeat(65)] {
+            assert!(AccountId::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(PhoneNumberId::parse("106540352242922").is_ok());
+        assert!(PhoneNumberId::parse("+1555").is_err());
+        assert!(serde_json::from_str::<AccountId>(r#""a#b""#).is_err());
+    }
+}

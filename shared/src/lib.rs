@@ -1,0 +1,18 @@
+//! imcredits: prepaid WhatsApp messaging credits.
+//!
+//! Where a rule lives:
+//! - [`money`]: exact amounts, currencies, the rounding rule, credit quotes;
+//! - [`wallet`]: one balance per account, its status and settings;
+//! - [`ledger`]: entries with deterministic ids and running balances, posting plans, reconciliation;
+//! - [`ports`]: the narrow traits handlers depend on (store, clock);
+//! - [`adapters`]: those traits on real infrastructure (DynamoDB);
+//! - [`config`] and [`setup`]: typed configuration and clients, built once at cold start.
+
+pub mod adapters;
+pub mod config;
+pub mod ids;
+pub mod ledger;
+pub mod money;
+pub mod ports;
+pub mod setup;
+pub mod wallet;

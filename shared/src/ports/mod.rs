@@ -1,0 +1,4 @@
+//! Ports: the narrow traits the handlers depend on. Adapters (in [`crate::adapters`]) implement them.
+
+pub mod clock;
+pub mod store;

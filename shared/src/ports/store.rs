@@ -1,0 +1,154 @@
+//! The store, as narrow traits: each handler asks only for the operations it uses, so a test (or a
+//! second adapter) implements only those.
+
+use std::future::Future;
+
+use time::OffsetDateTime;
+
+use crate::ids::{AccountId, PhoneNumberId};
+use crate::ledger::{EntryOutcome, LedgerEntry, LedgerError, NewEntry, StatementCursor};
+use crate::wallet::{NewWallet, Wallet};
+
+/// Store failures, grouped by what the caller must do about them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    // The request cannot succeed as asked: tell the caller (4xx, or a dead-letter with the reason).
+    #[error("account {0} has no wallet")]
+    WalletNotFound(AccountId),
+    #[error("account {0} already has a wallet")]
+    WalletExists(AccountId),
+    #[error("phone number {0} is attached to another account")]
+    RouteTaken(PhoneNumberId),
+    #[error("posting refused: {0}")]
+    Rejected(#[from] LedgerError),
+
+    // Nothing was changed and the same request may succeed later: retry it (5xx, or let the queue
+    // redeliver).
+    #[error("wallet {account} stayed busy through {attempts} attempts")]
+    Contended { account: AccountId, attempts: u32 },
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+
+    // Stored data breaks an invariant: a bug or tampering. Alert; never retry blindly.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the same request may succeed if tried again later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Contended { .. } | StoreError::Unavailable(_)
+        )
+    }
+}
+
+/// What a posting did: one outcome per requested entry, in request order, and the wallet after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostReceipt {
+    pub outcomes: Vec<EntryOutcome>,
+    pub wallet: Wallet,
+}
+
+impl PostReceipt {
+    pub fn posted_count(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|outcome| outcome.is_posted())
+            .count()
+    }
+}
+
+/// Statement pages hold at most this many entries.
+pub const STATEMENT_PAGE_LIMIT_MAX: u32 = 100;
+
+/// One page of a wallet's statement, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementRequest {
+    limit: u32,
+    pub cursor: Option<StatementCursor>,
+}
+
+impl StatementRequest {
+    /// `limit` is clamped to 1..=[`STATEMENT_PAGE_LIMIT_MAX`].
+    pub fn new(limit: u32, cursor: Option<StatementCursor>) -> Self {
+        Self {
+            limit: limit.clamp(1, STATEMENT_PAGE_LIMIT_MAX),
+            cursor,
+        }
+    }
+
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementPage {
+    pub entries: Vec<LedgerEntry>,
+    /// Where the next (older) page starts; `None` on the last page.
+    pub next_cursor: Option<StatementCursor>,
+}
+
+pub trait WalletCreate {
+    /// Creates a zero-balance wallet; [`StoreError::WalletExists`] if the account has one.
+    fn create_wallet(
+        &self,
+        wallet: &NewWallet,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Wallet, StoreError>> + Send;
+}
+
+pub trait WalletGet {
+    fn get_wallet(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<Option<Wallet>, StoreError>> + Send;
+}
+
+pub trait EntriesPost {
+    /// Posts `batch` to the account's wallet atomically: every new entry and the balance move
+    /// together or not at all. Entries whose id was posted before are reported as
+    /// [`EntryOutcome::AlreadyPosted`] and change nothing; the rest still post. Safe to retry.
+    fn post_entries(
+        &self,
+        account: &AccountId,
+        batch: &[NewEntry],
+        posted_at: OffsetDateTime,
+    ) -> impl Future<Output = Result<PostReceipt, StoreError>> + Send;
+}
+
+pub trait StatementRead {
+    fn statement_page(
+        &self,
+        account: &AccountId,
+        request: &StatementRequest,
+    ) -> impl Future<Output = Result<StatementPage, StoreError>> + Send;
+}
+
+pub trait RouteGet {
+    /// The account whose wallet pays for messages sent from `phone`.
+    fn get_route(
+        &self,
+        phone: &PhoneNumberId,
+    ) -> impl Future<Output = Result<Option<AccountId>, StoreError>> + Send;
+}
+
+pub trait RouteSet {
+    /// Attaches `phone` to the account's wallet (which must exist). Attaching it again to the same
+    /// account is a no-op; to another account, [`StoreError::RouteTaken`].
+    fn attach_route(
+        &self,
+        phone: &PhoneNumberId,
+        account: &AccountId,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Detaches `phone` from the account; `false` if it was not attached to that account.
+    fn detach_route(
+        &self,
+        phone: &PhoneNumberId,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}

@@ -1,0 +1,222 @@
+//! The wallet: one prepaid balance per account, in the account's currency.
+//!
+//! A wallet starts at zero and its balance moves only through ledger entries (see [`crate::ledger`]),
+//! so the sum of its entries always equals its balance.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::ids::AccountId;
+use crate::money::{Currency, Money, MoneyError};
+
+/// Auto-recharge may add at most this many credits at a time, whatever a setting asks.
+pub const AUTO_RECHARGE_CREDITS_MAX: u32 = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{field} must be in {expected}, not {found}")]
+    WrongCurrency {
+        field: &'static str,
+        expected: Currency,
+        found: Currency,
+    },
+    #[error("{0} must not be negative")]
+    Negative(&'static str),
+    #[error(
+        "credits must be between 1 and {AUTO_RECHARGE_CREDITS_MAX} when auto-recharge is enabled"
+    )]
+    CreditsOutOfRange,
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+}
+
+/// "Specify the number of credits to add automatically, just before you drop below the minimum."
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AutoRecharge {
+    pub enabled: bool,
+    pub minimum_balance: Money,
+    /// Credits bought per recharge; zero only while disabled.
+    pub credits: u32,
+}
+
+impl AutoRecharge {
+    pub fn disabled(currency: Currency) -> Self {
+        Self {
+            enabled: false,
+            minimum_balance: Money::zero(currency),
+            credits: 0,
+        }
+    }
+
+    pub fn new(
+        enabled: bool,
+        minimum_balance: Money,
+        credits: u32,
+        wallet_currency: Currency,
+    ) -> Result<Self, SettingsError> {
+        check_currency("minimum_balance", minimum_balance, wallet_currency)?;
+        if minimum_balance.is_negative() {
+            return Err(SettingsError::Negative("minimum_balance"));
+        }
+        let credits_ok = (1..=AUTO_RECHARGE_CREDITS_MAX).contains(&credits);
+        if (enabled && !credits_ok) || credits > AUTO_RECHARGE_CREDITS_MAX {
+            return Err(SettingsError::CreditsOutOfRange);
+        }
+        Ok(Self {
+            enabled,
+            minimum_balance,
+            credits,
+        })
+    }
+}
+
+pub(crate) fn check_currency(
+    field: &'static str,
+    amount: Money,
+    expected: Currency,
+) -> Result<(), SettingsError> {
+    if amount.currency() == expected {
+        Ok(())
+    } else {
+        Err(SettingsError::WrongCurrency {
+            field,
+            expected,
+            found: amount.currency(),
+        })
+    }
+}
+
+/// What a new wallet is created with; its balance is always zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWallet {
+    pub account_id: AccountId,
+    pub currency: Currency,
+    pub low_balance_threshold: Money,
+    pub auto_recharge: AutoRecharge,
+}
+
+impl NewWallet {
+    /// A wallet with no low-balance alert above zero and auto-recharge off.
+    pub fn new(account_id: AccountId, currency: Currency) -> Self {
+        Self {
+            account_id,
+            currency,
+            low_balance_threshold: Money::zero(currency),
+            auto_recharge: AutoRecharge::disabled(currency),
+        }
+    }
+
+    pub fn with_low_balance_threshold(mut self, threshold: Money) -> Result<Self, SettingsError> {
+        check_currency("low_balance_threshold", threshold, self.currency)?;
+        if threshold.is_negative() {
+            return Err(SettingsError::Negative("low_balance_threshold"));
+        }
+        self.low_balance_threshold = threshold;
+        Ok(self)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WalletStatus {
+    /// Above its low-balance threshold.
+    Active,
+    /// Positive, but at or below its low-balance threshold.
+    Low,
+    /// Zero or negative: sending is blocked until a top-up.
+    Depleted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wallet {
+    pub account_id: AccountId,
+    pub currency: Currency,
+    pub balance: Money,
+    pub low_balance_threshold: Money,
+    pub auto_recharge: AutoRecharge,
+    /// Bumped by every balance change; a posting commits only if it is still the one it read.
+    pub version: u64,
+    /// Entries posted so far; the newest entry's sequence number.
+    pub entry_count: u64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl Wallet {
+    /// A message Meta already delivered is charged even into a negative balance, after which the
+    /// wallet may not send until a top-up makes it positive again.
+    pub fn can_send(&self) -> bool {
+        self.balance.is_positive()
+    }
+
+    pub fn status(&self) -> WalletStatus {
+        if !self.balance.is_positive() {
+            WalletStatus::Depleted
+        } else if self.balance.amount() <= self.low_balance_threshold.amount() {
+            WalletStatus::Low
+        } else {
+            WalletStatus::Active
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd(text: &str) -> Money {
+        Money::parse(text, Currency::Usd).unwrap()
+    }
+
+    #[test]
+    fn status_and_sending_follow_the_balance() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let mut wallet = Wallet {
+            account_id: AccountId::parse("acme").unwrap(),
+            currency: Currency::Usd,
+            balance: usd("20"),
+            low_balance_threshold: usd("10"),
+            auto_recharge: AutoRecharge::disabled(Currency::Usd),
+            version: 0,
+            entry_count: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        assert_eq!(
+            (wallet.status(), wallet.can_send()),
+            (WalletStatus::Active, true)
+        );
+        wallet.balance = usd("10");
+        assert_eq!(
+            (wallet.status(), wallet.can_send()),
+            (WalletStatus::Low, true)
+        );
+        wallet.balance = usd("0");
+        assert_eq!(
+            (wallet.status(), wallet.can_send()),
+            (WalletStatus::Depleted, false)
+        );
+        wallet.balance = usd("-0.0125");
+        assert_eq!(
+            (wallet.status(), wallet.can_send()),
+            (WalletStatus::Depleted, false)
+        );
+    }
+
+    #[test]
+    fn auto_recharge_settings_are_checked() {
+        assert!(AutoRecharge::new(true, usd("5"), 10, Currency::Usd).is_ok());
+        assert_eq!(
+            AutoRecharge::new(true, usd("5"), 0, Currency::Usd),
+            Err(SettingsError::CreditsOutOfRange)
+        );
+        assert!(AutoRecharge::new(false, usd("5"), 0, Currency::Usd).is_ok());
+        assert!(AutoRecharge::new(true, usd("5"), 10_001, Currency::Usd).is_err());
+        assert!(AutoRecharge::new(true, usd("-1"), 10, Currency::Usd).is_err());
+        let euros = Money::parse("5", Currency::Eur).unwrap();
+        assert!(matches!(
+            AutoRecharge::new(true, euros, 10, Currency::Usd),
+            Err(SettingsError::WrongCurrency { .. })
+        ));
+    }
+}
