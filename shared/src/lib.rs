@@ -10,6 +10,7 @@
 
 pub mod adapters;
 pub mod config;
+pub mod handlers;
 pub mod ids;
 pub mod ledger;
 pub mod money;

@@ -1,1 +1,155 @@
-pub fn x() {}
+//! Helpers for the integration tests: clients pointed at the emulators `scripts/test` starts,
+//! fresh accounts, entry builders and the reconciliation every test ends with.
+//!
+//! There is no fallback: a test that needs DynamoDB Local and cannot reach it fails, never skips.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_sdk_dynamodb::Client;
+use imcredits::adapters::dynamodb::{DynamoStore, table};
+use imcredits::ids::AccountId;
+use imcredits::ledger::{EntryId, EntryKind, LedgerEntry, Metadata, NewEntry, reconcile};
+use imcredits::money::{Currency, Money};
+use imcredits::ports::store::{StatementRead, StatementRequest, WalletCreate, WalletGet};
+use imcredits::wallet::{NewWallet, Wallet};
+use time::OffsetDateTime;
+
+pub mod faults;
+
+/// The table the store tests share; every test works on accounts of its own.
+pub const TEST_TABLE: &str = "imcredits-tests";
+
+/// The DynamoDB Local endpoint `scripts/test` exported.
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test, which starts \
+             DynamoDB Local (these tests never run against real AWS or skip)"
+        )
+    })
+}
+
+/// A DynamoDB client for DynamoDB Local, with `configure` applied (e.g. a fault interceptor).
+pub async fn dynamodb_client_with(
+    configure: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
+) -> Client {
+    let endpoint = dynamodb_endpoint();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
+        "tests only talk to emulators on loopback, not {endpoint}"
+    );
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let config = configure(aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(endpoint));
+    Client::from_conf(config.build())
+}
+
+/// A store on DynamoDB Local's shared test table (created on first use).
+pub async fn dynamo_store() -> DynamoStore {
+    store_with(|config| config).await
+}
+
+pub async fn store_with(
+    configure: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
+) -> DynamoStore {
+    let client = dynamodb_client_with(configure).await;
+    table::ensure_table(&client, TEST_TABLE)
+        .await
+        .expect("DynamoDB Local accepts the table definition");
+    DynamoStore::new(client, TEST_TABLE)
+}
+
+/// An account id no other test (or earlier run against the same emulator) uses.
+pub fn unique_account(prefix: &str) -> AccountId {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    AccountId::parse(&format!("{prefix}-{}-{nanos}-{count}", std::process::id()))
+        .expect("prefixes are short and plain")
+}
+
+pub fn usd(amount: &str) -> Money {
+    Money::parse(amount, Currency::Usd).expect("test amounts are valid")
+}
+
+pub fn at() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_763_700_000).expect("a fixed test time")
+}
+
+pub async fn new_wallet(store: &DynamoStore, prefix: &str) -> Wallet {
+    let account = unique_account(prefix);
+    store
+        .create_wallet(&NewWallet::new(account, Currency::Usd), at())
+        .await
+        .expect("a new account's wallet is created")
+}
+
+pub fn charge(wamid: &str, amount: &str) -> NewEntry {
+    NewEntry::new(
+        EntryId::message_charge(wamid).expect("test wamids are valid"),
+        EntryKind::Charge,
+        usd(amount),
+        "test charge",
+        Metadata::new(),
+        at(),
+    )
+    .expect("a negative charge is valid")
+}
+
+pub fn grant(order_reference: &str, amount: &str) -> NewEntry {
+    NewEntry::new(
+        EntryId::grant(order_reference).expect("test references are valid"),
+        EntryKind::Grant,
+        usd(amount),
+        "test grant",
+        Metadata::new(),
+        at(),
+    )
+    .expect("a positive grant is valid")
+}
+
+/// The whole statement, newest first, paged `page_limit` at a time (bounded by the wallet's count).
+pub async fn whole_statement(
+    store: &DynamoStore,
+    account: &AccountId,
+    page_limit: u32,
+) -> Vec<LedgerEntry> {
+    let wallet = store
+        .get_wallet(account)
+        .await
+        .expect("the store answers")
+        .expect("the wallet exists");
+    let pages_max = wallet.entry_count / u64::from(page_limit) + 2;
+    let mut entries = Vec::new();
+    let mut cursor = None;
+    for _ in 0..pages_max {
+        let page = store
+            .statement_page(account, &StatementRequest::new(page_limit, cursor))
+            .await
+            .expect("the statement reads");
+        assert!(page.entries.len() <= page_limit as usize);
+        entries.extend(page.entries);
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return entries;
+        }
+    }
+    panic!("statement of {account} did not end within {pages_max} pages");
+}
+
+/// The check every test ends with: the wallet's entries add up to its balance, each with the right
+/// running balance, numbered without gaps.
+pub async fn assert_reconciled(store: &DynamoStore, account: &AccountId) -> Wallet {
+    let wallet = store
+        .get_wallet(account)
+        .await
+        .expect("the store answers")
+        .expect("the wallet exists");
+    let entries = whole_statement(store, account, 100).await;
+    if let Err(error) = reconcile(&wallet, &entries) {
+        panic!("wallet {account} does not reconcile: {error}");
+    }
+    assert_eq!(wallet.can_send(), wallet.balance.is_positive());
+    wallet
+}
