@@ -34,7 +34,7 @@ async fn the_same_entry_posted_twenty_times_moves_the_balance_once() {
     let mut posted = 0;
     for _ in 0..20 {
         let receipt = store
-            .post_entries(account, &[entry.clone()], at())
+            .post_entries(account, std::slice::from_ref(&entry), at())
             .await
             .unwrap();
         assert_eq!(receipt.outcomes.len(), 1);
