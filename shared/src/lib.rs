@@ -9,6 +9,7 @@
 //! - [`config`] and [`setup`]: typed configuration and clients, built once at cold start.
 
 pub mod adapters;
+pub mod api;
 pub mod config;
 pub mod handlers;
 pub mod ids;

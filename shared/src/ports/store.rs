@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 
 use crate::ids::{AccountId, PhoneNumberId};
 use crate::ledger::{EntryOutcome, LedgerEntry, LedgerError, NewEntry, StatementCursor};
-use crate::wallet::{NewWallet, Wallet};
+use crate::money::Money;
+use crate::wallet::{AutoRecharge, NewWallet, Wallet};
 
 /// Store failures, grouped by what the caller must do about them.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +69,15 @@ pub const STATEMENT_PAGE_LIMIT_MAX: u32 = 100;
 pub struct StatementRequest {
     limit: u32,
     pub cursor: Option<StatementCursor>,
+    /// Only entries posted within this range (both ends inclusive).
+    pub posted: Option<PostedRange>,
+}
+
+/// A closed range of posting times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostedRange {
+    pub from: OffsetDateTime,
+    pub to: OffsetDateTime,
 }
 
 impl StatementRequest {
@@ -76,7 +86,13 @@ impl StatementRequest {
         Self {
             limit: limit.clamp(1, STATEMENT_PAGE_LIMIT_MAX),
             cursor,
+            posted: None,
         }
+    }
+
+    pub fn posted_within(mut self, range: PostedRange) -> Self {
+        self.posted = Some(range);
+        self
     }
 
     pub fn limit(&self) -> u32 {
@@ -87,7 +103,8 @@ impl StatementRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatementPage {
     pub entries: Vec<LedgerEntry>,
-    /// Where the next (older) page starts; `None` on the last page.
+    /// Where the next (older) page starts; `None` on the last page. With a time filter a page may
+    /// hold fewer entries than asked for and still have a next page: the read is bounded.
     pub next_cursor: Option<StatementCursor>,
 }
 
@@ -105,6 +122,23 @@ pub trait WalletGet {
         &self,
         account: &AccountId,
     ) -> impl Future<Output = Result<Option<Wallet>, StoreError>> + Send;
+}
+
+pub trait WalletSettingsSet {
+    /// Saves auto-recharge settings (already checked against the wallet's currency).
+    fn set_auto_recharge(
+        &self,
+        account: &AccountId,
+        settings: &AutoRecharge,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Wallet, StoreError>> + Send;
+
+    fn set_low_balance_threshold(
+        &self,
+        account: &AccountId,
+        threshold: Money,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Wallet, StoreError>> + Send;
 }
 
 pub trait EntriesPost {

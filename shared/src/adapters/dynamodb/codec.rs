@@ -255,7 +255,14 @@ pub fn journal_item(account: &AccountId, entries: &[LedgerEntry]) -> Item {
             AttributeValue::L(entries.iter().map(|entry| s(entry.id.as_str())).collect()),
         ),
         ("posted_at".into(), timestamp(entries[0].posted_at)),
+        ("posted_at_ms".into(), epoch_ms(entries[0].posted_at)),
     ])
+}
+
+/// Milliseconds since the epoch as a number: comparable in filter expressions, unlike RFC 3339
+/// text whose fractional seconds vary in length.
+pub fn epoch_ms(at: OffsetDateTime) -> AttributeValue {
+    AttributeValue::N((at.unix_timestamp_nanos() / 1_000_000).to_string())
 }
 
 /// A journal's `(seq, entry id)` pairs, oldest first.

@@ -23,11 +23,12 @@ use crate::ledger::{
     EntryId, LedgerEntry, NewEntry, StatementCursor, outcomes_in_request_order, plan_posting,
     unique_entries,
 };
+use crate::money::Money;
 use crate::ports::store::{
     EntriesPost, PostReceipt, RouteGet, RouteSet, StatementPage, StatementRead, StatementRequest,
-    StoreError, WalletCreate, WalletGet,
+    StoreError, WalletCreate, WalletGet, WalletSettingsSet,
 };
-use crate::wallet::{NewWallet, Wallet};
+use crate::wallet::{AutoRecharge, NewWallet, Wallet};
 use codec::{Item, decimal_to_n, n, s, timestamp};
 
 /// Attempts at a posting whose wallet keeps changing under it before giving up (the caller, or
@@ -189,11 +190,52 @@ impl DynamoStore {
         Ok(found)
     }
 
+    /// Updates settings attributes of an existing wallet of `currency`, answering the wallet after.
+    async fn update_wallet_settings(
+        &self,
+        account: &AccountId,
+        currency: crate::money::Currency,
+        update_expression: &str,
+        mut values: HashMap<String, AttributeValue>,
+    ) -> Result<Wallet, StoreError> {
+        values.insert(":currency".to_owned(), s(currency.code()));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(keys::account_pk(account), keys::WALLET_SK)))
+            .update_expression(update_expression)
+            // Settings are in the wallet's currency, which never changes; a failed condition
+            // therefore means there is no such wallet (any more).
+            .condition_expression("attribute_exists(pk) AND currency = :currency")
+            .set_expression_attribute_values(Some(values))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output
+                .attributes()
+                .map(codec::wallet_from_item)
+                .transpose()?
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("update of {account} returned nothing"))
+                }),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::WalletNotFound(account.clone()))
+            }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
     fn posting_transaction(
         &self,
         wallet: &Wallet,
         entries: &[LedgerEntry],
-        balance_after: crate::money::Money,
+        balance_after: Money,
         entry_count_after: u64,
         posted_at: OffsetDateTime,
     ) -> Vec<TransactWriteItem> {
@@ -383,8 +425,10 @@ impl StatementRead for DynamoStore {
         // Journals hold one or more entries each, so `limit` journals always cover a page.
         let mut wanted: Vec<(u64, EntryId)> = Vec::with_capacity(limit);
         let mut start_key: Option<Item> = None;
-        for _ in 0..STATEMENT_QUERY_PAGES_MAX {
-            let output = self
+        // The lowest journal the query has looked at, matched or filtered out: where to go on from.
+        let mut examined_down_to: Option<u64> = None;
+        'pages: for _ in 0..STATEMENT_QUERY_PAGES_MAX {
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
@@ -395,12 +439,19 @@ impl StatementRead for DynamoStore {
                 .scan_index_forward(false)
                 .consistent_read(true)
                 .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start_key.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
+                .set_exclusive_start_key(start_key.take());
+            if let Some(range) = request.posted {
+                // Applied after `Limit`, so a filtered page may come back short: bounded by
+                // STATEMENT_QUERY_PAGES_MAX, and the cursor says where to continue.
+                query = query
+                    .filter_expression("posted_at_ms BETWEEN :from AND :to")
+                    .expression_attribute_values(":from", codec::epoch_ms(range.from))
+                    .expression_attribute_values(":to", codec::epoch_ms(range.to));
+            }
+            let output = query.send().await.map_err(unavailable)?;
             for journal in output.items() {
                 let lines = codec::journal_from_item(journal)?;
+                examined_down_to = lines.first().map(|(seq, _)| *seq);
                 wanted.extend(
                     lines
                         .into_iter()
@@ -409,13 +460,19 @@ impl StatementRead for DynamoStore {
                         .take(limit - wanted.len()),
                 );
                 if wanted.len() == limit {
-                    break;
+                    break 'pages;
                 }
             }
             start_key = output.last_evaluated_key().cloned();
-            if wanted.len() == limit || start_key.is_none() {
+            let Some(last) = &start_key else {
                 break;
-            }
+            };
+            let last_first_seq = codec::Reader(last)
+                .str(keys::SK)?
+                .strip_prefix(keys::JOURNAL_SK_PREFIX)
+                .and_then(|digits| digits.parse::<u64>().ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("journal key of {account}")))?;
+            examined_down_to = Some(last_first_seq);
         }
         let ids: Vec<&EntryId> = wanted.iter().map(|(_, id)| id).collect();
         let mut found = self.get_entries(account, &ids).await?;
@@ -431,22 +488,69 @@ impl StatementRead for DynamoStore {
                 })?;
             entries.push(entry);
         }
-        // Newest first and gap-free: each page continues exactly where the last one stopped.
-        debug_assert!(
-            entries
-                .windows(2)
-                .all(|pair| pair[0].seq == pair[1].seq + 1)
-        );
-        let next_cursor = match entries.last() {
-            Some(oldest) if entries.len() == limit && oldest.seq > 1 => {
-                Some(StatementCursor::starting_at(oldest.seq - 1))
-            }
-            _ => None,
+        // Newest first and gap-free within a page (a time filter drops whole postings only).
+        debug_assert!(entries.windows(2).all(|pair| pair[0].seq > pair[1].seq));
+        let next_seq_max = if entries.len() == limit {
+            entries.last().map(|oldest| oldest.seq - 1)
+        } else if start_key.is_some() {
+            // Stopped by the page bound before the ledger ended.
+            examined_down_to.map(|first_seq| first_seq - 1)
+        } else {
+            None
         };
         Ok(StatementPage {
             entries,
-            next_cursor,
+            next_cursor: next_seq_max
+                .filter(|seq| *seq >= 1)
+                .map(StatementCursor::starting_at),
         })
+    }
+}
+
+impl WalletSettingsSet for DynamoStore {
+    async fn set_auto_recharge(
+        &self,
+        account: &AccountId,
+        settings: &AutoRecharge,
+        now: OffsetDateTime,
+    ) -> Result<Wallet, StoreError> {
+        self.update_wallet_settings(
+            account,
+            settings.minimum_balance.currency(),
+            "SET ar_enabled = :enabled, ar_minimum_balance = :minimum, ar_credits = :credits, \
+             updated_at = :now",
+            HashMap::from([
+                (
+                    ":enabled".to_owned(),
+                    AttributeValue::Bool(settings.enabled),
+                ),
+                (
+                    ":minimum".to_owned(),
+                    decimal_to_n(settings.minimum_balance.amount()),
+                ),
+                (":credits".to_owned(), n(u64::from(settings.credits))),
+                (":now".to_owned(), timestamp(now)),
+            ]),
+        )
+        .await
+    }
+
+    async fn set_low_balance_threshold(
+        &self,
+        account: &AccountId,
+        threshold: Money,
+        now: OffsetDateTime,
+    ) -> Result<Wallet, StoreError> {
+        self.update_wallet_settings(
+            account,
+            threshold.currency(),
+            "SET low_balance_threshold = :threshold, updated_at = :now",
+            HashMap::from([
+                (":threshold".to_owned(), decimal_to_n(threshold.amount())),
+                (":now".to_owned(), timestamp(now)),
+            ]),
+        )
+        .await
     }
 }
 
