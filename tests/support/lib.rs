@@ -14,6 +14,7 @@ use imcredits::ports::store::{StatementRead, StatementRequest, WalletCreate, Wal
 use imcredits::wallet::{NewWallet, Wallet};
 use time::OffsetDateTime;
 
+pub mod app;
 pub mod faults;
 
 /// The table the store tests share; every test works on accounts of its own.

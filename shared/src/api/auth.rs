@@ -206,6 +206,43 @@ impl Caller {
     }
 }
 
+/// An account route's caller: the account its token names. Extracted before the body is read, so
+/// an unauthorised request is refused before it is validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountCaller(pub AccountId);
+
+impl<S> FromRequestParts<S> for AccountCaller
+where
+    S: Send + Sync,
+    AuthConfig: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(Self(caller.account()?.clone()))
+    }
+}
+
+/// An operator route's caller: a token with the operator scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorCaller;
+
+impl<S> FromRequestParts<S> for OperatorCaller
+where
+    S: Send + Sync,
+    AuthConfig: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Caller::from_request_parts(parts, state)
+            .await?
+            .require_operator()?;
+        Ok(Self)
+    }
+}
+
 fn api_gateway_caller(config: &AuthConfig, parts: &Parts) -> Result<Caller, ApiError> {
     let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>()
     else {

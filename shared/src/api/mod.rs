@@ -1,6 +1,223 @@
 //! The HTTP API: one axum router, served by the checkout function through `lambda_http` and by the
-//! local runner through `axum::serve`.
+//! local runner through `axum::serve`. Every route is listed once in [`routes`], which builds the
+//! router and is checked against the OpenAPI file (`docs/openapi.json`) by a test.
 
 pub mod auth;
 pub mod error;
 pub mod json;
+pub mod operator;
+pub mod views;
+pub mod wallet;
+
+use std::collections::BTreeMap;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::http::Method;
+use axum::routing::{MethodRouter, delete, get, post, put};
+use rust_decimal::Decimal;
+
+use crate::money::{Currency, Money, QuoteError, QuotePolicy, quote::CREDITS_ABS_MAX};
+use crate::ports::clock::Clock;
+use crate::ports::store::{
+    EntriesPost, RouteSet, StatementRead, WalletCreate, WalletGet, WalletSettingsSet,
+};
+use auth::AuthConfig;
+use error::ApiError;
+
+/// Everything the API asks of a store.
+pub trait ApiStore:
+    WalletGet
+    + WalletCreate
+    + WalletSettingsSet
+    + EntriesPost
+    + StatementRead
+    + RouteSet
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> ApiStore for T where
+    T: WalletGet
+        + WalletCreate
+        + WalletSettingsSet
+        + EntriesPost
+        + StatementRead
+        + RouteSet
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// The price of credits: one unit price (in the wallet's currency) and fee for every wallet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditPricing {
+    pub unit_price: Decimal,
+    pub fee_rate: Decimal,
+    pub credits_per_purchase_max: u32,
+}
+
+impl Default for CreditPricing {
+    /// Zoho's: 2.00 a credit, a 3% fee, up to 10,000 credits at a time.
+    fn default() -> Self {
+        Self {
+            unit_price: Decimal::new(200, 2),
+            fee_rate: Decimal::new(3, 2),
+            credits_per_purchase_max: QuotePolicy::CREDITS_MAX_DEFAULT,
+        }
+    }
+}
+
+impl CreditPricing {
+    /// Checks the configuration for every currency, so a bad one fails at start, not on a request.
+    pub fn validated(self) -> Result<Self, QuoteError> {
+        for currency in Currency::ALL {
+            self.try_policy(currency, self.credits_per_purchase_max)?;
+        }
+        Ok(self)
+    }
+
+    fn try_policy(&self, currency: Currency, credits_max: u32) -> Result<QuotePolicy, QuoteError> {
+        QuotePolicy::new(
+            Money::new(self.unit_price, currency)?,
+            self.fee_rate,
+            credits_max,
+        )
+    }
+
+    /// What buyers are quoted.
+    pub fn quote_policy(&self, currency: Currency) -> QuotePolicy {
+        self.try_policy(currency, self.credits_per_purchase_max)
+            .expect("credit pricing was validated at start")
+    }
+
+    /// Operators may grant larger offline orders than one online purchase.
+    pub fn grant_policy(&self, currency: Currency) -> QuotePolicy {
+        self.try_policy(currency, CREDITS_ABS_MAX)
+            .expect("credit pricing was validated at start")
+    }
+}
+
+/// What the handlers share.
+pub struct App<S> {
+    pub store: S,
+    pub clock: Arc<dyn Clock>,
+    pub auth: AuthConfig,
+    pub credits: CreditPricing,
+}
+
+/// The router's state: the shared [`App`].
+pub struct AppState<S>(pub Arc<App<S>>);
+
+impl<S> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<S> Deref for AppState<S> {
+    type Target = App<S>;
+
+    fn deref(&self) -> &App<S> {
+        &self.0
+    }
+}
+
+impl<S> FromRef<AppState<S>> for AuthConfig {
+    fn from_ref(state: &AppState<S>) -> AuthConfig {
+        state.auth.clone()
+    }
+}
+
+/// Every route of the API: method, path (OpenAPI syntax, which axum shares) and handler.
+pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState<S>>)> {
+    vec![
+        (Method::GET, "/v1/wallet", get(wallet::get_wallet::<S>)),
+        (
+            Method::GET,
+            "/v1/wallet/statement",
+            get(wallet::get_statement::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/wallet/quotes",
+            post(wallet::create_quote::<S>),
+        ),
+        (
+            Method::PUT,
+            "/v1/wallet/auto-recharge",
+            put(wallet::put_auto_recharge::<S>),
+        ),
+        (
+            Method::PUT,
+            "/v1/wallet/alerts",
+            put(wallet::put_alerts::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/accounts/{account_id}/wallet",
+            post(operator::create_wallet::<S>),
+        ),
+        (
+            Method::GET,
+            "/v1/operator/accounts/{account_id}/wallet",
+            get(operator::get_account_wallet::<S>),
+        ),
+        (
+            Method::PUT,
+            "/v1/operator/accounts/{account_id}/phone-numbers/{phone_number_id}",
+            put(operator::attach_phone_number::<S>),
+        ),
+        (
+            Method::DELETE,
+            "/v1/operator/accounts/{account_id}/phone-numbers/{phone_number_id}",
+            delete(operator::detach_phone_number::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/accounts/{account_id}/grants",
+            post(operator::create_grant::<S>),
+        ),
+    ]
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}
+
+/// The API's router, built from [`routes`] alone.
+pub fn router<S: ApiStore>(app: App<S>) -> Router {
+    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState<S>>> = BTreeMap::new();
+    for (_, path, handler) in routes::<S>() {
+        let merged = match by_path.remove(path) {
+            Some(existing) => existing.merge(handler),
+            None => handler,
+        };
+        by_path.insert(path, merged);
+    }
+    let router = by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, handler)| {
+            router.route(path, handler)
+        });
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(json::REQUEST_BODY_LEN_MAX))
+        .with_state(AppState(Arc::new(app)))
+}

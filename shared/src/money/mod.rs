@@ -11,7 +11,7 @@
 //! - amounts shown to people ([`Money::display_rounded`]).
 
 mod currency;
-mod quote;
+pub mod quote;
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -65,14 +65,15 @@ impl Money {
         if amount.abs() > amount_abs_max() {
             return Err(MoneyError::Overflow);
         }
-        // Trailing zeros are not precision: 1.5000000 is 1.5.
-        let amount = if amount.scale() > AMOUNT_SCALE_MAX {
-            amount.normalize()
-        } else {
-            amount
-        };
+        // One canonical text per value, whatever produced it (a parse, a sum, a DynamoDB number
+        // that dropped its trailing zeros): trailing zeros removed, then padded back to the
+        // currency's minor unit. 1.5000000 USD is 1.50 USD; 0.0125 stays 0.0125.
+        let mut amount = amount.normalize();
         if amount.scale() > AMOUNT_SCALE_MAX {
             return Err(MoneyError::TooPrecise(amount));
+        }
+        if amount.scale() < currency.minor_unit_digits() {
+            amount.rescale(currency.minor_unit_digits());
         }
         Ok(Self { amount, currency })
     }
@@ -421,7 +422,9 @@ pub(crate) mod tests {
             let json = serde_json::to_string(&x).unwrap();
             let back: Money = serde_json::from_str(&json).unwrap();
             prop_assert_eq!(back, x);
-            prop_assert_eq!(back.amount().to_string(), a.to_string());
+            prop_assert_eq!(back.amount(), a);
+            // The text is canonical: the same value always prints the same way.
+            prop_assert_eq!(back.amount().to_string(), x.amount().to_string());
         }
 
         #[test]

@@ -1,0 +1,255 @@
+//! Operator routes: creating wallets, routing phone numbers, granting credits bought offline.
+//! Every route here needs the operator scope.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::auth::OperatorCaller;
+use super::error::ApiError;
+use super::json::ApiJson;
+use super::views::{AmountView, WalletView};
+use super::wallet::{credits_error, load_wallet, settings_error};
+use super::{ApiStore, AppState};
+use crate::ids::{AccountId, PhoneNumberId};
+use crate::ledger::{EntryId, EntryKind, EntryOutcome, LedgerEntry, Metadata, NewEntry};
+use crate::money::Currency;
+use crate::wallet::NewWallet;
+
+pub const NOTE_LEN_MAX: usize = 200;
+
+fn account_param(text: &str) -> Result<AccountId, ApiError> {
+    AccountId::parse(text).map_err(|error| ApiError::invalid_field("account_id", error))
+}
+
+fn phone_param(text: &str) -> Result<PhoneNumberId, ApiError> {
+    PhoneNumberId::parse(text).map_err(|error| ApiError::invalid_field("phone_number_id", error))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWalletRequest {
+    pub currency: Currency,
+    #[serde(default)]
+    pub low_balance_threshold: Option<String>,
+}
+
+pub async fn create_wallet<S: ApiStore>(
+    State(app): State<AppState<S>>,
+    _operator: OperatorCaller,
+    Path(account): Path<String>,
+    ApiJson(request): ApiJson<CreateWalletRequest>,
+) -> Result<(StatusCode, Json<WalletView>), ApiError> {
+    let account = account_param(&account)?;
+    let mut new = NewWallet::new(account, request.currency);
+    if let Some(threshold) = &request.low_balance_threshold {
+        let threshold = crate::money::Money::parse(threshold, request.currency)
+            .map_err(|error| ApiError::invalid_field("low_balance_threshold", error))?;
+        new = new
+            .with_low_balance_threshold(threshold)
+            .map_err(settings_error)?;
+    }
+    let wallet = app.store.create_wallet(&new, app.clock.now()).await?;
+    Ok((StatusCode::CREATED, Json(WalletView::from(&wallet))))
+}
+
+pub async fn get_account_wallet<S: ApiStore>(
+    State(app): State<AppState<S>>,
+    _operator: OperatorCaller,
+    Path(account): Path<String>,
+) -> Result<Json<WalletView>, ApiError> {
+    let wallet = load_wallet(&app, &account_param(&account)?).await?;
+    Ok(Json(WalletView::from(&wallet)))
+}
+
+#[derive(Debug, Serialize)]
+pub struct RouteView {
+    pub phone_number_id: String,
+    pub account_id: String,
+}
+
+pub async fn attach_phone_number<S: ApiStore>(
+    State(app): State<AppState<S>>,
+    _operator: OperatorCaller,
+    Path((account, phone)): Path<(String, String)>,
+) -> Result<Json<RouteView>, ApiError> {
+    let (account, phone) = (account_param(&account)?, phone_param(&phone)?);
+    app.store
+        .attach_route(&phone, &account, app.clock.now())
+        .await?;
+    Ok(Json(RouteView {
+        phone_number_id: phone.to_string(),
+        account_id: account.to_string(),
+    }))
+}
+
+pub async fn detach_phone_number<S: ApiStore>(
+    State(app): State<AppState<S>>,
+    _operator: OperatorCaller,
+    Path((account, phone)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (account, phone) = (account_param(&account)?, phone_param(&phone)?);
+    if app.store.detach_route(&phone, &account).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "phone number {phone} is not attached to account {account}"
+        )))
+    }
+}
+
+/// Where credits bought offline came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantSource {
+    /// An order in the store (e.g. Zoho Store).
+    Store,
+    /// A reseller or partner order.
+    Partner,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    pub order_reference: String,
+    pub credits: u64,
+    pub source: GrantSource,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GrantView {
+    pub order_reference: String,
+    pub credits: u64,
+    pub source: GrantSource,
+    pub amount: AmountView,
+    pub entry_id: String,
+    pub seq: u64,
+    pub balance_after: AmountView,
+    #[serde(with = "time::serde::rfc3339")]
+    pub posted_at: time::OffsetDateTime,
+}
+
+/// A fingerprint of what was asked, stored with the entry, so that a replay of the same order
+/// reference is told apart from a different request reusing it.
+fn fingerprint(request: &GrantRequest) -> String {
+    let canonical = serde_json::to_vec(request).expect("a grant request always serializes");
+    hex::encode(&Sha256::digest(&canonical)[..16])
+}
+
+fn grant_view(request: &GrantRequest, entry: &LedgerEntry) -> GrantView {
+    GrantView {
+        order_reference: request.order_reference.clone(),
+        credits: request.credits,
+        source: request.source,
+        amount: entry.amount.into(),
+        entry_id: entry.id.to_string(),
+        seq: entry.seq,
+        balance_after: entry.balance_after.into(),
+        posted_at: entry.posted_at,
+    }
+}
+
+/// Grants credits bought offline, once per order reference: the same reference with the same body
+/// answers the original result; with another body, 409.
+pub async fn create_grant<S: ApiStore>(
+    State(app): State<AppState<S>>,
+    _operator: OperatorCaller,
+    Path(account): Path<String>,
+    ApiJson(request): ApiJson<GrantRequest>,
+) -> Result<(StatusCode, HeaderMap, Json<GrantView>), ApiError> {
+    let account = account_param(&account)?;
+    let entry_id = EntryId::grant(&request.order_reference)
+        .map_err(|error| ApiError::invalid_field("order_reference", error))?;
+    let note = request.note.as_deref().unwrap_or("");
+    if note.chars().count() > NOTE_LEN_MAX {
+        return Err(ApiError::invalid_field(
+            "note",
+            format!("at most {NOTE_LEN_MAX} characters"),
+        ));
+    }
+    let wallet = load_wallet(&app, &account).await?;
+    let policy = app.credits.grant_policy(wallet.currency);
+    let credits = policy.credits(request.credits).map_err(credits_error)?;
+    let amount = policy.credit_value(credits).map_err(credits_error)?;
+    let request_sha256 = fingerprint(&request);
+    let mut metadata = Metadata::new();
+    let source = match request.source {
+        GrantSource::Store => "store",
+        GrantSource::Partner => "partner",
+    };
+    for (key, value) in [
+        ("source", source),
+        ("credits", &credits.get().to_string()),
+        ("request_sha256", &request_sha256),
+    ] {
+        metadata
+            .insert(key, value)
+            .expect("grant metadata keys and values are within limits");
+    }
+    let now = app.clock.now();
+    let entry = NewEntry::new(entry_id, EntryKind::Grant, amount, note, metadata, now)
+        .map_err(|error| ApiError::invalid_field("credits", error))?;
+    let receipt = app.store.post_entries(&account, &[entry], now).await?;
+    let outcome = receipt
+        .outcomes
+        .first()
+        .expect("one outcome per requested entry");
+    let mut headers = HeaderMap::new();
+    if let EntryOutcome::AlreadyPosted(original) = outcome {
+        if original.metadata.get("request_sha256") != Some(request_sha256.as_str()) {
+            return Err(ApiError::conflict(format!(
+                "order reference {} was granted before with a different request",
+                request.order_reference
+            )));
+        }
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok((
+        StatusCode::CREATED,
+        headers,
+        Json(grant_view(&request, outcome.entry())),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grant_fingerprint_changes_with_any_field() {
+        let base = || GrantRequest {
+            order_reference: "ZS-1".into(),
+            credits: 10,
+            source: GrantSource::Store,
+            note: None,
+        };
+        let same = fingerprint(&base());
+        assert_eq!(same, fingerprint(&base()));
+        assert_ne!(
+            same,
+            fingerprint(&GrantRequest {
+                credits: 11,
+                ..base()
+            })
+        );
+        assert_ne!(
+            same,
+            fingerprint(&GrantRequest {
+                source: GrantSource::Partner,
+                ..base()
+            })
+        );
+        assert_ne!(
+            same,
+            fingerprint(&GrantRequest {
+                note: Some("x".into()),
+                ..base()
+            })
+        );
+        assert_eq!(same.len(), 32);
+    }
+}
