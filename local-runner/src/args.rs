@@ -1,0 +1,138 @@
+//! Command-line arguments, parsed by hand: a handful of flags does not need a parser crate.
+
+use std::path::PathBuf;
+
+pub const PORT_DEFAULT: u16 = 8787;
+pub const DATA_DIR_DEFAULT: &str = ".local-data";
+pub const TOKEN_HOURS_DEFAULT: i64 = 12;
+const TOKEN_HOURS_MAX: i64 = 24 * 30;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Serve the API on 127.0.0.1:`port`, storing everything under `data_dir`.
+    Serve {
+        port: u16,
+        data_dir: PathBuf,
+    },
+    /// Print a token signed with the data dir's local secret.
+    Token {
+        data_dir: PathBuf,
+        account: Option<String>,
+        operator: bool,
+        hours: i64,
+    },
+    Help,
+}
+
+pub const USAGE: &str = "\
+imcredits-local: all of imcredits in one process, on an embedded DynamoDB-compatible engine.
+
+USAGE:
+    imcredits-local [serve] [--port 8787] [--data-dir .local-data]
+    imcredits-local token (--account ID | --operator | both) [--hours 12] [--data-dir .local-data]
+";
+
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut args = args.into_iter().peekable();
+    let command = match args.peek().map(String::as_str) {
+        Some("serve") | Some("token") | Some("help") => args.next(),
+        _ => None,
+    };
+    let mut port = PORT_DEFAULT;
+    let mut data_dir = PathBuf::from(DATA_DIR_DEFAULT);
+    let mut account = None;
+    let mut operator = false;
+    let mut hours = TOKEN_HOURS_DEFAULT;
+    while let Some(flag) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match flag.as_str() {
+            "--port" => {
+                port = value("--port")?
+                    .parse()
+                    .ok()
+                    .filter(|port| *port != 0)
+                    .ok_or("--port takes a number from 1 to 65535")?;
+            }
+            "--data-dir" => data_dir = PathBuf::from(value("--data-dir")?),
+            "--account" => account = Some(value("--account")?),
+            "--operator" => operator = true,
+            "--hours" => {
+                hours = value("--hours")?
+                    .parse()
+                    .ok()
+                    .filter(|hours| (1..=TOKEN_HOURS_MAX).contains(hours))
+                    .ok_or(format!(
+                        "--hours takes a number from 1 to {TOKEN_HOURS_MAX}"
+                    ))?;
+            }
+            "-h" | "--help" => return Ok(Command::Help),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    match command.as_deref() {
+        Some("help") => Ok(Command::Help),
+        Some("token") => {
+            if account.is_none() && !operator {
+                return Err("token needs --account ID, --operator, or both".into());
+            }
+            Ok(Command::Token {
+                data_dir,
+                account,
+                operator,
+                hours,
+            })
+        }
+        _ => {
+            if account.is_some() || operator {
+                return Err("--account and --operator belong to the token command".into());
+            }
+            Ok(Command::Serve { port, data_dir })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_line(line: &str) -> Result<Command, String> {
+        parse(line.split_whitespace().map(str::to_owned))
+    }
+
+    #[test]
+    fn serve_is_the_default_and_flags_are_checked() {
+        assert_eq!(
+            parse_line(""),
+            Ok(Command::Serve {
+                port: 8787,
+                data_dir: ".local-data".into()
+            })
+        );
+        assert_eq!(
+            parse_line("serve --port 9000 --data-dir /tmp/x"),
+            Ok(Command::Serve {
+                port: 9000,
+                data_dir: "/tmp/x".into()
+            })
+        );
+        assert!(parse_line("--port 0").is_err());
+        assert!(parse_line("--port").is_err());
+        assert!(parse_line("--bogus").is_err());
+        assert!(parse_line("--operator").is_err());
+    }
+
+    #[test]
+    fn token_needs_an_account_or_the_operator_scope() {
+        assert_eq!(
+            parse_line("token --account acme --operator"),
+            Ok(Command::Token {
+                data_dir: ".local-data".into(),
+                account: Some("acme".into()),
+                operator: true,
+                hours: 12
+            })
+        );
+        assert!(parse_line("token").is_err());
+        assert!(parse_line("token --account acme --hours 0").is_err());
+    }
+}
