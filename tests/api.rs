@@ -666,3 +666,44 @@ async fn the_statement_pages_with_cursors_and_filters_by_time() {
     assert_eq!(everything.body["entries"].as_array().unwrap().len(), 7);
     assert_reconciled(&app.store, &account).await;
 }
+
+#[tokio::test]
+async fn a_currency_without_a_credit_price_is_refused_not_guessed() {
+    let app = TestApp::spawn().await;
+    let account = unique_account("yen");
+    let created = app
+        .call(
+            Method::POST,
+            &format!("/v1/operator/accounts/{account}/wallet"),
+            &app.operator(),
+            Some(json!({"currency": "JPY"})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let owner = app.token(Some(&account), false);
+    let quote = app
+        .call(
+            Method::POST,
+            "/v1/wallet/quotes",
+            &owner,
+            Some(json!({"credits": 3})),
+        )
+        .await;
+    assert_eq!(quote.status, StatusCode::CONFLICT);
+    assert!(
+        quote.message().contains("not sold in JPY"),
+        "{}",
+        quote.message()
+    );
+    let grant = json!({"order_reference": "JP-1", "credits": 3, "source": "store"});
+    let granted = app
+        .call(
+            Method::POST,
+            &format!("/v1/operator/accounts/{account}/grants"),
+            &app.operator(),
+            Some(grant),
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::CONFLICT);
+    assert_eq!(assert_reconciled(&app.store, &account).await.entry_count, 0);
+}

@@ -1,9 +1,16 @@
 //! Typed configuration, read once at cold start: a function with bad configuration fails to start
 //! instead of failing its first request.
 
+use std::collections::BTreeMap;
 use std::env;
 
-#[derive(Debug, thiserror::Error)]
+use rust_decimal::Decimal;
+
+use crate::api::CreditPricing;
+use crate::api::auth::{ACCOUNT_CLAIM_DEFAULT, OPERATOR_SCOPE_DEFAULT};
+use crate::money::{Currency, parse_exact_decimal};
+
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ConfigError {
     #[error("environment variable {0} is not set")]
     Missing(&'static str),
@@ -44,6 +51,98 @@ impl StoreConfig {
     }
 }
 
+/// Settings of the HTTP API (the checkout function).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// The JWT claim naming the caller's account (`ACCOUNT_CLAIM`, default `account_id`).
+    pub account_claim: String,
+    /// The scope that grants operator routes (`OPERATOR_SCOPE`, default `imcredits/operator`).
+    pub operator_scope: String,
+    /// `CREDIT_UNIT_PRICES` (default 2.00 in every two-decimal currency), `CREDIT_FEE_RATE`
+    /// (default 0.03),
+    /// `CREDITS_PER_PURCHASE_MAX` (default 10000).
+    pub credits: CreditPricing,
+}
+
+const CLAIM_LEN_MAX: usize = 128;
+
+impl ApiConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            let value = lookup(name).unwrap_or_else(|| default.to_owned());
+            if value.is_empty()
+                || value.len() > CLAIM_LEN_MAX
+                || value.contains(char::is_whitespace)
+            {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "1-128 characters, no spaces",
+                });
+            }
+            Ok(value)
+        };
+        let defaults = CreditPricing::default();
+        let fee_rate = lookup("CREDIT_FEE_RATE").map_or(Ok(defaults.fee_rate), |value| {
+            parse_exact_decimal(&value).map_err(|_| ConfigError::Invalid {
+                name: "CREDIT_FEE_RATE",
+                reason: "a plain decimal number such as 0.03",
+            })
+        })?;
+        let unit_prices = match lookup("CREDIT_UNIT_PRICES") {
+            None => defaults.unit_prices,
+            Some(list) => parse_unit_prices(&list)?,
+        };
+        let credits_max = match lookup("CREDITS_PER_PURCHASE_MAX") {
+            None => defaults.credits_per_purchase_max,
+            Some(value) => value.parse().map_err(|_| ConfigError::Invalid {
+                name: "CREDITS_PER_PURCHASE_MAX",
+                reason: "a whole number",
+            })?,
+        };
+        let credits = CreditPricing {
+            unit_prices,
+            fee_rate,
+            credits_per_purchase_max: credits_max,
+        }
+        .validated()
+        .map_err(|_| ConfigError::Invalid {
+            name: "CREDIT_UNIT_PRICES",
+            reason: "each price must be positive and whole minor units, the fee rate within \
+                     0..=1 with at most 4 places, and the maximum within 1..=1,000,000 credits",
+        })?;
+        Ok(Self {
+            account_claim: text("ACCOUNT_CLAIM", ACCOUNT_CLAIM_DEFAULT)?,
+            operator_scope: text("OPERATOR_SCOPE", OPERATOR_SCOPE_DEFAULT)?,
+            credits,
+        })
+    }
+}
+
+/// `USD=2.00,EUR=1.85,JPY=300`: a unit price per currency sold.
+fn parse_unit_prices(list: &str) -> Result<BTreeMap<Currency, Decimal>, ConfigError> {
+    let invalid = ConfigError::Invalid {
+        name: "CREDIT_UNIT_PRICES",
+        reason: "a list such as USD=2.00,EUR=1.85",
+    };
+    let mut prices = BTreeMap::new();
+    for pair in list.split(',').filter(|pair| !pair.trim().is_empty()) {
+        let (code, price) = pair.trim().split_once('=').ok_or(invalid.clone())?;
+        let currency: Currency = code.parse().map_err(|_| invalid.clone())?;
+        let price = parse_exact_decimal(price).map_err(|_| invalid.clone())?;
+        if prices.insert(currency, price).is_some() {
+            return Err(invalid);
+        }
+    }
+    if prices.is_empty() {
+        return Err(invalid);
+    }
+    Ok(prices)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +156,42 @@ mod tests {
         assert!(StoreConfig::from_lookup(|_| Some("a b".into())).is_err());
         let config = StoreConfig::from_lookup(|_| Some("imcredits-prod".into())).unwrap();
         assert_eq!(config.table_name, "imcredits-prod");
+    }
+
+    #[test]
+    fn api_config_has_defaults_and_refuses_bad_values() {
+        let config = ApiConfig::from_lookup(|_| None).unwrap();
+        assert_eq!(config.account_claim, "account_id");
+        assert_eq!(config.credits, CreditPricing::default());
+        let custom = ApiConfig::from_lookup(|name| match name {
+            "ACCOUNT_CLAIM" => Some("custom:account".into()),
+            "CREDIT_UNIT_PRICES" => Some("USD=1.50, JPY=300".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(custom.account_claim, "custom:account");
+        assert_eq!(
+            custom.credits.unit_prices[&Currency::Usd],
+            Decimal::new(150, 2)
+        );
+        assert_eq!(
+            custom.credits.unit_prices[&Currency::Jpy],
+            Decimal::from(300)
+        );
+        assert!(!custom.credits.unit_prices.contains_key(&Currency::Eur));
+        for (name, value) in [
+            ("CREDIT_UNIT_PRICES", "USD=0.015"),
+            ("CREDIT_UNIT_PRICES", "USD=2e0"),
+            ("CREDIT_UNIT_PRICES", "JPY=1.5"),
+            ("CREDIT_UNIT_PRICES", "USD=2,USD=3"),
+            ("CREDIT_UNIT_PRICES", "XYZ=2"),
+            ("CREDIT_UNIT_PRICES", ""),
+            ("CREDIT_FEE_RATE", "1.5"),
+            ("CREDITS_PER_PURCHASE_MAX", "0"),
+            ("ACCOUNT_CLAIM", "has space"),
+        ] {
+            let result = ApiConfig::from_lookup(|asked| (asked == name).then(|| value.to_owned()));
+            assert!(result.is_err(), "{name}={value} accepted");
+        }
     }
 }

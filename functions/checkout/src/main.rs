@@ -1,23 +1,28 @@
-//! The checkout function: the wallet API behind API Gateway, and the payment provider's webhook.
-//!
-//! Thin on purpose: configuration and clients are built once per cold start, and events go to a
-//! handler in the `imcredits` library, where they are tested without AWS.
+//! The checkout function: the wallet API behind API Gateway (and, with its issue, the payment
+//! provider's webhook). The router is the one the local runner serves; here API Gateway's JWT
+//! authorizer has verified the token and its claims name the caller.
 
-use imcredits::{config::StoreConfig, handlers, setup};
-use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
+use std::sync::Arc;
+
+use imcredits::api::auth::AuthConfig;
+use imcredits::api::{App, router};
+use imcredits::config::{ApiConfig, StoreConfig};
+use imcredits::ports::clock::SystemClock;
+use imcredits::setup;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     setup::init_tracing();
-    let config = StoreConfig::from_env()?;
+    let store_config = StoreConfig::from_env()?;
+    let api_config = ApiConfig::from_env()?;
     let sdk = setup::aws_config().await;
-    let _store = setup::dynamo_store(&sdk, &config);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        handlers::refuse_unserved("checkout", event.payload)
-            .await
-            .map_err(lambda_runtime::Error::from)
-    }))
-    .await
-    .map_err(|error| anyhow::anyhow!(error))
+    let app = App {
+        store: setup::dynamo_store(&sdk, &store_config),
+        clock: Arc::new(SystemClock),
+        auth: AuthConfig::api_gateway(&api_config.account_claim, &api_config.operator_scope),
+        credits: api_config.credits,
+    };
+    lambda_http::run(router(app))
+        .await
+        .map_err(|error| anyhow::anyhow!(error))
 }

@@ -172,7 +172,7 @@ pub async fn create_grant<S: ApiStore>(
         ));
     }
     let wallet = load_wallet(&app, &account).await?;
-    let policy = app.credits.grant_policy(wallet.currency);
+    let policy = app.credits.grant_policy(wallet.currency)?;
     let credits = policy.credits(request.credits).map_err(credits_error)?;
     let amount = policy.credit_value(credits).map_err(credits_error)?;
     let request_sha256 = fingerprint(&request);

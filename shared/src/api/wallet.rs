@@ -161,7 +161,7 @@ pub async fn create_quote<S: ApiStore>(
     ApiJson(request): ApiJson<QuoteRequest>,
 ) -> Result<Json<QuoteView>, ApiError> {
     let wallet = load_wallet(&app, &account).await?;
-    let policy = app.credits.quote_policy(wallet.currency);
+    let policy = app.credits.quote_policy(wallet.currency)?;
     let credits = policy.credits(request.credits).map_err(credits_error)?;
     let quote = policy.quote(credits).map_err(credits_error)?;
     Ok(Json(QuoteView::from(&quote)))
