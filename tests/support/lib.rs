@@ -30,11 +30,11 @@ pub fn dynamodb_endpoint() -> String {
     })
 }
 
-/// A DynamoDB client for DynamoDB Local, with `configure` applied (e.g. a fault interceptor).
-pub async fn dynamodb_client_with(
+/// A DynamoDB client for the engine at `endpoint`, with `configure` applied.
+async fn client_for(
+    endpoint: &str,
     configure: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
 ) -> Client {
-    let endpoint = dynamodb_endpoint();
     assert!(
         endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
         "tests only talk to emulators on loopback, not {endpoint}"
@@ -42,23 +42,78 @@ pub async fn dynamodb_client_with(
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
-    let config = configure(aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(endpoint));
+    let config = configure(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url(endpoint)
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "imcredits-tests",
+            )),
+    );
     Client::from_conf(config.build())
 }
 
 /// A store on DynamoDB Local's shared test table (created on first use).
 pub async fn dynamo_store() -> DynamoStore {
-    store_with(|config| config).await
+    Backend::dynamodb_local().store().await
 }
 
-pub async fn store_with(
-    configure: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
-) -> DynamoStore {
-    let client = dynamodb_client_with(configure).await;
-    table::ensure_table(&client, TEST_TABLE)
-        .await
-        .expect("DynamoDB Local accepts the table definition");
-    DynamoStore::new(client, TEST_TABLE)
+/// A DynamoDB-compatible engine the store contract runs on.
+pub struct Backend {
+    endpoint: String,
+    /// Stops an in-process engine when the test ends.
+    _stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Backend {
+    /// DynamoDB Local, started by `scripts/test`.
+    pub fn dynamodb_local() -> Self {
+        Self {
+            endpoint: dynamodb_endpoint(),
+            _stop: None,
+        }
+    }
+
+    /// dynoxide, in memory, served on a loopback port of this process: the local runner's engine.
+    pub async fn dynoxide() -> Self {
+        let database = dynoxide::Database::memory().expect("an in-memory dynoxide database");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("a loopback port");
+        let endpoint = format!("http://{}", listener.local_addr().expect("bound"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(dynoxide::server::serve_with_shutdown(
+            listener,
+            database,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            endpoint,
+            _stop: Some(stop),
+        }
+    }
+
+    pub async fn store(&self) -> DynamoStore {
+        self.store_with(|config| config).await
+    }
+
+    /// A store whose client gets `configure` (e.g. a fault interceptor), on the shared test table.
+    pub async fn store_with(
+        &self,
+        configure: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
+    ) -> DynamoStore {
+        let client = client_for(&self.endpoint, configure).await;
+        table::ensure_table(&client, TEST_TABLE)
+            .await
+            .expect("the engine accepts the table definition");
+        DynamoStore::new(client, TEST_TABLE)
+    }
 }
 
 /// An account id no other test (or earlier run against the same emulator) uses.
