@@ -1,3 +1,5 @@
 //! Adapters: the ports implemented on real infrastructure.
 
 pub mod dynamodb;
+pub mod memory_queue;
+pub mod sqs;
