@@ -11,7 +11,7 @@
 //!
 //! A [`RateCard`] is either a table (market × category, a rest-of-world fallback per category, a
 //! default for unknown categories) or a flat rate for everything. Cards arrive and are stored as
-//! JSON ([`json`] describes the format).
+//! JSON ([`json`] describes the format); sample cards live in `shared/rate-cards/`.
 //!
 //! Prices are exact [`Money`](crate::money::Money) in the card's currency, never rounded here.
 //! Everything is bounded: [`MARKETS_PER_CARD_MAX`], [`CATEGORIES_PER_MARKET_MAX`],

@@ -1,4 +1,7 @@
-//! Pricing as billing sees it: cards from JSON, books over time.
+//! Pricing as billing sees it: cards from JSON, books over time, the sample cards in the repo.
+
+use std::collections::BTreeMap;
+use std::path::Path;
 
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -604,6 +607,126 @@ fn effective_from_takes_a_date_or_a_timestamp_and_keeps_utc() {
             "{text}"
         );
     }
+}
+
+#[test]
+fn every_sample_card_loads_and_prices_known_cases() {
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("rate-cards");
+    let mut cards = BTreeMap::new();
+    for entry in std::fs::read_dir(&directory).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "json")
+        {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let card = RateCard::from_json(&text).unwrap_or_else(|error| panic!("{name}: {error}"));
+            assert!(
+                card.source().is_some_and(|source| !source.is_empty()),
+                "{name} names no source"
+            );
+            cards.insert(name, card);
+        }
+    }
+    assert!(cards.len() >= 2, "{cards:?}");
+    let meta_markets: Vec<String> = cards["meta-usd-2025-07-01.json"]
+        .markets()
+        .map(|market| market.to_string())
+        .collect();
+    assert_eq!(meta_markets, ["AG", "AI", "AR", "AT", "AU", "AW", "BS"]);
+    use RateBasis::*;
+    let cases = [
+        (
+            "meta-usd-2025-07-01.json",
+            "12425551234",
+            "marketing",
+            "0.0740",
+            MarketRate,
+        ), // Bahamas, +1 242
+        (
+            "meta-usd-2025-07-01.json",
+            "12425551234",
+            "utility",
+            "0.0113",
+            MarketRate,
+        ),
+        (
+            "meta-usd-2025-07-01.json",
+            "12685551234",
+            "authentication",
+            "0.0113",
+            MarketRate,
+        ), // Antigua
+        (
+            "meta-usd-2025-07-01.json",
+            "5491123456789",
+            "utility",
+            "0.0289",
+            MarketRate,
+        ), // Argentina
+        (
+            "meta-usd-2025-07-01.json",
+            "61412345678",
+            "marketing",
+            "0.0732",
+            MarketRate,
+        ), // Australia
+        (
+            "meta-usd-2025-07-01.json",
+            "16845551234",
+            "marketing",
+            "0.0604",
+            Fallback,
+        ), // American Samoa: "Other"
+        (
+            "meta-usd-2025-07-01.json",
+            "8001234567",
+            "utility",
+            "0.0077",
+            Fallback,
+        ), // non-geographic
+        (
+            "meta-usd-2025-07-01.json",
+            "12425551234",
+            "brand_new",
+            "0.0604",
+            UnknownCategoryDefault,
+        ),
+        (
+            "zoho-flat-usd.json",
+            "12025550123",
+            "marketing",
+            "0.0125",
+            Flat,
+        ), // a US marketing message
+        (
+            "zoho-flat-usd.json",
+            "18765550123",
+            "authentication-international",
+            "0.0125",
+            Flat,
+        ),
+    ];
+    for (file, recipient, category, amount, basis) in cases {
+        let card = cards
+            .get(file)
+            .unwrap_or_else(|| panic!("{file} is missing"));
+        let priced = card
+            .price(market_of(recipient), &Category::from_meta(category))
+            .unwrap_or_else(|error| panic!("{file} {category}: {error}"));
+        assert_eq!(
+            (priced.amount, priced.basis),
+            (usd(amount), basis),
+            "{file} {category} {amount}"
+        );
+    }
+    // All USD samples can live in one book: no two share an effective date.
+    let usd_cards = cards
+        .values()
+        .filter(|card| card.currency() == Currency::Usd)
+        .cloned();
+    RateBook::from_cards(Currency::Usd, usd_cards).unwrap();
 }
 
 const ROUND_TRIP_MARKETS: [&str; 12] = [
