@@ -4,6 +4,7 @@
 //! - [`money`]: exact amounts, currencies, the rounding rule, credit quotes;
 //! - [`wallet`]: one balance per account, its status and settings;
 //! - [`ledger`]: entries with deterministic ids and running balances, posting plans, reconciliation;
+//! - [`pricing`]: rate cards, recipient markets and categories: what a charged message costs;
 //! - [`ports`]: the narrow traits handlers depend on (store, clock);
 //! - [`adapters`]: those traits on real infrastructure (DynamoDB);
 //! - [`config`] and [`setup`]: typed configuration and clients, built once at cold start.
@@ -16,5 +17,6 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod ports;
+pub mod pricing;
 pub mod setup;
 pub mod wallet;
