@@ -4,6 +4,7 @@
 //! - [`money`]: exact amounts, currencies, the rounding rule, credit quotes;
 //! - [`wallet`]: one balance per account, its status and settings;
 //! - [`ledger`]: entries with deterministic ids and running balances, posting plans, reconciliation;
+//! - [`meta`]: Meta's webhook: signature, handshake, tolerant parsing into events, when a status is charged;
 //! - [`ports`]: the narrow traits handlers depend on (store, clock);
 //! - [`adapters`]: those traits on real infrastructure (DynamoDB);
 //! - [`config`] and [`setup`]: typed configuration and clients, built once at cold start.
@@ -13,6 +14,7 @@ pub mod config;
 pub mod handlers;
 pub mod ids;
 pub mod ledger;
+pub mod meta;
 pub mod money;
 pub mod ports;
 pub mod setup;
