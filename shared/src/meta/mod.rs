@@ -2,14 +2,16 @@
 //!
 //! The webhook function [`answer_handshake`]s GET calls, and for POST calls runs
 //! [`verify_and_parse`] (signature over the raw bytes, then tolerant parsing and normalisation)
-//! and enqueues the [`StatusEvent`]s for billing.
+//! and enqueues the [`StatusEvent`]s; billing reads them back and applies [`decide_charge`].
 //!
 //! - [`signature`]: `X-Hub-Signature-256`, HMAC-SHA256 of the raw body, constant-time;
 //! - [`handshake`]: the `hub.challenge` GET verification;
 //! - [`normalise`]: the body into events, with limits and a report of everything skipped
 //!   (the raw serde shape is in `envelope`, its tolerant building blocks in `loose`);
-//! - [`events`]: the normalised events, serialisable for the queue, personal data redacted in `Debug`.
+//! - [`events`]: the normalised events, serialisable for the queue, personal data redacted in `Debug`;
+//! - [`charge_rules`]: charge / free usage / no charge / needs review, with the entry id.
 
+pub mod charge_rules;
 mod envelope;
 pub mod events;
 pub mod handshake;
@@ -18,6 +20,12 @@ mod loose;
 pub mod normalise;
 pub mod signature;
 
+#[cfg(test)]
+mod tests;
+
+pub use charge_rules::{
+    ChargeBasis, ChargeDecision, NoChargeReason, ReviewReason, Usage, decide_charge,
+};
 pub use events::{
     Conversation, InboundMessage, MessageStatus, Pricing, PricingModel, RecipientType, StatusError,
     StatusEvent, ValueError,
