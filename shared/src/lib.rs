@@ -5,6 +5,7 @@
 //! - [`wallet`]: one balance per account, its status and settings;
 //! - [`ledger`]: entries with deterministic ids and running balances, posting plans, reconciliation;
 //! - [`pricing`]: rate cards, recipient markets and categories: what a charged message costs;
+//! - [`meta`]: Meta's webhook: signature, handshake, tolerant parsing into events, when a status is charged;
 //! - [`ports`]: the narrow traits handlers depend on (store, clock);
 //! - [`adapters`]: those traits on real infrastructure (DynamoDB);
 //! - [`config`] and [`setup`]: typed configuration and clients, built once at cold start.
@@ -15,6 +16,7 @@ pub mod config;
 pub mod handlers;
 pub mod ids;
 pub mod ledger;
+pub mod meta;
 pub mod money;
 pub mod ports;
 pub mod pricing;
