@@ -5,6 +5,7 @@
 //! - [`wallet`]: one balance per account, its status and settings;
 //! - [`ledger`]: entries with deterministic ids and running balances, posting plans, reconciliation;
 //! - [`ports`]: the narrow traits handlers depend on (store, clock);
+//! - [`payments`]: payment ids and exact amounts to charge;
 //! - [`adapters`]: those traits on real infrastructure (DynamoDB);
 //! - [`config`] and [`setup`]: typed configuration and clients, built once at cold start.
 
@@ -14,6 +15,7 @@ pub mod handlers;
 pub mod ids;
 pub mod ledger;
 pub mod money;
+pub mod payments;
 pub mod ports;
 pub mod setup;
 pub mod wallet;

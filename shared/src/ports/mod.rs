@@ -1,4 +1,5 @@
 //! Ports: the narrow traits the handlers depend on. Adapters (in [`crate::adapters`]) implement them.
 
 pub mod clock;
+pub mod payments;
 pub mod store;
