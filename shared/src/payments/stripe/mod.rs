@@ -1,0 +1,3 @@
+//! The payment provider on Stripe: webhook signature verification ([`webhook`]).
+
+pub mod webhook;
