@@ -5,7 +5,7 @@
 //! - [`wallet`]: one balance per account, its status and settings;
 //! - [`ledger`]: entries with deterministic ids and running balances, posting plans, reconciliation;
 //! - [`ports`]: the narrow traits handlers depend on (store, clock);
-//! - [`payments`]: payment ids and exact amounts to charge;
+//! - [`payments`]: payment ids and amounts; the Stripe adapter (checkout, off-session charges, webhooks);
 //! - [`adapters`]: those traits on real infrastructure (DynamoDB);
 //! - [`config`] and [`setup`]: typed configuration and clients, built once at cold start.
 
