@@ -7,6 +7,7 @@
 //! - [`pricing`]: rate cards, recipient markets and categories: what a charged message costs;
 //! - [`meta`]: Meta's webhook: signature, handshake, tolerant parsing into events, when a status is charged;
 //! - [`ports`]: the narrow traits handlers depend on (store, clock);
+//! - [`payments`]: payment ids and amounts; the Stripe adapter (checkout, off-session charges, webhooks);
 //! - [`adapters`]: those traits on real infrastructure (DynamoDB);
 //! - [`config`] and [`setup`]: typed configuration and clients, built once at cold start.
 
@@ -18,6 +19,7 @@ pub mod ids;
 pub mod ledger;
 pub mod meta;
 pub mod money;
+pub mod payments;
 pub mod ports;
 pub mod pricing;
 pub mod setup;

@@ -1,5 +1,6 @@
 //! Ports: the narrow traits the handlers depend on. Adapters (in [`crate::adapters`]) implement them.
 
 pub mod clock;
+pub mod payments;
 pub mod queue;
 pub mod store;
