@@ -707,3 +707,152 @@ async fn a_currency_without_a_credit_price_is_refused_not_guessed() {
     assert_eq!(granted.status, StatusCode::CONFLICT);
     assert_eq!(assert_reconciled(&app.store, &account).await.entry_count, 0);
 }
+
+#[tokio::test]
+async fn operators_upload_immutable_rate_card_versions() {
+    let app = TestApp::spawn().await;
+    let operator = app.operator();
+    // Each test run gets its own instant, so reruns against one emulator never collide.
+    let instant = format!(
+        "2031-01-01T00:00:{:02}.{:09}Z",
+        std::process::id() % 60,
+        time::OffsetDateTime::now_utc().nanosecond()
+    );
+    let flat = json!({"currency": "EUR", "effective_from": instant, "flat_rate": "0.0125", "source": "Zoho"});
+    let saved = app
+        .call(
+            Method::POST,
+            "/v1/operator/rate-cards",
+            &operator,
+            Some(flat.clone()),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.body);
+    assert_eq!(saved.body["kind"], "flat");
+    assert_eq!(saved.body["flat_rate"]["amount"], "0.0125");
+    assert!(saved.headers.get("idempotent-replayed").is_none());
+
+    let replay = app
+        .call(
+            Method::POST,
+            "/v1/operator/rate-cards",
+            &operator,
+            Some(flat),
+        )
+        .await;
+    assert_eq!(replay.status, StatusCode::CREATED);
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+    let other = json!({"currency": "EUR", "effective_from": instant, "flat_rate": "0.0130"});
+    let conflict = app
+        .call(
+            Method::POST,
+            "/v1/operator/rate-cards",
+            &operator,
+            Some(other),
+        )
+        .await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT, "{}", conflict.body);
+
+    let table = json!({
+        "currency": "EUR", "effective_from": "2032-07-01",
+        "rates": {"IN": {"marketing": "0.0107", "authentication-international": "0.028"}},
+        "fallback": {"marketing": "0.0604", "utility": "0.0077", "authentication": "0.0077"},
+        "unknown_category_rate": "0.0604"
+    });
+    let saved = app
+        .call(
+            Method::POST,
+            "/v1/operator/rate-cards",
+            &operator,
+            Some(table),
+        )
+        .await;
+    assert!(saved.status == StatusCode::CREATED, "{}", saved.body);
+    assert_eq!(
+        (saved.body["kind"].as_str(), saved.body["markets"].as_u64()),
+        (Some("table"), Some(1))
+    );
+
+    let listed = app
+        .call(Method::GET, "/v1/operator/rate-cards/EUR", &operator, None)
+        .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let versions = listed.body["versions"].as_array().unwrap();
+    assert!(
+        versions
+            .iter()
+            .any(|v| v["flat_rate"]["amount"] == "0.0125")
+    );
+    assert!(
+        versions
+            .windows(2)
+            .all(|pair| pair[0]["effective_from"].as_str() < pair[1]["effective_from"].as_str())
+    );
+
+    for (card, problem) in [
+        (
+            json!({"currency": "EUR", "effective_from": "2033-01-01", "flat_rate": "0.0000001"}),
+            "flat_rate",
+        ),
+        (
+            json!({"currency": "EUR", "effective_from": "2033-01-01", "flat_rate": 0.0125}),
+            "flat_rate",
+        ),
+        (
+            json!({"currency": "EUR", "effective_from": "soon", "flat_rate": "0.01"}),
+            "effective_from",
+        ),
+        (
+            json!({"currency": "EUR", "effective_from": "1999-01-01", "flat_rate": "0.01"}),
+            "effective_from",
+        ),
+        (
+            json!({"currency": "EUR", "effective_from": "2033-01-01", "flat_rate": "0.01", "tier": 1}),
+            "unknown field `tier`",
+        ),
+        (
+            json!({"currency": "EUR", "effective_from": "2033-01-01", "rates": {"IN": {"marketing": "0.1"}}, "fallback": {"marketing": "0.06", "utility": "0.007", "authentication": "0.007"}, "unknown_category_rate": "x"}),
+            "unknown_category_rate",
+        ),
+    ] {
+        let refused = app
+            .call(
+                Method::POST,
+                "/v1/operator/rate-cards",
+                &operator,
+                Some(card.clone()),
+            )
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{card}: {}",
+            refused.body
+        );
+        assert!(
+            refused.message().contains(problem),
+            "{card}: {} lacks {problem}",
+            refused.message()
+        );
+    }
+    let huge = vec![b' '; 300 * 1024];
+    let too_large = app
+        .call_raw(
+            Method::POST,
+            "/v1/operator/rate-cards",
+            Some(&operator),
+            Some("application/json"),
+            huge,
+        )
+        .await;
+    assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let account = app.token(Some(&unique_account("not-op")), false);
+    let forbidden = app
+        .call(Method::GET, "/v1/operator/rate-cards/EUR", &account, None)
+        .await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    let after = app
+        .call(Method::GET, "/v1/operator/rate-cards/EUR", &operator, None)
+        .await;
+    assert_eq!(after.body["versions"], listed.body["versions"]);
+}

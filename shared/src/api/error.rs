@@ -101,6 +101,10 @@ impl From<StoreError> for ApiError {
             StoreError::RouteTaken(phone) => ApiError::conflict(format!(
                 "phone number {phone} is attached to another account; detach it there first"
             )),
+            StoreError::RateCardExists { .. } => ApiError::conflict(format!(
+                "{error}; rate cards are immutable: upload a new version with a later effective_from"
+            )),
+            StoreError::RateBookFull(_) => ApiError::conflict(error.to_string()),
             StoreError::Rejected(reason) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "rejected",

@@ -22,7 +22,8 @@ use rust_decimal::Decimal;
 use crate::money::{Currency, Money, QuoteError, QuotePolicy, quote::CREDITS_ABS_MAX};
 use crate::ports::clock::Clock;
 use crate::ports::store::{
-    EntriesPost, RouteSet, StatementRead, WalletCreate, WalletGet, WalletSettingsSet,
+    EntriesPost, RateBookGet, RateCardSave, RouteSet, StatementRead, WalletCreate, WalletGet,
+    WalletSettingsSet,
 };
 use auth::AuthConfig;
 use error::ApiError;
@@ -35,6 +36,8 @@ pub trait ApiStore:
     + EntriesPost
     + StatementRead
     + RouteSet
+    + RateCardSave
+    + RateBookGet
     + Clone
     + Send
     + Sync
@@ -49,6 +52,8 @@ impl<T> ApiStore for T where
         + EntriesPost
         + StatementRead
         + RouteSet
+        + RateCardSave
+        + RateBookGet
         + Clone
         + Send
         + Sync
@@ -204,6 +209,17 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
             Method::POST,
             "/v1/operator/accounts/{account_id}/grants",
             post(operator::create_grant::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/rate-cards",
+            post(operator::upload_rate_card::<S>)
+                .layer(DefaultBodyLimit::max(operator::RATE_CARD_BODY_LEN_MAX)),
+        ),
+        (
+            Method::GET,
+            "/v1/operator/rate-cards/{currency}",
+            get(operator::list_rate_cards::<S>),
         ),
     ]
 }

@@ -16,6 +16,8 @@ use super::{ApiStore, AppState};
 use crate::ids::{AccountId, PhoneNumberId};
 use crate::ledger::{EntryId, EntryKind, EntryOutcome, LedgerEntry, Metadata, NewEntry};
 use crate::money::Currency;
+use crate::ports::store::Saved;
+use crate::pricing::{CardError, RateCard, RateCardJson};
 use crate::wallet::NewWallet;
 
 pub const NOTE_LEN_MAX: usize = 200;
@@ -252,4 +254,90 @@ mod tests {
         );
         assert_eq!(same.len(), 32);
     }
+}
+
+/// Rate cards arrive larger than other bodies: up to 300 markets of a price list.
+pub const RATE_CARD_BODY_LEN_MAX: usize = 256 * 1024;
+
+#[derive(Debug, Serialize)]
+pub struct RateCardView {
+    pub currency: Currency,
+    #[serde(with = "time::serde::rfc3339")]
+    pub effective_from: time::OffsetDateTime,
+    /// `flat` (one rate for every charged message or conversation) or `table`.
+    pub kind: &'static str,
+    pub flat_rate: Option<AmountView>,
+    pub markets: usize,
+    pub source: Option<String>,
+}
+
+impl From<&RateCard> for RateCardView {
+    fn from(card: &RateCard) -> Self {
+        Self {
+            currency: card.currency(),
+            effective_from: card.effective_from(),
+            kind: if card.flat_rate().is_some() {
+                "flat"
+            } else {
+                "table"
+            },
+            flat_rate: card.flat_rate().map(Into::into),
+            markets: card.markets().count(),
+            source: card.source().map(str::to_owned),
+        }
+    }
+}
+
+/// Uploads a rate-card version. Versions are immutable: the same card again is a replay; another
+/// card for the same currency and instant is 409.
+pub async fn upload_rate_card<S: ApiStore>(
+    State(app): State<AppState<S>>,
+    _operator: OperatorCaller,
+    ApiJson(json): ApiJson<RateCardJson>,
+) -> Result<(StatusCode, HeaderMap, Json<RateCardView>), ApiError> {
+    let card = RateCard::try_from(json).map_err(|error| match error {
+        CardError::Invalid { field, problem } => ApiError::invalid_field(&field, problem),
+        other => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            other.to_string(),
+        ),
+    })?;
+    if card.effective_from() < time::macros::datetime!(2000-01-01 0:00 UTC) {
+        return Err(ApiError::invalid_field(
+            "effective_from",
+            "must be in 2000 or later",
+        ));
+    }
+    let mut headers = HeaderMap::new();
+    if app.store.save_rate_card(&card, app.clock.now()).await? == Saved::AlreadySaved {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok((
+        StatusCode::CREATED,
+        headers,
+        Json(RateCardView::from(&card)),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct RateBookView {
+    pub currency: Currency,
+    /// Oldest first; the card in force at an instant is the latest one effective by then.
+    pub versions: Vec<RateCardView>,
+}
+
+pub async fn list_rate_cards<S: ApiStore>(
+    State(app): State<AppState<S>>,
+    _operator: OperatorCaller,
+    Path(currency): Path<String>,
+) -> Result<Json<RateBookView>, ApiError> {
+    let currency: Currency = currency
+        .parse()
+        .map_err(|error| ApiError::invalid_field("currency", error))?;
+    let book = app.store.rate_book(currency).await?;
+    Ok(Json(RateBookView {
+        currency,
+        versions: book.cards().iter().map(RateCardView::from).collect(),
+    }))
 }

@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 
 use crate::ids::{AccountId, PhoneNumberId};
 use crate::ledger::{EntryOutcome, LedgerEntry, LedgerError, NewEntry, StatementCursor};
-use crate::money::Money;
+use crate::money::{Currency, Money};
+use crate::pricing::{RateBook, RateCard};
 use crate::wallet::{AutoRecharge, NewWallet, Wallet};
 
 /// Store failures, grouped by what the caller must do about them.
@@ -22,6 +23,13 @@ pub enum StoreError {
     RouteTaken(PhoneNumberId),
     #[error("posting refused: {0}")]
     Rejected(#[from] LedgerError),
+    #[error("a different {currency} rate card is already effective from {effective_from}")]
+    RateCardExists {
+        currency: Currency,
+        effective_from: String,
+    },
+    #[error("the {0} rate book is full")]
+    RateBookFull(Currency),
 
     // Nothing was changed and the same request may succeed later: retry it (5xx, or let the queue
     // redeliver).
@@ -185,4 +193,30 @@ pub trait RouteSet {
         phone: &PhoneNumberId,
         account: &AccountId,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Whether a save wrote something new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    Created,
+    /// The same thing was saved before; nothing changed.
+    AlreadySaved,
+}
+
+pub trait RateCardSave {
+    /// Saves an immutable rate-card version. The same card again is [`Saved::AlreadySaved`]; a
+    /// different card with the same currency and `effective_from` is [`StoreError::RateCardExists`].
+    fn save_rate_card(
+        &self,
+        card: &RateCard,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Saved, StoreError>> + Send;
+}
+
+pub trait RateBookGet {
+    /// Every rate-card version of `currency` (empty if none was uploaded).
+    fn rate_book(
+        &self,
+        currency: Currency,
+    ) -> impl Future<Output = Result<RateBook, StoreError>> + Send;
 }

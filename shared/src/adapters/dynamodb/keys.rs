@@ -6,9 +6,13 @@
 //! | entry   | `ACCOUNT#<account>` | `ENTRY#<entry id>`        |
 //! | journal | `ACCOUNT#<account>` | `JOURNAL#<first seq:020>` |
 //! | route   | `PHONE#<phone id>`  | `ROUTE`                   |
+//! | rate card | `RATECARD#<currency>` | `FROM#<effective_from ns:030>` |
+
+use time::OffsetDateTime;
 
 use crate::ids::{AccountId, PhoneNumberId};
 use crate::ledger::EntryId;
+use crate::money::Currency;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -28,6 +32,17 @@ pub fn entry_sk(id: &EntryId) -> String {
 /// Zero-padded so that the string order of journal keys is the order of sequence numbers.
 pub fn journal_sk(first_seq: u64) -> String {
     format!("{JOURNAL_SK_PREFIX}{first_seq:020}")
+}
+
+pub fn rate_card_pk(currency: Currency) -> String {
+    format!("RATECARD#{currency}")
+}
+
+/// Nanoseconds since the epoch, zero-padded, so that key order is time order (cards before 1970
+/// are refused when they are parsed).
+pub fn rate_card_sk(effective_from: OffsetDateTime) -> String {
+    let nanos = u128::try_from(effective_from.unix_timestamp_nanos()).unwrap_or(0);
+    format!("FROM#{nanos:030}")
 }
 
 pub fn phone_pk(phone: &PhoneNumberId) -> String {
