@@ -30,6 +30,7 @@ contract_on_dynamodb_local!(
     refused_postings_change_nothing,
     a_wallet_is_created_once,
     a_phone_number_routes_to_one_wallet,
+    extras_commit_with_new_entries_only,
 );
 
 mod number_round_trip {

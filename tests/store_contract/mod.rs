@@ -354,3 +354,78 @@ pub async fn a_phone_number_routes_to_one_wallet(backend: &Backend) {
     assert_reconciled(&store, &first).await;
     assert_reconciled(&store, &second).await;
 }
+
+/// Extras commit with the entries they belong to, and only with entries that are new.
+pub async fn extras_commit_with_new_entries_only(backend: &Backend) {
+    use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+    let store = backend.store().await;
+    let wallet = new_wallet(&store, "extras").await;
+    let account = wallet.account_id.clone();
+    let counter_key = format!("EXTRA#{account}");
+    let bump = |condition: Option<&'static str>| {
+        let key = counter_key.clone();
+        move |_: &imcredits::wallet::Wallet, posted: &[imcredits::ledger::LedgerEntry]| {
+            let update = Update::builder()
+                .table_name(TEST_TABLE)
+                .key("pk", AttributeValue::S(key.clone()))
+                .key("sk", AttributeValue::S("COUNTER".into()))
+                .update_expression("ADD entries :n")
+                .expression_attribute_values(":n", AttributeValue::N(posted.len().to_string()))
+                .set_condition_expression(condition.map(str::to_owned))
+                .build()
+                .unwrap();
+            vec![TransactWriteItem::builder().update(update).build()]
+        }
+    };
+    let counter = || async {
+        let output = store
+            .client()
+            .get_item()
+            .table_name(TEST_TABLE)
+            .key("pk", AttributeValue::S(counter_key.clone()))
+            .key("sk", AttributeValue::S("COUNTER".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        output
+            .item()
+            .and_then(|item| item.get("entries"))
+            .map(|n| n.as_n().unwrap().clone())
+    };
+    let first = [grant("X1", "1"), grant("X2", "1")];
+    store
+        .post_entries_with(&account, &first, at(), &bump(None))
+        .await
+        .unwrap();
+    assert_eq!(counter().await.as_deref(), Some("2"));
+    // A replay writes nothing, extras included.
+    store
+        .post_entries_with(&account, &first, at(), &bump(None))
+        .await
+        .unwrap();
+    assert_eq!(counter().await.as_deref(), Some("2"));
+    // Partly new: the extras see only the new entry.
+    let mixed = [grant("X2", "1"), grant("X3", "1")];
+    store
+        .post_entries_with(&account, &mixed, at(), &bump(None))
+        .await
+        .unwrap();
+    assert_eq!(counter().await.as_deref(), Some("3"));
+    // A refused extra refuses the whole posting.
+    let refused = store
+        .post_entries_with(
+            &account,
+            &[grant("X4", "1")],
+            at(),
+            &bump(Some("attribute_not_exists(pk)")),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::ExtraRefused(0))),
+        "{refused:?}"
+    );
+    assert_eq!(counter().await.as_deref(), Some("3"));
+    let after = assert_reconciled(&store, &account).await;
+    assert_eq!((after.entry_count, after.balance), (3, usd("3")));
+}

@@ -104,7 +104,9 @@ impl From<StoreError> for ApiError {
             StoreError::RateCardExists { .. } => ApiError::conflict(format!(
                 "{error}; rate cards are immutable: upload a new version with a later effective_from"
             )),
-            StoreError::RateBookFull(_) => ApiError::conflict(error.to_string()),
+            StoreError::RateBookFull(_) | StoreError::ExtraRefused(_) => {
+                ApiError::conflict(error.to_string())
+            }
             StoreError::Rejected(reason) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "rejected",

@@ -30,6 +30,10 @@ pub enum StoreError {
     },
     #[error("the {0} rate book is full")]
     RateBookFull(Currency),
+    /// The condition of an item committed alongside a posting failed (which item: its index
+    /// among the extras); nothing was written.
+    #[error("a condition alongside the posting failed (extra item {0})")]
+    ExtraRefused(usize),
 
     // Nothing was changed and the same request may succeed later: retry it (5xx, or let the queue
     // redeliver).

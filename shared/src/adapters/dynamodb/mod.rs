@@ -21,8 +21,8 @@ use time::OffsetDateTime;
 
 use crate::ids::{AccountId, PhoneNumberId};
 use crate::ledger::{
-    EntryId, LedgerEntry, NewEntry, StatementCursor, outcomes_in_request_order, plan_posting,
-    unique_entries,
+    ENTRIES_PER_POST_MAX, EntryId, LedgerEntry, NewEntry, StatementCursor,
+    outcomes_in_request_order, plan_posting, unique_entries,
 };
 use crate::money::Money;
 use crate::ports::store::{
@@ -78,10 +78,16 @@ enum Cancelled {
     Duplicates(Vec<usize>),
     /// The wallet changed since it was read, or another transaction held an item: try again.
     Contention,
+    /// The condition of this extra item (counted from the first extra) failed.
+    ExtraRefused(usize),
     Other(String),
 }
 
-fn classify_cancellation(error: &TransactWriteItemsError, first_entry_index: usize) -> Cancelled {
+fn classify_cancellation(
+    error: &TransactWriteItemsError,
+    first_entry_index: usize,
+    entry_count: usize,
+) -> Cancelled {
     let TransactWriteItemsError::TransactionCanceledException(cancelled) = error else {
         return Cancelled::Other(error.to_string());
     };
@@ -92,11 +98,18 @@ fn classify_cancellation(error: &TransactWriteItemsError, first_entry_index: usi
             .and_then(|reason| reason.code())
             .unwrap_or("None")
     };
-    let duplicates: Vec<usize> = (first_entry_index..reasons.len())
+    let entries = first_entry_index..first_entry_index + entry_count;
+    let duplicates: Vec<usize> = entries
+        .clone()
         .filter(|index| code(*index) == "ConditionalCheckFailed")
         .collect();
     if !duplicates.is_empty() {
         return Cancelled::Duplicates(duplicates);
+    }
+    if let Some(index) =
+        (entries.end..reasons.len()).find(|index| code(*index) == "ConditionalCheckFailed")
+    {
+        return Cancelled::ExtraRefused(index - entries.end);
     }
     let contended = reasons.iter().enumerate().any(|(index, reason)| {
         matches!(
@@ -288,6 +301,9 @@ impl DynamoStore {
 }
 
 const FIRST_ENTRY_INDEX: usize = 2;
+/// Items a posting may add to its transaction: DynamoDB commits at most 100, of which the wallet,
+/// the journal and up to [`ENTRIES_PER_POST_MAX`] entries take the rest.
+pub const EXTRA_ITEMS_MAX: usize = 100 - FIRST_ENTRY_INDEX - ENTRIES_PER_POST_MAX;
 
 impl WalletCreate for DynamoStore {
     async fn create_wallet(
@@ -334,12 +350,17 @@ impl WalletGet for DynamoStore {
     }
 }
 
-impl EntriesPost for DynamoStore {
-    async fn post_entries(
+impl DynamoStore {
+    /// Posts `batch` like [`EntriesPost::post_entries`], and commits in the same transaction the
+    /// items `extras` makes from the wallet as read and the entries actually being posted (never
+    /// the replays). If every entry turns out to be a replay, nothing is written, extras included:
+    /// what they record happened with the original posting. At most [`EXTRA_ITEMS_MAX`] items.
+    pub async fn post_entries_with(
         &self,
         account: &AccountId,
         batch: &[NewEntry],
         posted_at: OffsetDateTime,
+        extras: &(dyn Fn(&Wallet, &[LedgerEntry]) -> Vec<TransactWriteItem> + Sync),
     ) -> Result<PostReceipt, StoreError> {
         let mut pending = unique_entries(batch)?;
         let mut already_posted: Vec<LedgerEntry> = Vec::new();
@@ -353,13 +374,19 @@ impl EntriesPost for DynamoStore {
                 return Ok(PostReceipt { outcomes, wallet });
             }
             let plan = plan_posting(&wallet, &pending, posted_at)?;
-            let items = self.posting_transaction(
+            let mut items = self.posting_transaction(
                 &wallet,
                 &plan.entries,
                 plan.balance_after,
                 plan.entry_count_after,
                 posted_at,
             );
+            let extra_items = extras(&wallet, &plan.entries);
+            assert!(
+                extra_items.len() <= EXTRA_ITEMS_MAX,
+                "posting extras are bounded by the transaction's item limit"
+            );
+            items.extend(extra_items);
             let error = match self
                 .client
                 .transact_write_items()
@@ -383,7 +410,7 @@ impl EntriesPost for DynamoStore {
             let Some(service_error) = error.as_service_error() else {
                 return Err(unavailable(error));
             };
-            match classify_cancellation(service_error, FIRST_ENTRY_INDEX) {
+            match classify_cancellation(service_error, FIRST_ENTRY_INDEX, plan.entries.len()) {
                 Cancelled::Duplicates(indexes) => {
                     // Some ids were posted before. Which ones is read back (consistently) rather
                     // than trusted from the reasons alone, and the rest go again at once.
@@ -405,6 +432,9 @@ impl EntriesPost for DynamoStore {
                     already_posted.extend(existing.into_values());
                 }
                 Cancelled::Contention => backoff(attempt).await,
+                Cancelled::ExtraRefused(index) => {
+                    return Err(StoreError::ExtraRefused(index));
+                }
                 Cancelled::Other(reason) => return Err(StoreError::Unavailable(reason)),
             }
         }
@@ -412,6 +442,18 @@ impl EntriesPost for DynamoStore {
             account: account.clone(),
             attempts: POST_ATTEMPTS_MAX,
         })
+    }
+}
+
+impl EntriesPost for DynamoStore {
+    async fn post_entries(
+        &self,
+        account: &AccountId,
+        batch: &[NewEntry],
+        posted_at: OffsetDateTime,
+    ) -> Result<PostReceipt, StoreError> {
+        self.post_entries_with(account, batch, posted_at, &|_, _| Vec::new())
+            .await
     }
 }
 
