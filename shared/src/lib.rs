@@ -13,6 +13,7 @@
 
 pub mod adapters;
 pub mod api;
+pub mod billing;
 pub mod config;
 pub mod handlers;
 pub mod ids;

@@ -286,6 +286,18 @@ impl NewEntry {
     pub fn amount(&self) -> Money {
         self.amount
     }
+
+    pub fn kind(&self) -> EntryKind {
+        self.kind
+    }
+
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    pub fn occurred_at(&self) -> OffsetDateTime {
+        self.occurred_at
+    }
 }
 
 /// A posted entry, as the statement shows it.

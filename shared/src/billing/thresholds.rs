@@ -1,0 +1,103 @@
+//! Crossings: when a posting moves a wallet below its low-balance threshold, to zero or below, or
+//! back above zero, and when it falls below its auto-recharge minimum.
+//!
+//! Crossings are read from the entries' running balances, posted now or before, so a retried batch
+//! finds the same crossings again and re-sends the same messages (with the same ids, for consumers
+//! to drop duplicates): a crash between posting and sending loses no notification.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::ids::AccountId;
+use crate::ledger::LedgerEntry;
+use crate::money::Money;
+use crate::wallet::Wallet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrossingKind {
+    LowBalance,
+    Depleted,
+    Recovered,
+}
+
+/// A message for the notifications queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notice {
+    /// Deterministic: the same crossing always has the same id.
+    pub id: String,
+    pub kind: CrossingKind,
+    pub account_id: AccountId,
+    pub balance: Money,
+    pub threshold: Money,
+    /// The entry that crossed.
+    pub seq: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// A message for the recharge queue: the auto-recharge function decides (with a lock) whether to
+/// charge, so a request is a prompt, never a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RechargeRequest {
+    pub id: String,
+    pub account_id: AccountId,
+    pub balance: Money,
+    pub minimum_balance: Money,
+    pub seq: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// The crossings `entries` made on `wallet` (its settings as they are now).
+pub fn crossings(
+    wallet: &Wallet,
+    entries: &[LedgerEntry],
+) -> (Vec<Notice>, Option<RechargeRequest>) {
+    let mut notices = Vec::new();
+    let mut recharge = None;
+    let zero = Money::zero(wallet.currency);
+    let below = |amount: Money, line: Money| amount.amount() < line.amount();
+    let at_or_below = |amount: Money, line: Money| amount.amount() <= line.amount();
+    let mut ordered: Vec<&LedgerEntry> = entries.iter().collect();
+    ordered.sort_by_key(|entry| entry.seq);
+    for entry in ordered {
+        let after = entry.balance_after;
+        let Ok(before) = after.checked_sub(entry.amount) else {
+            continue;
+        };
+        let mut notice = |kind: CrossingKind, threshold: Money| {
+            notices.push(Notice {
+                id: format!("{}:{kind:?}:{}", wallet.account_id, entry.seq).to_lowercase(),
+                kind,
+                account_id: wallet.account_id.clone(),
+                balance: after,
+                threshold,
+                seq: entry.seq,
+                at: entry.posted_at,
+            });
+        };
+        let threshold = wallet.low_balance_threshold;
+        if !at_or_below(before, threshold) && at_or_below(after, threshold) && after.is_positive() {
+            notice(CrossingKind::LowBalance, threshold);
+        }
+        if before.is_positive() && !after.is_positive() {
+            notice(CrossingKind::Depleted, zero);
+        }
+        if !before.is_positive() && after.is_positive() {
+            notice(CrossingKind::Recovered, zero);
+        }
+        let minimum = wallet.auto_recharge.minimum_balance;
+        if wallet.auto_recharge.enabled && !below(before, minimum) && below(after, minimum) {
+            recharge = Some(RechargeRequest {
+                id: format!("{}:recharge:{}", wallet.account_id, entry.seq),
+                account_id: wallet.account_id.clone(),
+                balance: after,
+                minimum_balance: minimum,
+                seq: entry.seq,
+                at: entry.posted_at,
+            });
+        }
+    }
+    (notices, recharge)
+}

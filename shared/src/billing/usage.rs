@@ -1,0 +1,91 @@
+//! Usage aggregates: per wallet, per day × category × market (messages, charged messages, amount)
+//! and per day × template tag. They are counted from the charge entries a posting actually writes,
+//! in the same transaction, so a replayed event is never counted twice.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use time::{Date, OffsetDateTime};
+
+use crate::ledger::{EntryKind, LedgerEntry, Metadata, NewEntry};
+
+pub const META_CATEGORY: &str = "category";
+pub const META_MARKET: &str = "market";
+pub const META_TAG: &str = "tag";
+pub const META_FLAG: &str = "flag";
+pub const UNKNOWN_MARKET: &str = "unknown";
+pub const TAG_LEN_MAX: usize = 64;
+
+/// What one aggregate counts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Dimension {
+    CategoryMarket { category: String, market: String },
+    Tag(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UsageKey {
+    pub day: Date,
+    pub dimension: Dimension,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageIncrement {
+    pub key: UsageKey,
+    pub messages: u64,
+    /// Messages with a non-zero charge.
+    pub charged: u64,
+    /// What they cost, as a positive amount in the wallet's currency.
+    pub cost: Decimal,
+}
+
+/// The aggregates an entry counts in (none for entries that are not usage charges).
+fn keys_of(kind: EntryKind, metadata: &Metadata, occurred_at: OffsetDateTime) -> Vec<UsageKey> {
+    let (Some(category), Some(market)) = (metadata.get(META_CATEGORY), metadata.get(META_MARKET))
+    else {
+        return Vec::new();
+    };
+    if kind != EntryKind::Charge {
+        return Vec::new();
+    }
+    let day = occurred_at.to_offset(time::UtcOffset::UTC).date();
+    let mut keys = vec![UsageKey {
+        day,
+        dimension: Dimension::CategoryMarket {
+            category: category.to_owned(),
+            market: market.to_owned(),
+        },
+    }];
+    if let Some(tag) = metadata.get(META_TAG) {
+        keys.push(UsageKey {
+            day,
+            dimension: Dimension::Tag(tag.to_owned()),
+        });
+    }
+    keys
+}
+
+pub fn keys_of_new(entry: &NewEntry) -> Vec<UsageKey> {
+    keys_of(entry.kind(), entry.metadata(), entry.occurred_at())
+}
+
+/// The increments that `posted` entries add, one per aggregate.
+pub fn increments(posted: &[LedgerEntry]) -> Vec<UsageIncrement> {
+    let mut totals: BTreeMap<UsageKey, UsageIncrement> = BTreeMap::new();
+    for entry in posted {
+        for key in keys_of(entry.kind, &entry.metadata, entry.occurred_at) {
+            let total = totals.entry(key.clone()).or_insert(UsageIncrement {
+                key,
+                messages: 0,
+                charged: 0,
+                cost: Decimal::ZERO,
+            });
+            total.messages += 1;
+            if !entry.amount.is_zero() {
+                total.charged += 1;
+            }
+            total.cost += -entry.amount.amount();
+        }
+    }
+    totals.into_values().collect()
+}
