@@ -122,6 +122,77 @@ impl ApiConfig {
     }
 }
 
+/// Where the webhook function sends what Meta reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// `BILLING_QUEUE_URL`.
+    pub billing_queue_url: String,
+}
+
+/// What the billing function needs besides the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillingConfig {
+    /// `NOTIFICATIONS_QUEUE_URL`: low balance, depleted, recovered.
+    pub notifications_queue_url: String,
+    /// `RECHARGE_QUEUE_URL`: requests for the auto-recharge function.
+    pub recharge_queue_url: String,
+    /// `BILLING_CACHE_TTL_SECONDS` (default 60): how long routes and rate cards are cached.
+    pub cache_ttl: std::time::Duration,
+}
+
+const CACHE_TTL_SECONDS_MAX: u64 = 3600;
+
+fn queue_url(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<String, ConfigError> {
+    let url = lookup(name).ok_or(ConfigError::Missing(name))?;
+    if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 1024 {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: "an SQS queue URL",
+        });
+    }
+    Ok(url)
+}
+
+impl WebhookConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            billing_queue_url: queue_url(&lookup, "BILLING_QUEUE_URL")?,
+        })
+    }
+}
+
+impl BillingConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let seconds = match lookup("BILLING_CACHE_TTL_SECONDS") {
+            None => 60,
+            Some(text) => text
+                .parse::<u64>()
+                .ok()
+                .filter(|seconds| (1..=CACHE_TTL_SECONDS_MAX).contains(seconds))
+                .ok_or(ConfigError::Invalid {
+                    name: "BILLING_CACHE_TTL_SECONDS",
+                    reason: "1 to 3600",
+                })?,
+        };
+        Ok(Self {
+            notifications_queue_url: queue_url(&lookup, "NOTIFICATIONS_QUEUE_URL")?,
+            recharge_queue_url: queue_url(&lookup, "RECHARGE_QUEUE_URL")?,
+            cache_ttl: std::time::Duration::from_secs(seconds),
+        })
+    }
+}
+
 /// `USD=2.00,EUR=1.85,JPY=300`: a unit price per currency sold.
 fn parse_unit_prices(list: &str) -> Result<BTreeMap<Currency, Decimal>, ConfigError> {
     let invalid = ConfigError::Invalid {
@@ -193,5 +264,24 @@ mod tests {
             let result = ApiConfig::from_lookup(|asked| (asked == name).then(|| value.to_owned()));
             assert!(result.is_err(), "{name}={value} accepted");
         }
+    }
+
+    #[test]
+    fn pipeline_configs_need_their_queues() {
+        assert!(matches!(
+            WebhookConfig::from_lookup(|_| None),
+            Err(ConfigError::Missing("BILLING_QUEUE_URL"))
+        ));
+        let url = |name: &str| Some(format!("https://sqs.us-east-1.amazonaws.com/1/{name}"));
+        let billing = BillingConfig::from_lookup(url).unwrap();
+        assert_eq!(billing.cache_ttl, std::time::Duration::from_secs(60));
+        assert!(
+            BillingConfig::from_lookup(|name| match name {
+                "BILLING_CACHE_TTL_SECONDS" => Some("0".into()),
+                other => url(other),
+            })
+            .is_err()
+        );
+        assert!(WebhookConfig::from_lookup(|_| Some("not a url".into())).is_err());
     }
 }

@@ -28,3 +28,43 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 pub fn dynamo_store(sdk: &aws_config::SdkConfig, config: &StoreConfig) -> DynamoStore {
     DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name)
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("set {0} (or {0}_PARAM, the name of an SSM SecureString parameter)")]
+    Missing(&'static str),
+    #[error("reading SSM parameter for {name}: {reason}")]
+    Ssm { name: &'static str, reason: String },
+}
+
+/// A secret, read once at cold start: from the environment variable `name` where it is set (the
+/// local runner and tests), else from the SSM SecureString parameter named by `{name}_PARAM` (AWS,
+/// where the template passes only the parameter's name, never the value). Never logged.
+pub async fn secret(
+    sdk: &aws_config::SdkConfig,
+    name: &'static str,
+) -> Result<String, SecretError> {
+    if let Ok(value) = std::env::var(name) {
+        return Ok(value);
+    }
+    let parameter =
+        std::env::var(format!("{name}_PARAM")).map_err(|_| SecretError::Missing(name))?;
+    let output = aws_sdk_ssm::Client::new(sdk)
+        .get_parameter()
+        .name(parameter)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|error| SecretError::Ssm {
+            name,
+            reason: aws_sdk_ssm::error::DisplayErrorContext(error).to_string(),
+        })?;
+    output
+        .parameter()
+        .and_then(|parameter| parameter.value())
+        .map(str::to_owned)
+        .ok_or_else(|| SecretError::Ssm {
+            name,
+            reason: "the parameter has no value".into(),
+        })
+}

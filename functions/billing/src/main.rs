@@ -1,22 +1,35 @@
-//! The billing function: charges from the billing queue, posted to wallets exactly once.
-//!
-//! Thin on purpose: configuration and clients are built once per cold start, and events go to a
-//! handler in the `imcredits` library, where they are tested without AWS.
+//! The billing function: records from the billing queue, posted to wallets exactly once, with
+//! partial batch failures so only the records that failed come back.
 
-use imcredits::{config::StoreConfig, handlers, setup};
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use imcredits::adapters::sqs::SqsQueue;
+use imcredits::config::{BillingConfig, StoreConfig};
+use imcredits::handlers::billing::{Billing, records_from_sqs, sqs_batch_response};
+use imcredits::ports::clock::SystemClock;
+use imcredits::setup;
 use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     setup::init_tracing();
-    let config = StoreConfig::from_env()?;
+    let store_config = StoreConfig::from_env()?;
+    let config = BillingConfig::from_env()?;
     let sdk = setup::aws_config().await;
-    let _store = setup::dynamo_store(&sdk, &config);
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        handlers::refuse_unserved("billing", event.payload)
-            .await
-            .map_err(lambda_runtime::Error::from)
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    imcredits::pricing::warm_up();
+    let billing = Billing::new(
+        setup::dynamo_store(&sdk, &store_config),
+        SqsQueue::new(sqs.clone(), config.notifications_queue_url),
+        SqsQueue::new(sqs, config.recharge_queue_url),
+        Arc::new(SystemClock),
+        config.cache_ttl,
+    );
+    let billing = &billing;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
+        let outcome = billing.handle(&records_from_sqs(event.payload)).await;
+        Ok::<SqsBatchResponse, lambda_runtime::Error>(sqs_batch_response(&outcome))
     }))
     .await
     .map_err(|error| anyhow::anyhow!(error))

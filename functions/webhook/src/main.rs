@@ -1,21 +1,25 @@
-//! The webhook function: Meta's webhook calls, checked and enqueued for billing. It reads no table.
-//!
-//! Thin on purpose: configuration and clients are built once per cold start, and events go to a
-//! handler in the `imcredits` library, where they are tested without AWS.
+//! The webhook function: Meta's webhook calls, checked, normalised and enqueued for billing. It
+//! reads no table.
 
-use imcredits::{handlers, setup};
-use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
+use imcredits::adapters::sqs::SqsQueue;
+use imcredits::config::WebhookConfig;
+use imcredits::handlers::webhook::{WebhookApp, router};
+use imcredits::meta::{AppSecret, VerifyToken};
+use imcredits::setup;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     setup::init_tracing();
-    let _sdk = setup::aws_config().await;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        handlers::refuse_unserved("webhook", event.payload)
-            .await
-            .map_err(lambda_runtime::Error::from)
-    }))
-    .await
-    .map_err(|error| anyhow::anyhow!(error))
+    let config = WebhookConfig::from_env()?;
+    let sdk = setup::aws_config().await;
+    let secret = setup::secret(&sdk, "META_APP_SECRET").await?;
+    let verify_token = setup::secret(&sdk, "META_VERIFY_TOKEN").await?;
+    let app = WebhookApp {
+        secret: AppSecret::new(secret.as_bytes())?,
+        verify_token: VerifyToken::new(&verify_token)?,
+        queue: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), config.billing_queue_url),
+    };
+    lambda_http::run(router(app))
+        .await
+        .map_err(|error| anyhow::anyhow!(error))
 }

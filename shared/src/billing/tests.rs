@@ -320,3 +320,51 @@ fn crossings_are_found_once_each_in_sequence_order() {
     );
     assert!(no_recharge.is_none());
 }
+
+#[test]
+fn chunks_bound_entries_and_aggregates_and_cover_everything_in_order() {
+    let markets = [
+        "919876543210",
+        "14155550123",
+        "447700900123",
+        "5511987654321",
+        "18765550123",
+    ];
+    let raw: Vec<Value> = (0..40)
+        .map(|i| {
+            status(
+                &format!("wamid.CH{i}"),
+                "delivered",
+                markets[i % markets.len()],
+                regular("marketing"),
+            )
+        })
+        .collect();
+    let statuses = events(&body("1", raw));
+    let book = table_book();
+    let new: Vec<_> = statuses
+        .iter()
+        .map(|event| {
+            let (usage, free) = decided(event);
+            charge_entry(event, &usage, free, &book, Currency::Usd).unwrap()
+        })
+        .collect();
+    let ranges = super::usage::chunks(&new, 7, 4);
+    assert_eq!(ranges.first().map(|r| r.start), Some(0));
+    assert_eq!(ranges.last().map(|r| r.end), Some(new.len()));
+    assert!(ranges.windows(2).all(|pair| pair[0].end == pair[1].start));
+    for range in &ranges {
+        assert!(range.len() <= 7);
+        let keys: std::collections::BTreeSet<_> = new[range.clone()]
+            .iter()
+            .flat_map(super::usage::keys_of_new)
+            .collect();
+        assert!(
+            keys.len() <= 4,
+            "{range:?} touches {} aggregates",
+            keys.len()
+        );
+    }
+    // One tag and three markets per chunk: four aggregates.
+    assert_eq!(ranges[0], 0..3);
+}

@@ -89,3 +89,33 @@ pub fn increments(posted: &[LedgerEntry]) -> Vec<UsageIncrement> {
     }
     totals.into_values().collect()
 }
+
+/// Splits `entries` into consecutive chunks of at most `entries_max` entries touching at most
+/// `keys_max` distinct aggregates, so each chunk fits one transaction with its usage updates.
+pub fn chunks(
+    entries: &[NewEntry],
+    entries_max: usize,
+    keys_max: usize,
+) -> Vec<std::ops::Range<usize>> {
+    assert!(
+        entries_max >= 1 && keys_max >= 2,
+        "an entry may touch two aggregates"
+    );
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    let mut keys = std::collections::BTreeSet::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let entry_keys = keys_of_new(entry);
+        let new_keys = entry_keys.iter().filter(|key| !keys.contains(*key)).count();
+        if index > start && (index - start == entries_max || keys.len() + new_keys > keys_max) {
+            ranges.push(start..index);
+            start = index;
+            keys.clear();
+        }
+        keys.extend(entry_keys);
+    }
+    if start < entries.len() {
+        ranges.push(start..entries.len());
+    }
+    ranges
+}

@@ -1,5 +1,8 @@
 //! Handlers: what each function does with an event, written against ports so they run without AWS.
 
+pub mod billing;
+pub mod webhook;
+
 use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]

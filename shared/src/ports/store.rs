@@ -224,3 +224,38 @@ pub trait RateBookGet {
         currency: Currency,
     ) -> impl Future<Output = Result<RateBook, StoreError>> + Send;
 }
+
+pub trait ChargesPost {
+    /// Posts usage charges like [`EntriesPost::post_entries`] (any number: they are chunked into
+    /// transactions of bounded size), and in each transaction adds the usage of the entries it
+    /// newly posts to the wallet's daily aggregates. A replay changes neither balance nor usage.
+    fn post_charges(
+        &self,
+        account: &AccountId,
+        batch: &[NewEntry],
+        posted_at: OffsetDateTime,
+    ) -> impl Future<Output = Result<PostReceipt, StoreError>> + Send;
+}
+
+/// One day's usage of one aggregate (category × market, or template tag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    pub key: crate::billing::usage::UsageKey,
+    pub messages: u64,
+    pub charged: u64,
+    pub cost: Money,
+}
+
+/// Days of usage one read may cover.
+pub const USAGE_DAYS_MAX: i64 = 92;
+
+pub trait UsageRead {
+    /// Usage rows of the days `from..=to` (at most [`USAGE_DAYS_MAX`] days), oldest first.
+    fn usage(
+        &self,
+        account: &AccountId,
+        currency: Currency,
+        from: time::Date,
+        to: time::Date,
+    ) -> impl Future<Output = Result<Vec<UsageRow>, StoreError>> + Send;
+}

@@ -7,6 +7,7 @@ pub mod codec;
 pub mod keys;
 pub mod rate_cards;
 pub mod table;
+pub mod usage;
 
 use std::collections::HashMap;
 use std::time::Duration;

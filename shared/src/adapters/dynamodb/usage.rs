@@ -1,0 +1,167 @@
+//! Usage aggregates on DynamoDB: one item per wallet, day and aggregate, updated with `ADD` in the
+//! transaction that posts the charges it counts.
+//!
+//! | pk | sk |
+//! |----|----|
+//! | `ACCOUNT#<account>` | `USAGE#<yyyy-mm-dd>#CM#<category>#<market>` |
+//! | `ACCOUNT#<account>` | `USAGE#<yyyy-mm-dd>#TAG#<tag>` |
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use time::{Date, OffsetDateTime};
+
+use super::codec::{Reader, decimal_to_n, n, s};
+use super::{DynamoStore, EXTRA_ITEMS_MAX, keys};
+use crate::billing::usage::{Dimension, UsageKey, chunks, increments};
+use crate::ids::AccountId;
+use crate::ledger::{ENTRIES_PER_POST_MAX, LedgerEntry, NewEntry};
+use crate::money::{Currency, Money};
+use crate::ports::store::{
+    ChargesPost, PostReceipt, StoreError, USAGE_DAYS_MAX, UsageRead, UsageRow,
+};
+
+const DAY_FORMAT: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+fn day_text(day: Date) -> String {
+    day.format(DAY_FORMAT).expect("a date always formats")
+}
+
+fn usage_sk(key: &UsageKey) -> String {
+    let day = day_text(key.day);
+    match &key.dimension {
+        Dimension::CategoryMarket { category, market } => {
+            format!("USAGE#{day}#CM#{category}#{market}")
+        }
+        Dimension::Tag(tag) => format!("USAGE#{day}#TAG#{tag}"),
+    }
+}
+
+fn usage_items(table: &str, account: &AccountId, posted: &[LedgerEntry]) -> Vec<TransactWriteItem> {
+    increments(posted)
+        .into_iter()
+        .map(|increment| {
+            let (kind, first, second) = match &increment.key.dimension {
+                Dimension::CategoryMarket { category, market } => {
+                    ("category_market", category.clone(), market.clone())
+                }
+                Dimension::Tag(tag) => ("tag", tag.clone(), String::new()),
+            };
+            let update = Update::builder()
+                .table_name(table)
+                .key(keys::PK, s(keys::account_pk(account)))
+                .key(keys::SK, s(usage_sk(&increment.key)))
+                .update_expression(
+                    "ADD messages :messages, charged :charged, cost :cost \
+                     SET #type = :type, #day = :day, dimension = :dimension, d1 = :d1, d2 = :d2",
+                )
+                .expression_attribute_names("#type", "type")
+                .expression_attribute_names("#day", "day")
+                .expression_attribute_values(":messages", n(increment.messages))
+                .expression_attribute_values(":charged", n(increment.charged))
+                .expression_attribute_values(":cost", decimal_to_n(increment.cost))
+                .expression_attribute_values(":type", s("usage"))
+                .expression_attribute_values(":day", s(day_text(increment.key.day)))
+                .expression_attribute_values(":dimension", s(kind))
+                .expression_attribute_values(":d1", s(first))
+                .expression_attribute_values(":d2", s(second))
+                .build()
+                .expect("table, key and expression are set");
+            TransactWriteItem::builder().update(update).build()
+        })
+        .collect()
+}
+
+impl ChargesPost for DynamoStore {
+    async fn post_charges(
+        &self,
+        account: &AccountId,
+        batch: &[NewEntry],
+        posted_at: OffsetDateTime,
+    ) -> Result<PostReceipt, StoreError> {
+        let table = self.table().to_owned();
+        let extras = move |wallet: &crate::wallet::Wallet, posted: &[LedgerEntry]| {
+            usage_items(&table, &wallet.account_id, posted)
+        };
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut wallet = None;
+        for range in chunks(batch, ENTRIES_PER_POST_MAX, EXTRA_ITEMS_MAX) {
+            let receipt = self
+                .post_entries_with(account, &batch[range], posted_at, &extras)
+                .await?;
+            outcomes.extend(receipt.outcomes);
+            wallet = Some(receipt.wallet);
+        }
+        let wallet = match wallet {
+            Some(wallet) => wallet,
+            None => {
+                return Err(StoreError::Rejected(crate::ledger::LedgerError::EmptyBatch));
+            }
+        };
+        Ok(PostReceipt { outcomes, wallet })
+    }
+}
+
+impl UsageRead for DynamoStore {
+    async fn usage(
+        &self,
+        account: &AccountId,
+        currency: Currency,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        if to < from || (to - from).whole_days() >= USAGE_DAYS_MAX {
+            return Err(StoreError::Rejected(crate::ledger::LedgerError::TooLong {
+                what: "usage range (days)",
+                len_max: USAGE_DAYS_MAX as usize,
+            }));
+        }
+        // A day holds at most a few hundred aggregates (markets × categories + tags); the page
+        // bound keeps a pathological account from turning one read into an unbounded loop.
+        const QUERY_PAGES_MAX: usize = 32;
+        let mut rows = Vec::new();
+        let mut start_key: Option<HashMap<String, AttributeValue>> = None;
+        for _ in 0..QUERY_PAGES_MAX {
+            let output = self
+                .client()
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+                .expression_attribute_values(":pk", s(keys::account_pk(account)))
+                .expression_attribute_values(":low", s(format!("USAGE#{}#", day_text(from))))
+                .expression_attribute_values(":high", s(format!("USAGE#{}#~", day_text(to))))
+                .set_exclusive_start_key(start_key.take())
+                .send()
+                .await
+                .map_err(|error| StoreError::Unavailable(DisplayErrorContext(error).to_string()))?;
+            for item in output.items() {
+                let read = Reader(item);
+                let day = Date::parse(read.str("day")?, DAY_FORMAT)
+                    .map_err(|_| StoreError::Corrupt("usage day".into()))?;
+                let dimension = match read.str("dimension")? {
+                    "tag" => Dimension::Tag(read.str("d1")?.to_owned()),
+                    _ => Dimension::CategoryMarket {
+                        category: read.str("d1")?.to_owned(),
+                        market: read.str("d2")?.to_owned(),
+                    },
+                };
+                rows.push(UsageRow {
+                    key: UsageKey { day, dimension },
+                    messages: read.u64("messages")?,
+                    charged: read.u64("charged")?,
+                    cost: Money::new(read.decimal("cost")?, currency)
+                        .map_err(|error| StoreError::Corrupt(format!("usage cost: {error}")))?,
+                });
+            }
+            start_key = output.last_evaluated_key().cloned();
+            if start_key.is_none() {
+                return Ok(rows);
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "usage of {account} spans more than {QUERY_PAGES_MAX} pages; ask for fewer days"
+        )))
+    }
+}

@@ -1,0 +1,327 @@
+//! The billing handler: a batch of queue records (each a packed webhook body) to charges on
+//! wallets, exactly once.
+//!
+//! A record fails (and the queue redelivers it, then dead-letters it) when any of its events cannot
+//! be handled: an unknown phone number, no rate card in force, a status no rule fits. Everything
+//! else in it is still posted; entries are idempotent by id, so the redelivery posts only what was
+//! missing. Charges of all records for one wallet are posted together, in bounded transactions.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::billing::charges::charge_entry;
+use crate::billing::envelope::BillingMessage;
+use crate::billing::thresholds::crossings;
+use crate::ids::{AccountId, PhoneNumberId};
+use crate::ledger::{EntryOutcome, LedgerEntry, NewEntry};
+use crate::meta::{ChargeDecision, decide_charge};
+use crate::money::Currency;
+use crate::ports::clock::Clock;
+use crate::ports::queue::QueueSend;
+use crate::ports::store::{ChargesPost, RateBookGet, RouteGet, StoreError, WalletGet};
+use crate::pricing::RateBook;
+
+/// Cache entries kept at most; past this the cache starts afresh (it only saves reads).
+const CACHE_ENTRIES_MAX: usize = 10_000;
+
+/// A small TTL cache: routes and rate books change rarely, and billing reads them per event.
+pub struct TtlCache<K, V> {
+    entries: Mutex<HashMap<K, (V, Instant)>>,
+    ttl: Duration,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            ttl,
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(key)
+            .filter(|(_, stored_at)| stored_at.elapsed() < self.ttl)
+            .map(|(value, _)| value.clone())
+    }
+
+    fn put(&self, key: K, value: V) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= CACHE_ENTRIES_MAX {
+            entries.clear();
+        }
+        entries.insert(key, (value, Instant::now()));
+    }
+}
+
+/// One queue record.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub id: String,
+    pub body: String,
+}
+
+/// What a batch did; `failed` are the ids of records to leave on the queue.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub failed: Vec<String>,
+    pub posted: usize,
+    pub replayed: usize,
+    pub notices: usize,
+    pub recharge_requests: usize,
+}
+
+pub struct Billing<S, N, R> {
+    pub store: S,
+    pub notifications: N,
+    pub recharges: R,
+    pub clock: Arc<dyn Clock>,
+    routes: TtlCache<PhoneNumberId, Option<AccountId>>,
+    rates: TtlCache<Currency, Arc<RateBook>>,
+}
+
+/// A wallet's share of a batch: its entries, and which record each came from.
+#[derive(Default)]
+struct WalletWork {
+    entries: Vec<NewEntry>,
+    records: BTreeSet<usize>,
+}
+
+impl<S, N, R> Billing<S, N, R>
+where
+    S: RouteGet + WalletGet + RateBookGet + ChargesPost + Send + Sync,
+    N: QueueSend + Send + Sync,
+    R: QueueSend + Send + Sync,
+{
+    /// Routes and rate books are cached for `cache_ttl` (an unknown number for a tenth of it, so
+    /// that attaching it takes effect quickly).
+    pub fn new(
+        store: S,
+        notifications: N,
+        recharges: R,
+        clock: Arc<dyn Clock>,
+        cache_ttl: Duration,
+    ) -> Self {
+        Self {
+            store,
+            notifications,
+            recharges,
+            clock,
+            routes: TtlCache::new(cache_ttl),
+            rates: TtlCache::new(cache_ttl),
+        }
+    }
+
+    async fn route(&self, phone: &PhoneNumberId) -> Result<Option<AccountId>, StoreError> {
+        if let Some(route) = self.routes.get(phone) {
+            return Ok(route);
+        }
+        let route = self.store.get_route(phone).await?;
+        if route.is_some() {
+            self.routes.put(phone.clone(), route.clone());
+        }
+        Ok(route)
+    }
+
+    async fn rate_book(&self, currency: Currency) -> Result<Arc<RateBook>, StoreError> {
+        if let Some(book) = self.rates.get(&currency) {
+            return Ok(book);
+        }
+        let book = Arc::new(self.store.rate_book(currency).await?);
+        self.rates.put(currency, Arc::clone(&book));
+        Ok(book)
+    }
+
+    pub async fn handle(&self, records: &[Record]) -> BatchOutcome {
+        let mut failed: BTreeSet<usize> = BTreeSet::new();
+        let mut work: BTreeMap<AccountId, (Vec<(usize, BillingMessage)>, BTreeSet<usize>)> =
+            BTreeMap::new();
+        for (index, record) in records.iter().enumerate() {
+            let span = info_span!("record", message_id = %record.id);
+            let routed = async {
+                let message = BillingMessage::parse(&record.body).map_err(|error| {
+                    warn!(%error, "unreadable billing message");
+                })?;
+                match self.route(&message.phone_number_id).await {
+                    Ok(Some(account)) => Ok((account, message)),
+                    Ok(None) => {
+                        // Never dropped: the record goes back, and on to the dead-letter queue.
+                        warn!(phone_number_id = %message.phone_number_id, "no wallet for this phone number");
+                        Err(())
+                    }
+                    Err(error) => {
+                        warn!(%error, "route lookup failed");
+                        Err(())
+                    }
+                }
+            }
+            .instrument(span)
+            .await;
+            match routed {
+                Ok((account, message)) => {
+                    let slot = work.entry(account).or_default();
+                    slot.1.insert(index);
+                    slot.0.push((index, message));
+                }
+                Err(()) => {
+                    failed.insert(index);
+                }
+            }
+        }
+        let mut outcome = BatchOutcome::default();
+        for (account, (messages, record_indexes)) in work {
+            let span = info_span!("wallet", account = %account);
+            match self
+                .bill_wallet(&account, &messages, &mut failed, &mut outcome)
+                .instrument(span)
+                .await
+            {
+                Ok(()) => {}
+                Err(error) => {
+                    warn!(%error, "billing the wallet failed; its records will be retried");
+                    failed.extend(record_indexes);
+                }
+            }
+        }
+        outcome.failed = failed
+            .into_iter()
+            .map(|index| records[index].id.clone())
+            .collect();
+        info!(
+            posted = outcome.posted,
+            replayed = outcome.replayed,
+            failed = outcome.failed.len(),
+            notices = outcome.notices,
+            "billing batch done"
+        );
+        outcome
+    }
+
+    async fn bill_wallet(
+        &self,
+        account: &AccountId,
+        messages: &[(usize, BillingMessage)],
+        failed: &mut BTreeSet<usize>,
+        outcome: &mut BatchOutcome,
+    ) -> Result<(), StoreError> {
+        let wallet = self
+            .store
+            .get_wallet(account)
+            .await?
+            .ok_or_else(|| StoreError::WalletNotFound(account.clone()))?;
+        let book = self.rate_book(wallet.currency).await?;
+        let mut wallet_work = WalletWork::default();
+        for (index, message) in messages {
+            for event in &message.statuses {
+                let (usage, free) = match decide_charge(event) {
+                    ChargeDecision::Charge(usage) => (usage, false),
+                    ChargeDecision::FreeUsage(usage) => (usage, true),
+                    ChargeDecision::NoCharge { .. } => continue,
+                    ChargeDecision::NeedsReview(reason) => {
+                        warn!(wamid = event.wamid.as_str(), ?reason, "status needs review");
+                        failed.insert(*index);
+                        continue;
+                    }
+                };
+                match charge_entry(event, &usage, free, &book, wallet.currency) {
+                    Ok(entry) => {
+                        if entry.metadata().get("flag").is_some() {
+                            warn!(entry = %entry.id(), flag = entry.metadata().get("flag"), "charge flagged");
+                        }
+                        wallet_work.entries.push(entry);
+                        wallet_work.records.insert(*index);
+                    }
+                    Err(error) => {
+                        warn!(wamid = event.wamid.as_str(), %error, "cannot price the charge");
+                        failed.insert(*index);
+                    }
+                }
+            }
+        }
+        if wallet_work.entries.is_empty() {
+            return Ok(());
+        }
+        let receipt = match self
+            .store
+            .post_charges(account, &wallet_work.entries, self.clock.now())
+            .await
+        {
+            Ok(receipt) => receipt,
+            Err(error) => {
+                failed.extend(&wallet_work.records);
+                return Err(error);
+            }
+        };
+        let entries: Vec<LedgerEntry> =
+            receipt.outcomes.iter().map(|o| o.entry().clone()).collect();
+        outcome.posted += receipt.outcomes.iter().filter(|o| o.is_posted()).count();
+        outcome.replayed += receipt
+            .outcomes
+            .iter()
+            .filter(|o| matches!(o, EntryOutcome::AlreadyPosted(_)))
+            .count();
+        let (notices, recharge) = crossings(&receipt.wallet, &entries);
+        let mut bodies: Vec<String> = notices
+            .iter()
+            .map(|notice| serde_json::to_string(notice).expect("notices serialize"))
+            .collect();
+        bodies.sort();
+        bodies.dedup();
+        if !bodies.is_empty() {
+            if let Err(error) = self.notifications.send_all(&bodies).await {
+                failed.extend(&wallet_work.records);
+                return Err(StoreError::Unavailable(format!("notifications: {error}")));
+            }
+            outcome.notices += bodies.len();
+        }
+        if let Some(request) = recharge {
+            let body = serde_json::to_string(&request).expect("requests serialize");
+            if let Err(error) = self.recharges.send_all(&[body]).await {
+                failed.extend(&wallet_work.records);
+                return Err(StoreError::Unavailable(format!(
+                    "recharge requests: {error}"
+                )));
+            }
+            outcome.recharge_requests += 1;
+        }
+        Ok(())
+    }
+}
+
+/// The SQS event's records; a record without an id or body cannot be reported back, so it is
+/// logged (SQS redelivers what is not acknowledged, and such a record never is).
+pub fn records_from_sqs(event: aws_lambda_events::event::sqs::SqsEvent) -> Vec<Record> {
+    event
+        .records
+        .into_iter()
+        .filter_map(|message| match (message.message_id, message.body) {
+            (Some(id), Some(body)) => Some(Record { id, body }),
+            (id, _) => {
+                warn!(?id, "SQS record without id or body");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Partial batch failure: only the failed records return to the queue.
+pub fn sqs_batch_response(
+    outcome: &BatchOutcome,
+) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+    let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
+    response.batch_item_failures = outcome
+        .failed
+        .iter()
+        .map(|id| {
+            let mut failure = aws_lambda_events::event::sqs::BatchItemFailure::default();
+            failure.item_identifier = id.clone();
+            failure
+        })
+        .collect();
+    response
+}

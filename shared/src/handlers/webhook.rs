@@ -1,0 +1,177 @@
+//! Meta's webhook over HTTP: the GET handshake, and POSTs checked, normalised and enqueued for
+//! billing. It reads no table: everything it needs is the app secret, the verify token and a queue.
+//! Served by the webhook function (through `lambda_http`) and by the local runner.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+use tracing::{error, info, warn};
+
+use crate::api::error::ApiError;
+use crate::billing::envelope::pack;
+use crate::meta::{
+    AppSecret, BODY_LEN_MAX, EnvelopeError, HandshakeQuery, SIGNATURE_HEADER, VerifyToken,
+    WebhookRejection, answer_handshake, verify_and_parse,
+};
+use crate::ports::queue::QueueSend;
+
+pub const WEBHOOK_PATH: &str = "/webhooks/meta";
+const QUERY_LEN_MAX: usize = 2048;
+
+pub struct WebhookApp<Q> {
+    pub secret: AppSecret,
+    pub verify_token: VerifyToken,
+    /// The billing queue.
+    pub queue: Q,
+}
+
+type Shared<Q> = Arc<WebhookApp<Q>>;
+
+/// The webhook's routes (listed for the OpenAPI check, like the API's).
+pub fn routes<Q: QueueSend + Send + Sync + 'static>()
+-> Vec<(Method, &'static str, MethodRouter<Shared<Q>>)> {
+    vec![
+        (Method::GET, WEBHOOK_PATH, get(handshake::<Q>)),
+        (
+            Method::POST,
+            WEBHOOK_PATH,
+            axum::routing::post(receive::<Q>).layer(DefaultBodyLimit::max(BODY_LEN_MAX)),
+        ),
+    ]
+}
+
+pub fn router<Q: QueueSend + Send + Sync + 'static>(app: WebhookApp<Q>) -> Router {
+    let mut method_router: Option<MethodRouter<Shared<Q>>> = None;
+    for (_, _, handler) in routes::<Q>() {
+        method_router = Some(match method_router {
+            Some(existing) => existing.merge(handler),
+            None => handler,
+        });
+    }
+    let method_router = method_router.expect("the webhook has routes");
+    Router::new()
+        .route(WEBHOOK_PATH, method_router)
+        .with_state(Arc::new(app))
+}
+
+/// Answers `hub.challenge` as plain text only for `hub.mode=subscribe` and the right token.
+async fn handshake<Q>(State(app): State<Shared<Q>>, RawQuery(query): RawQuery) -> Response {
+    let query = query.unwrap_or_default();
+    if query.len() > QUERY_LEN_MAX {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let pairs: Vec<(String, String)> = form_pairs(&query);
+    let answer = HandshakeQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .and_then(|parsed| answer_handshake(&app.verify_token, &parsed).map(str::to_owned));
+    match answer {
+        Ok(challenge) => {
+            info!("webhook subscription verified");
+            ([(header::CONTENT_TYPE, "text/plain")], challenge).into_response()
+        }
+        Err(refusal) => {
+            warn!(%refusal, "webhook handshake refused");
+            StatusCode::FORBIDDEN.into_response()
+        }
+    }
+}
+
+/// `a=1&b=2` with `+` and `%XX` decoded; undecodable pairs are dropped (the handshake then refuses).
+fn form_pairs(query: &str) -> Vec<(String, String)> {
+    fn decode(text: &str) -> Option<String> {
+        let bytes = text.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut index = 0;
+        while index < bytes.len() {
+            match bytes[index] {
+                b'%' => {
+                    let hex = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
+                    out.push(u8::from_str_radix(hex, 16).ok()?);
+                    index += 3;
+                }
+                b'+' => {
+                    out.push(b' ');
+                    index += 1;
+                }
+                byte => {
+                    out.push(byte);
+                    index += 1;
+                }
+            }
+        }
+        String::from_utf8(out).ok()
+    }
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((decode(name)?, decode(value)?))
+        })
+        .collect()
+}
+
+/// 200 only once every event is on the billing queue; otherwise an error, so Meta sends it again.
+async fn receive<Q: QueueSend + Send + Sync>(
+    State(app): State<Shared<Q>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let signature = headers.get(SIGNATURE_HEADER).map(|value| value.as_bytes());
+    let batch = match verify_and_parse(&app.secret, signature, &body) {
+        Ok(batch) => batch,
+        Err(WebhookRejection::Signature(refusal)) => {
+            warn!(%refusal, "webhook signature refused");
+            return ApiError::unauthorized("the X-Hub-Signature-256 signature does not match")
+                .into_response();
+        }
+        Err(WebhookRejection::Envelope(EnvelopeError::TooLarge { body_len })) => {
+            warn!(body_len, "webhook body too large");
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "bodies are at most 3 MiB",
+            )
+            .into_response();
+        }
+        Err(WebhookRejection::Envelope(EnvelopeError::NotWhatsApp { object })) => {
+            // Signed by Meta but for another product: nothing to bill, and a refusal would only
+            // make Meta send it again for days.
+            info!(?object, "webhook for another object ignored");
+            return StatusCode::OK.into_response();
+        }
+        Err(WebhookRejection::Envelope(refusal)) => {
+            warn!(%refusal, "webhook body refused");
+            return ApiError::bad_request(refusal.to_string()).into_response();
+        }
+    };
+    let report = &batch.report;
+    if report.possibly_billable_lost() {
+        error!(counts = ?report.counts, skipped = ?report.skipped, "webhook skipped items that may be billable");
+    } else if !report.skipped.is_empty() || !report.unknown_fields.is_empty() {
+        info!(counts = ?report.counts, unknown_fields = ?report.unknown_fields, skipped = ?report.skipped, "webhook parsed with omissions");
+    }
+    let bodies = pack(&batch);
+    if bodies.is_empty() {
+        return StatusCode::OK.into_response();
+    }
+    match app.queue.send_all(&bodies).await {
+        Ok(()) => {
+            info!(
+                statuses = batch.statuses.len(),
+                inbound = batch.messages.len(),
+                messages = bodies.len(),
+                "webhook enqueued"
+            );
+            StatusCode::OK.into_response()
+        }
+        Err(refusal) => {
+            error!(%refusal, "webhook could not be enqueued; Meta will retry");
+            ApiError::unavailable("could not enqueue the events; retry").into_response()
+        }
+    }
+}
