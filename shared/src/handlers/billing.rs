@@ -139,8 +139,8 @@ where
 
     pub async fn handle(&self, records: &[Record]) -> BatchOutcome {
         let mut failed: BTreeSet<usize> = BTreeSet::new();
-        let mut work: BTreeMap<AccountId, (Vec<(usize, BillingMessage)>, BTreeSet<usize>)> =
-            BTreeMap::new();
+        // Each wallet's messages, with the index of the record each came from.
+        let mut work: BTreeMap<AccountId, Vec<(usize, BillingMessage)>> = BTreeMap::new();
         for (index, record) in records.iter().enumerate() {
             let span = info_span!("record", message_id = %record.id);
             let routed = async {
@@ -163,18 +163,14 @@ where
             .instrument(span)
             .await;
             match routed {
-                Ok((account, message)) => {
-                    let slot = work.entry(account).or_default();
-                    slot.1.insert(index);
-                    slot.0.push((index, message));
-                }
+                Ok((account, message)) => work.entry(account).or_default().push((index, message)),
                 Err(()) => {
                     failed.insert(index);
                 }
             }
         }
         let mut outcome = BatchOutcome::default();
-        for (account, (messages, record_indexes)) in work {
+        for (account, messages) in work {
             let span = info_span!("wallet", account = %account);
             match self
                 .bill_wallet(&account, &messages, &mut failed, &mut outcome)
@@ -184,7 +180,7 @@ where
                 Ok(()) => {}
                 Err(error) => {
                     warn!(%error, "billing the wallet failed; its records will be retried");
-                    failed.extend(record_indexes);
+                    failed.extend(messages.iter().map(|(index, _)| *index));
                 }
             }
         }
