@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 
 pub mod app;
 pub mod faults;
+pub mod pipeline;
 pub mod sqs;
 
 /// The table the store tests share; every test works on accounts of its own.
