@@ -54,11 +54,8 @@ async fn statuses_out_of_order_and_failures_charge_exactly_what_was_delivered() 
     let (account, phone) = pipeline.wallet("order", "1").await;
     // read before delivered before sent, each in its own webhook: one charge.
     for state in ["read", "delivered", "sent"] {
-        let pricing = if state == "sent" {
-            pmp("regular", "marketing")
-        } else {
-            pmp("regular", "marketing")
-        };
+        // Meta sends pricing on sent as well (v24); only delivered or read may charge.
+        let pricing = pmp("regular", "marketing");
         let body = meta_body(&phone, vec![status("wamid.ORDER", state, pricing)]);
         assert_eq!(pipeline.post(body).await, StatusCode::OK);
     }
