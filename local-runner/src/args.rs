@@ -21,6 +21,12 @@ pub enum Command {
         operator: bool,
         hours: i64,
     },
+    /// Sign FILE with the local app secret and POST it to the runner's Meta webhook.
+    SendWebhook {
+        port: u16,
+        data_dir: PathBuf,
+        file: PathBuf,
+    },
     Help,
 }
 
@@ -30,13 +36,22 @@ imcredits-local: all of imcredits in one process, on an embedded DynamoDB-compat
 USAGE:
     imcredits-local [serve] [--port 8787] [--data-dir .local-data]
     imcredits-local token (--account ID | --operator | both) [--hours 12] [--data-dir .local-data]
+    imcredits-local send-webhook FILE [--port 8787] [--data-dir .local-data]
 ";
 
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let mut args = args.into_iter().peekable();
     let command = match args.peek().map(String::as_str) {
-        Some("serve") | Some("token") | Some("help") => args.next(),
+        Some("serve") | Some("token") | Some("help") | Some("send-webhook") => args.next(),
         _ => None,
+    };
+    let file = if command.as_deref() == Some("send-webhook") {
+        match args.next() {
+            Some(file) if !file.starts_with("--") => Some(PathBuf::from(file)),
+            _ => return Err("send-webhook needs the FILE to send".into()),
+        }
+    } else {
+        None
     };
     let mut port = PORT_DEFAULT;
     let mut data_dir = PathBuf::from(DATA_DIR_DEFAULT);
@@ -71,6 +86,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     }
     match command.as_deref() {
         Some("help") => Ok(Command::Help),
+        Some("send-webhook") => {
+            let file = file.ok_or("send-webhook needs the FILE to send")?;
+            Ok(Command::SendWebhook {
+                port,
+                data_dir,
+                file,
+            })
+        }
         Some("token") => {
             if account.is_none() && !operator {
                 return Err("token needs --account ID, --operator, or both".into());
@@ -134,5 +157,19 @@ mod tests {
         );
         assert!(parse_line("token").is_err());
         assert!(parse_line("token --account acme --hours 0").is_err());
+    }
+
+    #[test]
+    fn send_webhook_needs_a_file() {
+        assert_eq!(
+            parse_line("send-webhook body.json --port 9000"),
+            Ok(Command::SendWebhook {
+                port: 9000,
+                data_dir: ".local-data".into(),
+                file: "body.json".into()
+            })
+        );
+        assert!(parse_line("send-webhook").is_err());
+        assert!(parse_line("send-webhook --port 9000").is_err());
     }
 }

@@ -1,46 +1,26 @@
-//! The local runner: the API (and, as their issues land, the webhook, billing and the scheduler)
+//! The local runner: the API, Meta's webhook and billing (and, as its issue lands, the scheduler)
 //! in one process on 127.0.0.1, storing everything in a file under the data dir.
 
 mod args;
 mod engine;
+mod pipeline;
+mod secrets;
+mod send;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use imcredits::api::auth::{AuthConfig, LocalJwtKey};
+use imcredits::api::auth::AuthConfig;
 use imcredits::api::{App, CreditPricing, router};
 use imcredits::ids::AccountId;
 use imcredits::ports::clock::{Clock, SystemClock};
 
 use args::Command;
 
-const SECRET_FILE: &str = "jwt-secret";
-
-/// The local signing secret, made on first use and kept in the data dir so that tokens survive a
-/// restart. It signs local tokens only: no deployed function accepts them.
-fn local_key(data_dir: &Path) -> anyhow::Result<LocalJwtKey> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
-    let path = data_dir.join(SECRET_FILE);
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let secret = hex::decode(text.trim()).context("the local secret file is not hex")?;
-        return LocalJwtKey::new(secret).context("the local secret file is too short");
-    }
-    let key = LocalJwtKey::generate()?;
-    std::fs::write(&path, hex::encode(key.secret()))
-        .with_context(|| format!("writing {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(key)
-}
-
 /// Status lines for the person at the terminal. A closed stdout (a pipe whose reader went away)
 /// must not stop a running server, so write errors are ignored.
-fn say(line: &str) {
+pub(crate) fn say(line: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout(), "{line}");
 }
@@ -65,8 +45,22 @@ async fn shutdown_signal() {
 }
 
 async fn serve(port: u16, data_dir: &Path) -> anyhow::Result<()> {
-    let key = local_key(data_dir)?;
+    let key = secrets::jwt_key(data_dir)?;
+    let app_secret = secrets::meta_app_secret(data_dir)?;
+    let (verify_token, verify_token_text) = secrets::meta_verify_token(data_dir)?;
     let engine = engine::Engine::start(data_dir).await?;
+    let queues = Arc::new(pipeline::Queues::new());
+    let (stop_billing, billing_stopped) = tokio::sync::watch::channel(false);
+    let billing = tokio::spawn(pipeline::run_billing(
+        engine.store.clone(),
+        Arc::clone(&queues),
+        billing_stopped,
+    ));
+    let webhook = imcredits::handlers::webhook::router(imcredits::handlers::webhook::WebhookApp {
+        secret: app_secret,
+        verify_token,
+        queue: queues.billing.clone(),
+    });
     let app = App {
         store: engine.store.clone(),
         clock: Arc::new(SystemClock),
@@ -91,10 +85,16 @@ async fn serve(port: u16, data_dir: &Path) -> anyhow::Result<()> {
     say(&format!(
         "             cargo run -p imcredits-local --release -- token --account ACCOUNT --data-dir {dir}"
     ));
-    axum::serve(listener, router(app))
+    say(&format!(
+        "meta webhook: http://127.0.0.1:{port}/webhooks/meta (verify token {verify_token_text}); \
+         send a signed sample: cargo run -p imcredits-local --release -- send-webhook FILE --port {port} --data-dir {dir}"
+    ));
+    axum::serve(listener, router(app).merge(webhook))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the API")?;
+    let _ = stop_billing.send(true);
+    billing.await.context("the billing loop panicked")?;
     engine.stop().await?;
     say("imcredits-local stopped");
     Ok(())
@@ -106,7 +106,7 @@ fn token(
     operator: bool,
     hours: i64,
 ) -> anyhow::Result<String> {
-    let key = local_key(data_dir)?;
+    let key = secrets::jwt_key(data_dir)?;
     let account = account
         .map(AccountId::parse)
         .transpose()
@@ -133,6 +133,19 @@ async fn main() -> anyhow::Result<()> {
         }) => {
             println!("{}", token(&data_dir, account.as_deref(), operator, hours)?);
             Ok(())
+        }
+        Ok(Command::SendWebhook {
+            port,
+            data_dir,
+            file,
+        }) => {
+            let status = send::send_webhook(port, &data_dir, &file)?;
+            println!("{status}");
+            if status == 200 {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
         }
         Ok(Command::Help) => {
             print!("{}", args::USAGE);
