@@ -15,6 +15,7 @@ use imcredits::wallet::{NewWallet, Wallet};
 use time::OffsetDateTime;
 
 pub mod app;
+pub mod capacity;
 pub mod faults;
 pub mod pipeline;
 pub mod sqs;

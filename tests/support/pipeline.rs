@@ -242,6 +242,11 @@ impl Pipeline {
         Some(outcome)
     }
 
+    /// Runs the billing handler on `records` directly (no queue).
+    pub async fn billing_handle(&self, records: &[Record]) -> BatchOutcome {
+        self.billing.handle(records).await
+    }
+
     /// Bills until the queue is empty (bounded), summing what each invocation did.
     pub async fn bill_all(&self) -> BatchOutcome {
         let mut total = BatchOutcome::default();
