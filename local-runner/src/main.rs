@@ -3,6 +3,7 @@
 
 mod args;
 mod engine;
+mod payments;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -64,14 +65,23 @@ async fn shutdown_signal() {
     }
 }
 
-async fn serve(port: u16, data_dir: &Path) -> anyhow::Result<()> {
+async fn serve(
+    port: u16,
+    data_dir: &Path,
+    payments_flag: Option<payments::PaymentsMode>,
+) -> anyhow::Result<()> {
     let key = local_key(data_dir)?;
     let engine = engine::Engine::start(data_dir).await?;
+    let base_url = format!("http://127.0.0.1:{port}");
+    let has_stripe_key = std::env::var_os(imcredits::config::PaymentsConfig::SECRET_KEY).is_some();
+    let payments_mode = payments::PaymentsMode::choose(payments_flag, has_stripe_key);
+    let (payments, payment_routes) = payments::payments(payments_mode, &base_url, &engine.store)?;
     let app = App {
         store: engine.store.clone(),
         clock: Arc::new(SystemClock),
         auth: AuthConfig::local(key),
         credits: CreditPricing::default().validated()?,
+        payments,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -91,7 +101,18 @@ async fn serve(port: u16, data_dir: &Path) -> anyhow::Result<()> {
     say(&format!(
         "             cargo run -p imcredits-local --release -- token --account ACCOUNT --data-dir {dir}"
     ));
-    axum::serve(listener, router(app))
+    match payments_mode {
+        payments::PaymentsMode::Fake => say(&format!(
+            "payments: FAKE (no card is charged, no money moves): checkout pages are served at \
+             {base_url}/local/fake-checkout/..., whose Pay/Decline buttons send signed events to \
+             {base_url}/webhooks/stripe; set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRETS for Stripe"
+        )),
+        payments::PaymentsMode::Stripe => say(&format!(
+            "payments: Stripe (STRIPE_SECRET_KEY from the environment); forward its webhooks with \
+             `stripe listen --forward-to {base_url}/webhooks/stripe`"
+        )),
+    }
+    axum::serve(listener, router(app).merge(payment_routes))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the API")?;
@@ -124,7 +145,11 @@ fn token(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match args::parse(std::env::args().skip(1)) {
-        Ok(Command::Serve { port, data_dir }) => serve(port, &data_dir).await,
+        Ok(Command::Serve {
+            port,
+            data_dir,
+            payments,
+        }) => serve(port, &data_dir, payments).await,
         Ok(Command::Token {
             data_dir,
             account,

@@ -28,3 +28,81 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 pub fn dynamo_store(sdk: &aws_config::SdkConfig, config: &StoreConfig) -> DynamoStore {
     DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name)
 }
+
+/// A secret that could not be read at cold start. Never carries the secret's value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("reading secret {id} (for {name}) from Secrets Manager failed: {reason}")]
+    Read {
+        name: &'static str,
+        id: String,
+        reason: String,
+    },
+    #[error("secret {id} (for {name}) holds no text")]
+    NoText { name: &'static str, id: String },
+}
+
+/// Secrets are referenced, not held, by the deployment: for each of `names` whose
+/// `<NAME>_SECRET_ID` environment variable is set (a Secrets Manager ARN or name), its text is read
+/// once, here, at cold start, and the map answers it under `<NAME>`. Names without a reference are
+/// left to the environment (how tests and the local runner pass them). Rotating a secret needs a
+/// cold start, not a deployment.
+pub async fn resolve_secrets(
+    sdk: &aws_config::SdkConfig,
+    names: &[&'static str],
+) -> Result<std::collections::HashMap<&'static str, String>, SecretError> {
+    let mut resolved = std::collections::HashMap::new();
+    let mut client = None;
+    for name in names {
+        let Ok(id) = std::env::var(format!("{name}_SECRET_ID")) else {
+            continue;
+        };
+        let client = client.get_or_insert_with(|| aws_sdk_secretsmanager::Client::new(sdk));
+        let output = client
+            .get_secret_value()
+            .secret_id(&id)
+            .send()
+            .await
+            .map_err(|error| SecretError::Read {
+                name,
+                id: id.clone(),
+                reason: aws_sdk_secretsmanager::error::DisplayErrorContext(error).to_string(),
+            })?;
+        let text = output.secret_string().ok_or_else(|| SecretError::NoText {
+            name,
+            id: id.clone(),
+        })?;
+        resolved.insert(*name, text.trim().to_owned());
+    }
+    Ok(resolved)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentsSetupError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Stripe(#[from] crate::payments::stripe::StripeSetupError),
+}
+
+/// Payments through Stripe, configured from the environment, with the secrets read from Secrets
+/// Manager where the environment references them.
+pub async fn stripe_payments(
+    sdk: &aws_config::SdkConfig,
+) -> Result<crate::api::purchases::Payments, PaymentsSetupError> {
+    use crate::config::PaymentsConfig;
+    let secrets = resolve_secrets(
+        sdk,
+        &[PaymentsConfig::SECRET_KEY, PaymentsConfig::WEBHOOK_SECRETS],
+    )
+    .await?;
+    let config = PaymentsConfig::from_lookup(|name| {
+        secrets
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    })?;
+    Ok(crate::api::purchases::Payments::stripe(config)?)
+}

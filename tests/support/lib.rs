@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 pub mod app;
 pub mod faults;
 pub mod sqs;
+pub mod stripe;
 
 /// The table the store tests share; every test works on accounts of its own.
 pub const TEST_TABLE: &str = "imcredits-tests";
