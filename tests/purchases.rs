@@ -515,6 +515,15 @@ async fn forged_stale_and_missing_signatures_are_400_and_change_nothing() {
         assert_eq!(status_of(&app, &account, &purchase_id).await, "pending");
         assert_eq!(balance(&app, &account).await, "0.00");
     }
+    // A body beyond the webhook's limit is refused before it is read in full.
+    let huge = vec![b' '; 256 * 1024 + 1];
+    let too_large = app.deliver(&huge, Some(&sign(&huge, now))).await;
+    assert_eq!(
+        too_large.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        too_large.body
+    );
     // The same body, properly signed, is what credits: the refusals were the signatures.
     let good = app.deliver_signed(&body).await;
     assert_eq!(good.body["outcome"], "credited", "{}", good.body);
