@@ -107,10 +107,20 @@ async fn serve(
              {base_url}/local/fake-checkout/..., whose Pay/Decline buttons send signed events to \
              {base_url}/webhooks/stripe; set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRETS for Stripe"
         )),
-        payments::PaymentsMode::Stripe => say(&format!(
-            "payments: Stripe (STRIPE_SECRET_KEY from the environment); forward its webhooks with \
-             `stripe listen --forward-to {base_url}/webhooks/stripe`"
-        )),
+        payments::PaymentsMode::Stripe => {
+            // Only the key's mode prefix is looked at; the key itself is never printed.
+            let live = std::env::var(imcredits::config::PaymentsConfig::SECRET_KEY)
+                .is_ok_and(|key| key.starts_with("sk_live_") || key.starts_with("rk_live_"));
+            let mode = if live {
+                "LIVE MODE: real cards are charged"
+            } else {
+                "test mode"
+            };
+            say(&format!(
+                "payments: Stripe, {mode} (STRIPE_SECRET_KEY from the environment); forward its \
+                 webhooks with `stripe listen --forward-to {base_url}/webhooks/stripe`"
+            ))
+        }
     }
     axum::serve(listener, router(app).merge(payment_routes))
         .with_graceful_shutdown(shutdown_signal())
