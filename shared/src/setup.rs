@@ -43,18 +43,19 @@ pub enum SecretError {
 }
 
 /// Secrets are referenced, not held, by the deployment: for each of `names` whose
-/// `<NAME>_SECRET_ID` environment variable is set (a Secrets Manager ARN or name), its text is read
-/// once, here, at cold start, and the map answers it under `<NAME>`. Names without a reference are
-/// left to the environment (how tests and the local runner pass them). Rotating a secret needs a
-/// cold start, not a deployment.
+/// `<NAME>_SECRET_ID` variable (looked up with `reference`, the environment in a function) names a
+/// Secrets Manager secret (ARN or name), its text is read once, here, at cold start, and the map
+/// answers it under `<NAME>`. Names without a reference are left to the environment (how tests and
+/// the local runner pass them). Rotating a secret needs a cold start, not a deployment.
 pub async fn resolve_secrets(
     sdk: &aws_config::SdkConfig,
     names: &[&'static str],
+    reference: impl Fn(&str) -> Option<String>,
 ) -> Result<std::collections::HashMap<&'static str, String>, SecretError> {
     let mut resolved = std::collections::HashMap::new();
     let mut client = None;
     for name in names {
-        let Ok(id) = std::env::var(format!("{name}_SECRET_ID")) else {
+        let Some(id) = reference(&format!("{name}_SECRET_ID")) else {
             continue;
         };
         let client = client.get_or_insert_with(|| aws_sdk_secretsmanager::Client::new(sdk));
@@ -96,6 +97,7 @@ pub async fn stripe_payments(
     let secrets = resolve_secrets(
         sdk,
         &[PaymentsConfig::SECRET_KEY, PaymentsConfig::WEBHOOK_SECRETS],
+        |name| std::env::var(name).ok(),
     )
     .await?;
     let config = PaymentsConfig::from_lookup(|name| {
