@@ -139,6 +139,9 @@ async fn an_operator_sets_up_a_wallet_and_its_owner_uses_every_account_route() {
     );
     assert_eq!(quote.body["fee_rate"], "0.03");
 
+    // Auto-recharge charges a card a purchase saved (tests/purchases.rs saves one through the
+    // webhook); here it is saved directly.
+    save_card(&app, &account).await;
     let saved = app
         .call(
             Method::PUT,
@@ -196,6 +199,24 @@ async fn an_operator_sets_up_a_wallet_and_its_owner_uses_every_account_route() {
         .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     assert_reconciled(&app.store, &account).await;
+}
+
+async fn save_card(app: &TestApp, account: &imcredits::ids::AccountId) {
+    use imcredits::payments::purchase::SavedPaymentMethod;
+    use imcredits::payments::{ProviderCustomerId, ProviderPaymentMethodId, PurchaseId};
+    use imcredits::ports::store::PaymentMethodSave;
+    let saved = SavedPaymentMethod {
+        customer: ProviderCustomerId::parse("cus_test").unwrap(),
+        payment_method: Some(ProviderPaymentMethodId::parse("pm_card_visa").unwrap()),
+        source_purchase: PurchaseId::parse("pur_test").unwrap(),
+        source_created_at: time::OffsetDateTime::now_utc(),
+    };
+    let stored = app
+        .store
+        .save_payment_method(account, &saved, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert!(stored);
 }
 
 #[tokio::test]

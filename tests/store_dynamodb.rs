@@ -31,6 +31,11 @@ contract_on_dynamodb_local!(
     a_wallet_is_created_once,
     a_phone_number_routes_to_one_wallet,
     extras_commit_with_new_entries_only,
+    // Purchases.
+    a_purchase_is_recorded_once_and_credited_once_whatever_the_order,
+    a_fulfilment_whose_answer_is_lost_is_credited_once_on_retry,
+    purchase_history_pages_newest_first_within_one_account,
+    the_newest_purchase_s_card_is_kept,
 );
 
 mod number_round_trip {

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::payments::PaymentsMode;
+
 pub const PORT_DEFAULT: u16 = 8787;
 pub const DATA_DIR_DEFAULT: &str = ".local-data";
 pub const TOKEN_HOURS_DEFAULT: i64 = 12;
@@ -13,6 +15,8 @@ pub enum Command {
     Serve {
         port: u16,
         data_dir: PathBuf,
+        /// `--payments fake|stripe`; `None` lets the environment decide (Stripe keys: Stripe).
+        payments: Option<PaymentsMode>,
     },
     /// Print a token signed with the data dir's local secret.
     Token {
@@ -34,7 +38,7 @@ pub const USAGE: &str = "\
 imcredits-local: all of imcredits in one process, on an embedded DynamoDB-compatible engine.
 
 USAGE:
-    imcredits-local [serve] [--port 8787] [--data-dir .local-data]
+    imcredits-local [serve] [--port 8787] [--data-dir .local-data] [--payments fake|stripe]
     imcredits-local token (--account ID | --operator | both) [--hours 12] [--data-dir .local-data]
     imcredits-local send-webhook FILE [--port 8787] [--data-dir .local-data]
 ";
@@ -58,6 +62,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut account = None;
     let mut operator = false;
     let mut hours = TOKEN_HOURS_DEFAULT;
+    let mut payments = None;
     while let Some(flag) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match flag.as_str() {
@@ -71,6 +76,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             "--data-dir" => data_dir = PathBuf::from(value("--data-dir")?),
             "--account" => account = Some(value("--account")?),
             "--operator" => operator = true,
+            "--payments" => {
+                payments = Some(match value("--payments")?.as_str() {
+                    "fake" => PaymentsMode::Fake,
+                    "stripe" => PaymentsMode::Stripe,
+                    _ => return Err("--payments takes fake or stripe".into()),
+                });
+            }
             "--hours" => {
                 hours = value("--hours")?
                     .parse()
@@ -109,7 +121,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
             if account.is_some() || operator {
                 return Err("--account and --operator belong to the token command".into());
             }
-            Ok(Command::Serve { port, data_dir })
+            Ok(Command::Serve {
+                port,
+                data_dir,
+                payments,
+            })
         }
     }
 }
@@ -128,16 +144,19 @@ mod tests {
             parse_line(""),
             Ok(Command::Serve {
                 port: 8787,
-                data_dir: ".local-data".into()
+                data_dir: ".local-data".into(),
+                payments: None
             })
         );
         assert_eq!(
-            parse_line("serve --port 9000 --data-dir /tmp/x"),
+            parse_line("serve --port 9000 --data-dir /tmp/x --payments fake"),
             Ok(Command::Serve {
                 port: 9000,
-                data_dir: "/tmp/x".into()
+                data_dir: "/tmp/x".into(),
+                payments: Some(PaymentsMode::Fake)
             })
         );
+        assert!(parse_line("--payments paypal").is_err());
         assert!(parse_line("--port 0").is_err());
         assert!(parse_line("--port").is_err());
         assert!(parse_line("--bogus").is_err());

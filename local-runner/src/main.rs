@@ -3,6 +3,7 @@
 
 mod args;
 mod engine;
+mod payments;
 mod pipeline;
 mod secrets;
 mod send;
@@ -44,7 +45,11 @@ async fn shutdown_signal() {
     }
 }
 
-async fn serve(port: u16, data_dir: &Path) -> anyhow::Result<()> {
+async fn serve(
+    port: u16,
+    data_dir: &Path,
+    payments_flag: Option<payments::PaymentsMode>,
+) -> anyhow::Result<()> {
     let key = secrets::jwt_key(data_dir)?;
     let app_secret = secrets::meta_app_secret(data_dir)?;
     let (verify_token, verify_token_text) = secrets::meta_verify_token(data_dir)?;
@@ -61,11 +66,16 @@ async fn serve(port: u16, data_dir: &Path) -> anyhow::Result<()> {
         verify_token,
         queue: queues.billing.clone(),
     });
+    let base_url = format!("http://127.0.0.1:{port}");
+    let has_stripe_key = std::env::var_os(imcredits::config::PaymentsConfig::SECRET_KEY).is_some();
+    let payments_mode = payments::PaymentsMode::choose(payments_flag, has_stripe_key);
+    let (payments, payment_routes) = payments::payments(payments_mode, &base_url, &engine.store)?;
     let app = App {
         store: engine.store.clone(),
         clock: Arc::new(SystemClock),
         auth: AuthConfig::local(key),
         credits: CreditPricing::default().validated()?,
+        payments,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -89,7 +99,28 @@ async fn serve(port: u16, data_dir: &Path) -> anyhow::Result<()> {
         "meta webhook: http://127.0.0.1:{port}/webhooks/meta (verify token {verify_token_text}); \
          send a signed sample: cargo run -p imcredits-local --release -- send-webhook FILE --port {port} --data-dir {dir}"
     ));
-    axum::serve(listener, router(app).merge(webhook))
+    match payments_mode {
+        payments::PaymentsMode::Fake => say(&format!(
+            "payments: FAKE (no card is charged, no money moves): checkout pages are served at \
+             {base_url}/local/fake-checkout/..., whose Pay/Decline buttons send signed events to \
+             {base_url}/webhooks/stripe; set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRETS for Stripe"
+        )),
+        payments::PaymentsMode::Stripe => {
+            // Only the key's mode prefix is looked at; the key itself is never printed.
+            let live = std::env::var(imcredits::config::PaymentsConfig::SECRET_KEY)
+                .is_ok_and(|key| key.starts_with("sk_live_") || key.starts_with("rk_live_"));
+            let mode = if live {
+                "LIVE MODE: real cards are charged"
+            } else {
+                "test mode"
+            };
+            say(&format!(
+                "payments: Stripe, {mode} (STRIPE_SECRET_KEY from the environment); forward its \
+                 webhooks with `stripe listen --forward-to {base_url}/webhooks/stripe`"
+            ))
+        }
+    }
+    axum::serve(listener, router(app).merge(webhook).merge(payment_routes))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the API")?;
@@ -124,7 +155,11 @@ fn token(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match args::parse(std::env::args().skip(1)) {
-        Ok(Command::Serve { port, data_dir }) => serve(port, &data_dir).await,
+        Ok(Command::Serve {
+            port,
+            data_dir,
+            payments,
+        }) => serve(port, &data_dir, payments).await,
         Ok(Command::Token {
             data_dir,
             account,

@@ -9,6 +9,9 @@ use rust_decimal::Decimal;
 use crate::api::CreditPricing;
 use crate::api::auth::{ACCOUNT_CLAIM_DEFAULT, OPERATOR_SCOPE_DEFAULT};
 use crate::money::{Currency, parse_exact_decimal};
+use crate::payments::ReturnUrl;
+use crate::payments::stripe::webhook::{TOLERANCE_S_DEFAULT, WebhookSecret, WebhookVerifier};
+use crate::payments::stripe::{StripeConfig, StripeSecretKey};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ConfigError {
@@ -214,6 +217,89 @@ fn parse_unit_prices(list: &str) -> Result<BTreeMap<Currency, Decimal>, ConfigEr
     Ok(prices)
 }
 
+/// Settings of payments through Stripe (the checkout function, and the local runner in Stripe
+/// mode). In AWS the two secrets are not in the template: the function reads them from Secrets
+/// Manager at cold start ([`crate::setup::resolve_secrets`]) and serves them to this lookup.
+#[derive(Debug, Clone)]
+pub struct PaymentsConfig {
+    /// `STRIPE_SECRET_KEY` (`sk_…`/`rk_…`); `STRIPE_API_BASE_URL` (default Stripe's, tests point it
+    /// at a stand-in); `STRIPE_API_VERSION` (optional, pins the answers' shape).
+    pub stripe: StripeConfig,
+    /// `STRIPE_WEBHOOK_SECRETS`: the endpoint's signing secret(s), comma-separated (the current one
+    /// and, while rolling, the previous ones; at most 4), checked with a 300 s tolerance.
+    pub webhook: WebhookVerifier,
+    /// `CHECKOUT_SUCCESS_URL` and `CHECKOUT_CANCEL_URL`: where the hosted page sends the buyer.
+    pub success_url: ReturnUrl,
+    pub cancel_url: ReturnUrl,
+}
+
+impl PaymentsConfig {
+    pub const SECRET_KEY: &str = "STRIPE_SECRET_KEY";
+    pub const WEBHOOK_SECRETS: &str = "STRIPE_WEBHOOK_SECRETS";
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| lookup(name).ok_or(ConfigError::Missing(name));
+        // Values are never echoed into errors: two of them are secrets.
+        let secret_key =
+            StripeSecretKey::parse(required(Self::SECRET_KEY)?.trim()).map_err(|_| {
+                ConfigError::Invalid {
+                    name: Self::SECRET_KEY,
+                    reason: "a Stripe secret (sk_...) or restricted (rk_...) key",
+                }
+            })?;
+        let invalid_secrets = ConfigError::Invalid {
+            name: Self::WEBHOOK_SECRETS,
+            reason: "1 to 4 signing secrets (whsec_...), comma-separated",
+        };
+        let secrets = required(Self::WEBHOOK_SECRETS)?
+            .split(',')
+            .map(str::trim)
+            .filter(|secret| !secret.is_empty())
+            .map(WebhookSecret::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| invalid_secrets.clone())?;
+        let webhook =
+            WebhookVerifier::new(secrets, TOLERANCE_S_DEFAULT).map_err(|_| invalid_secrets)?;
+        let mut stripe = StripeConfig::new(secret_key);
+        if let Some(base_url) = lookup("STRIPE_API_BASE_URL") {
+            let plausible = (base_url.starts_with("https://") || base_url.starts_with("http://"))
+                && base_url.len() <= 2_048
+                && base_url.bytes().all(|byte| byte.is_ascii_graphic());
+            if !plausible {
+                return Err(ConfigError::Invalid {
+                    name: "STRIPE_API_BASE_URL",
+                    reason: "an http(s) URL such as https://api.stripe.com",
+                });
+            }
+            stripe.base_url = base_url;
+        }
+        if let Some(version) = lookup("STRIPE_API_VERSION") {
+            if version.is_empty()
+                || version.len() > 64
+                || !version.bytes().all(|b| b.is_ascii_graphic())
+            {
+                return Err(ConfigError::Invalid {
+                    name: "STRIPE_API_VERSION",
+                    reason: "a Stripe API version such as 2025-03-31.basil",
+                });
+            }
+            stripe.api_version = Some(version);
+        }
+        let url = |name: &'static str| -> Result<ReturnUrl, ConfigError> {
+            ReturnUrl::parse(&required(name)?).map_err(|_| ConfigError::Invalid {
+                name,
+                reason: "an absolute http(s) URL of at most 2048 visible ASCII characters",
+            })
+        };
+        Ok(Self {
+            stripe,
+            webhook,
+            success_url: url("CHECKOUT_SUCCESS_URL")?,
+            cancel_url: url("CHECKOUT_CANCEL_URL")?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,7 +358,10 @@ mod tests {
             WebhookConfig::from_lookup(|_| None),
             Err(ConfigError::Missing("BILLING_QUEUE_URL"))
         ));
-        let url = |name: &str| Some(format!("https://sqs.us-east-1.amazonaws.com/1/{name}"));
+        let url = |name: &str| {
+            name.ends_with("_URL")
+                .then(|| format!("https://sqs.us-east-1.amazonaws.com/1/{name}"))
+        };
         let billing = BillingConfig::from_lookup(url).unwrap();
         assert_eq!(billing.cache_ttl, std::time::Duration::from_secs(60));
         assert!(
@@ -283,5 +372,105 @@ mod tests {
             .is_err()
         );
         assert!(WebhookConfig::from_lookup(|_| Some("not a url".into())).is_err());
+    }
+
+    fn payments_lookup(overrides: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let mut values: BTreeMap<String, String> = [
+            ("STRIPE_SECRET_KEY", "sk_test_51Hx0secret"),
+            ("STRIPE_WEBHOOK_SECRETS", "whsec_current, whsec_previous"),
+            (
+                "CHECKOUT_SUCCESS_URL",
+                "https://app.example.com/paid?s={CHECKOUT_SESSION_ID}",
+            ),
+            ("CHECKOUT_CANCEL_URL", "https://app.example.com/cancelled"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+        for (name, value) in overrides {
+            if value.is_empty() {
+                values.remove(*name);
+            } else {
+                values.insert((*name).to_owned(), (*value).to_owned());
+            }
+        }
+        move |name| values.get(name).cloned()
+    }
+
+    #[test]
+    fn payments_config_reads_secrets_urls_and_the_stripe_base_url() {
+        let config = PaymentsConfig::from_lookup(payments_lookup(&[])).unwrap();
+        assert_eq!(config.stripe.base_url, "https://api.stripe.com");
+        assert_eq!(config.stripe.api_version, None);
+        assert_eq!(
+            config.cancel_url.as_str(),
+            "https://app.example.com/cancelled"
+        );
+        // Both secrets verify: a secret roll in progress.
+        let now = time::OffsetDateTime::now_utc();
+        for secret in ["whsec_current", "whsec_previous"] {
+            let header = crate::payments::stripe::webhook::signature_header(
+                &WebhookSecret::parse(secret).unwrap(),
+                now,
+                b"{}",
+            );
+            assert!(
+                config.webhook.verify(Some(&header), b"{}", now).is_ok(),
+                "{secret}"
+            );
+        }
+        // Secrets never show in Debug output.
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("sk_test_51Hx0secret") && !debug.contains("whsec_current"));
+
+        let local = PaymentsConfig::from_lookup(payments_lookup(&[
+            ("STRIPE_API_BASE_URL", "http://127.0.0.1:12111"),
+            ("STRIPE_API_VERSION", "2025-03-31.basil"),
+        ]))
+        .unwrap();
+        assert_eq!(local.stripe.base_url, "http://127.0.0.1:12111");
+        assert_eq!(
+            local.stripe.api_version.as_deref(),
+            Some("2025-03-31.basil")
+        );
+    }
+
+    #[test]
+    fn payments_config_names_what_is_missing_or_wrong_without_echoing_secrets() {
+        for name in [
+            "STRIPE_SECRET_KEY",
+            "STRIPE_WEBHOOK_SECRETS",
+            "CHECKOUT_SUCCESS_URL",
+            "CHECKOUT_CANCEL_URL",
+        ] {
+            let error = PaymentsConfig::from_lookup(payments_lookup(&[(name, "")])).unwrap_err();
+            assert!(
+                matches!(error, ConfigError::Missing(missing) if missing == name),
+                "{error}"
+            );
+        }
+        for (name, value) in [
+            ("STRIPE_SECRET_KEY", "pk_test_publishable"),
+            ("STRIPE_SECRET_KEY", "sk_test_with space"),
+            ("STRIPE_WEBHOOK_SECRETS", " , "),
+            (
+                "STRIPE_WEBHOOK_SECRETS",
+                "whsec_1,whsec_2,whsec_3,whsec_4,whsec_5",
+            ),
+            ("STRIPE_API_BASE_URL", "ftp://stripe.example"),
+            ("STRIPE_API_VERSION", "has space"),
+            ("CHECKOUT_SUCCESS_URL", "/relative"),
+            ("CHECKOUT_CANCEL_URL", "javascript:alert(1)"),
+        ] {
+            let error = PaymentsConfig::from_lookup(payments_lookup(&[(name, value)])).unwrap_err();
+            assert!(
+                matches!(&error, ConfigError::Invalid { name: invalid, .. } if *invalid == name),
+                "{name}={value}: {error}"
+            );
+            assert!(
+                !error.to_string().contains(value),
+                "{error} echoes the value"
+            );
+        }
     }
 }

@@ -29,42 +29,121 @@ pub fn dynamo_store(sdk: &aws_config::SdkConfig, config: &StoreConfig) -> Dynamo
     DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name)
 }
 
+/// A secret that could not be read at cold start. Never carries the secret's value.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("set {0} (or {0}_PARAM, the name of an SSM SecureString parameter)")]
-    Missing(&'static str),
-    #[error("reading SSM parameter for {name}: {reason}")]
-    Ssm { name: &'static str, reason: String },
+    #[error("reading secret {id} (for {name}) from Secrets Manager failed: {reason}")]
+    Read {
+        name: &'static str,
+        id: String,
+        reason: String,
+    },
+    #[error("secret {id} (for {name}) holds no text")]
+    NoText { name: &'static str, id: String },
 }
 
-/// A secret, read once at cold start: from the environment variable `name` where it is set (the
-/// local runner and tests), else from the SSM SecureString parameter named by `{name}_PARAM` (AWS,
-/// where the template passes only the parameter's name, never the value). Never logged.
-pub async fn secret(
+/// Secrets are referenced, not held, by the deployment: for each of `names` whose
+/// `<NAME>_SECRET_ID` variable (looked up with `reference`, the environment in a function) names a
+/// Secrets Manager secret (ARN or name), its text is read once, here, at cold start, and the map
+/// answers it under `<NAME>`. Names without a reference are left to the environment (how tests and
+/// the local runner pass them). Rotating a secret needs a cold start, not a deployment.
+pub async fn resolve_secrets(
     sdk: &aws_config::SdkConfig,
-    name: &'static str,
-) -> Result<String, SecretError> {
-    if let Ok(value) = std::env::var(name) {
-        return Ok(value);
-    }
-    let parameter =
-        std::env::var(format!("{name}_PARAM")).map_err(|_| SecretError::Missing(name))?;
-    let output = aws_sdk_ssm::Client::new(sdk)
-        .get_parameter()
-        .name(parameter)
-        .with_decryption(true)
-        .send()
-        .await
-        .map_err(|error| SecretError::Ssm {
+    names: &[&'static str],
+    reference: impl Fn(&str) -> Option<String>,
+) -> Result<std::collections::HashMap<&'static str, String>, SecretError> {
+    let mut resolved = std::collections::HashMap::new();
+    let mut client = None;
+    for name in names {
+        let Some(id) = reference(&format!("{name}_SECRET_ID")) else {
+            continue;
+        };
+        let client = client.get_or_insert_with(|| aws_sdk_secretsmanager::Client::new(sdk));
+        let output = client
+            .get_secret_value()
+            .secret_id(&id)
+            .send()
+            .await
+            .map_err(|error| SecretError::Read {
+                name,
+                id: id.clone(),
+                reason: aws_sdk_secretsmanager::error::DisplayErrorContext(error).to_string(),
+            })?;
+        let text = output.secret_string().ok_or_else(|| SecretError::NoText {
             name,
-            reason: aws_sdk_ssm::error::DisplayErrorContext(error).to_string(),
+            id: id.clone(),
         })?;
-    output
-        .parameter()
-        .and_then(|parameter| parameter.value())
-        .map(str::to_owned)
-        .ok_or_else(|| SecretError::Ssm {
-            name,
-            reason: "the parameter has no value".into(),
-        })
+        resolved.insert(*name, text.trim().to_owned());
+    }
+    Ok(resolved)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentsSetupError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Stripe(#[from] crate::payments::stripe::StripeSetupError),
+}
+
+/// Payments through Stripe, configured from the environment, with the secrets read from Secrets
+/// Manager where the environment references them.
+pub async fn stripe_payments(
+    sdk: &aws_config::SdkConfig,
+) -> Result<crate::api::purchases::Payments, PaymentsSetupError> {
+    use crate::config::PaymentsConfig;
+    let secrets = resolve_secrets(
+        sdk,
+        &[PaymentsConfig::SECRET_KEY, PaymentsConfig::WEBHOOK_SECRETS],
+        |name| std::env::var(name).ok(),
+    )
+    .await?;
+    let config = PaymentsConfig::from_lookup(|name| {
+        secrets
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    })?;
+    Ok(crate::api::purchases::Payments::stripe(config)?)
+}
+
+/// The webhook's secrets: from the environment, or from Secrets Manager where
+/// `META_APP_SECRET_SECRET_ID` / `META_VERIFY_TOKEN_SECRET_ID` name them (as in AWS).
+pub async fn meta_secrets(
+    sdk: &aws_config::SdkConfig,
+) -> Result<(crate::meta::AppSecret, crate::meta::VerifyToken), MetaSecretsError> {
+    const NAMES: [&str; 2] = ["META_APP_SECRET", "META_VERIFY_TOKEN"];
+    let secrets = resolve_secrets(sdk, &NAMES, |name| std::env::var(name).ok()).await?;
+    let value = |name: &'static str| {
+        secrets
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+            .ok_or(crate::config::ConfigError::Missing(name))
+    };
+    let app_secret =
+        crate::meta::AppSecret::new(value("META_APP_SECRET")?.as_bytes()).map_err(|_| {
+            crate::config::ConfigError::Invalid {
+                name: "META_APP_SECRET",
+                reason: "must not be empty",
+            }
+        })?;
+    let verify_token =
+        crate::meta::VerifyToken::new(&value("META_VERIFY_TOKEN")?).map_err(|_| {
+            crate::config::ConfigError::Invalid {
+                name: "META_VERIFY_TOKEN",
+                reason: "1-256 bytes",
+            }
+        })?;
+    Ok((app_secret, verify_token))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetaSecretsError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }

@@ -19,6 +19,9 @@ use imcredits_tests::{
 };
 use rust_decimal::Decimal;
 
+mod purchases;
+pub use purchases::*;
+
 pub async fn the_same_entry_posted_twenty_times_moves_the_balance_once(backend: &Backend) {
     let store = backend.store().await;
     let wallet = new_wallet(&store, "twenty").await;

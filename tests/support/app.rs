@@ -15,9 +15,13 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
+use crate::stripe::StripeStandIn;
+
 pub struct TestApp {
     pub router: Router,
     pub store: DynamoStore,
+    /// Stripe's API, stood in for on loopback.
+    pub stripe: StripeStandIn,
     key: LocalJwtKey,
     auth: AuthConfig,
 }
@@ -40,6 +44,7 @@ impl Answer {
 impl TestApp {
     pub async fn spawn() -> Self {
         let store = crate::dynamo_store().await;
+        let stripe = StripeStandIn::start().await;
         let key = LocalJwtKey::generate().expect("random bytes");
         let auth = AuthConfig::local(key.clone());
         let app = App {
@@ -49,10 +54,12 @@ impl TestApp {
             credits: CreditPricing::default()
                 .validated()
                 .expect("defaults are valid"),
+            payments: stripe.payments(),
         };
         Self {
             router: router(app),
             store,
+            stripe,
             key,
             auth,
         }
@@ -83,12 +90,29 @@ impl TestApp {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> Answer {
+        self.call_with_headers(method, path, token, content_type, &[], body)
+            .await
+    }
+
+    /// Like [`TestApp::call_raw`], with extra headers (`Idempotency-Key`, `Stripe-Signature`).
+    pub async fn call_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Answer {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
         if let Some(content_type) = content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let response = self
             .router
@@ -147,6 +171,43 @@ impl TestApp {
         };
         self.call_raw(method, path, Some(token), content_type, bytes)
             .await
+    }
+
+    /// `POST /v1/wallet/purchases` with an `Idempotency-Key`.
+    pub async fn purchase(&self, token: &str, key: &str, body: Value) -> Answer {
+        self.call_with_headers(
+            Method::POST,
+            "/v1/wallet/purchases",
+            Some(token),
+            Some("application/json"),
+            &[("Idempotency-Key", key)],
+            serde_json::to_vec(&body).expect("json"),
+        )
+        .await
+    }
+
+    /// Delivers a webhook to `/webhooks/stripe` as Stripe does: no bearer token, the raw body and
+    /// (if given) a `Stripe-Signature`.
+    pub async fn deliver(&self, body: &[u8], signature: Option<&str>) -> Answer {
+        let headers: Vec<(&str, &str)> = signature
+            .map(|signature| ("Stripe-Signature", signature))
+            .into_iter()
+            .collect();
+        self.call_with_headers(
+            Method::POST,
+            "/webhooks/stripe",
+            None,
+            Some("application/json; charset=utf-8"),
+            &headers,
+            body.to_vec(),
+        )
+        .await
+    }
+
+    /// Delivers `body` signed now with the endpoint's secret.
+    pub async fn deliver_signed(&self, body: &[u8]) -> Answer {
+        let signature = crate::stripe::sign(body, OffsetDateTime::now_utc());
+        self.deliver(body, Some(&signature)).await
     }
 
     /// Creates a USD wallet for a fresh account through the operator route.

@@ -19,6 +19,7 @@ pub mod capacity;
 pub mod faults;
 pub mod pipeline;
 pub mod sqs;
+pub mod stripe;
 
 /// The table the store tests share; every test works on accounts of its own.
 pub const TEST_TABLE: &str = "imcredits-tests";

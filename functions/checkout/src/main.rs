@@ -1,6 +1,6 @@
-//! The checkout function: the wallet API behind API Gateway (and, with its issue, the payment
-//! provider's webhook). The router is the one the local runner serves; here API Gateway's JWT
-//! authorizer has verified the token and its claims name the caller.
+//! The checkout function: the wallet API behind API Gateway, purchases, and Stripe's webhook. The
+//! router is the one the local runner serves; here API Gateway's JWT authorizer has verified the
+//! token and its claims name the caller (the webhook route has no authorizer: Stripe signs it).
 
 use std::sync::Arc;
 
@@ -21,6 +21,7 @@ async fn main() -> anyhow::Result<()> {
         clock: Arc::new(SystemClock),
         auth: AuthConfig::api_gateway(&api_config.account_claim, &api_config.operator_scope),
         credits: api_config.credits,
+        payments: setup::stripe_payments(&sdk).await?,
     };
     lambda_http::run(router(app))
         .await

@@ -4,7 +4,6 @@
 use imcredits::adapters::sqs::SqsQueue;
 use imcredits::config::WebhookConfig;
 use imcredits::handlers::webhook::{WebhookApp, router};
-use imcredits::meta::{AppSecret, VerifyToken};
 use imcredits::setup;
 
 #[tokio::main]
@@ -12,11 +11,10 @@ async fn main() -> anyhow::Result<()> {
     setup::init_tracing();
     let config = WebhookConfig::from_env()?;
     let sdk = setup::aws_config().await;
-    let secret = setup::secret(&sdk, "META_APP_SECRET").await?;
-    let verify_token = setup::secret(&sdk, "META_VERIFY_TOKEN").await?;
+    let (secret, verify_token) = setup::meta_secrets(&sdk).await?;
     let app = WebhookApp {
-        secret: AppSecret::new(secret.as_bytes())?,
-        verify_token: VerifyToken::new(&verify_token)?,
+        secret,
+        verify_token,
         queue: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), config.billing_queue_url),
     };
     lambda_http::run(router(app))

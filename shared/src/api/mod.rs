@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod json;
 pub mod operator;
+pub mod purchases;
 pub mod views;
 pub mod wallet;
 
@@ -25,6 +26,9 @@ use crate::ports::store::{
     EntriesPost, RateBookGet, RateCardSave, RouteSet, StatementRead, WalletCreate, WalletGet,
     WalletSettingsSet,
 };
+use crate::ports::store::{
+    PaymentMethodGet, PaymentMethodSave, PurchaseRead, PurchaseRecord, PurchaseSettle,
+};
 use auth::AuthConfig;
 use error::ApiError;
 
@@ -38,6 +42,12 @@ pub trait ApiStore:
     + RouteSet
     + RateCardSave
     + RateBookGet
+    // Purchases and the card they save.
+    + PurchaseRecord
+    + PurchaseRead
+    + PurchaseSettle
+    + PaymentMethodGet
+    + PaymentMethodSave
     + Clone
     + Send
     + Sync
@@ -54,6 +64,11 @@ impl<T> ApiStore for T where
         + RouteSet
         + RateCardSave
         + RateBookGet
+        + PurchaseRecord
+        + PurchaseRead
+        + PurchaseSettle
+        + PaymentMethodGet
+        + PaymentMethodSave
         + Clone
         + Send
         + Sync
@@ -136,6 +151,8 @@ pub struct App<S> {
     pub clock: Arc<dyn Clock>,
     pub auth: AuthConfig,
     pub credits: CreditPricing,
+    /// Checkout provider, webhook secrets and return URLs (purchases).
+    pub payments: purchases::Payments,
 }
 
 /// The router's state: the shared [`App`].
@@ -220,6 +237,23 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
             Method::GET,
             "/v1/operator/rate-cards/{currency}",
             get(operator::list_rate_cards::<S>),
+        ),
+        // Buying credits: purchases, their history, and Stripe's webhook (no bearer token: the
+        // Stripe-Signature is its authentication; the template leaves it out of the authorizer).
+        (
+            Method::POST,
+            "/v1/wallet/purchases",
+            post(purchases::create_purchase::<S>),
+        ),
+        (
+            Method::GET,
+            "/v1/wallet/purchases",
+            get(purchases::list_purchases::<S>),
+        ),
+        (
+            Method::POST,
+            "/webhooks/stripe",
+            post(purchases::stripe_webhook::<S>),
         ),
     ]
 }

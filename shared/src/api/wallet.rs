@@ -96,7 +96,7 @@ fn statement_request(query: Option<&str>) -> Result<StatementRequest, ApiError> 
 }
 
 /// Decodes `%XX` and `+` in a query value; `None` for malformed escapes or non-UTF-8.
-fn percent_decode(value: &str) -> Option<String> {
+pub(super) fn percent_decode(value: &str) -> Option<String> {
     let bytes = value.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut index = 0;
@@ -205,6 +205,17 @@ pub async fn put_auto_recharge<S: ApiStore>(
     let minimum = amount_field("minimum_balance", &request.minimum_balance, &wallet)?;
     let settings = AutoRecharge::new(request.enabled, minimum, request.credits, wallet.currency)
         .map_err(settings_error)?;
+    if settings.enabled {
+        // Auto-recharge charges the card a purchase saved. A saved card is never removed, so this
+        // read cannot be invalidated between the check and the save.
+        let saved = app.store.get_payment_method(&account).await?;
+        if !saved.is_some_and(|saved| saved.is_chargeable()) {
+            return Err(ApiError::conflict(
+                "auto-recharge charges the card saved by a purchase, and none is saved yet: buy \
+                 credits once by card (POST /v1/wallet/purchases), then enable auto-recharge",
+            ));
+        }
+    }
     let saved = app
         .store
         .set_auto_recharge(&account, &settings, app.clock.now())

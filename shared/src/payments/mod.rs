@@ -7,6 +7,7 @@
 //! amount in whole minor units, identifiers that fit every place they are copied to (a ledger entry
 //! id, Stripe metadata, an HTTP header), and return URLs a browser can follow.
 
+pub mod purchase;
 pub mod stripe;
 
 use std::fmt;

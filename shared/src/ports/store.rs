@@ -8,6 +8,10 @@ use time::OffsetDateTime;
 use crate::ids::{AccountId, PhoneNumberId};
 use crate::ledger::{EntryOutcome, LedgerEntry, LedgerError, NewEntry, StatementCursor};
 use crate::money::{Currency, Money};
+use crate::payments::PurchaseId;
+use crate::payments::purchase::{
+    PaidCheckout, Purchase, PurchaseCursor, PurchaseStatus, SavedPaymentMethod, StoredCheckout,
+};
 use crate::pricing::{RateBook, RateCard};
 use crate::wallet::{AutoRecharge, NewWallet, Wallet};
 
@@ -258,4 +262,140 @@ pub trait UsageRead {
         from: time::Date,
         to: time::Date,
     ) -> impl Future<Output = Result<Vec<UsageRow>, StoreError>> + Send;
+}
+
+// --- Purchases (credits bought through a hosted checkout) and the card they save. ---
+
+/// Purchase history pages hold at most this many purchases.
+pub const PURCHASE_PAGE_LIMIT_MAX: u32 = 100;
+
+/// What recording a purchase found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PurchaseRecorded {
+    /// New: recorded as given.
+    Created(Purchase),
+    /// A purchase with this id was recorded before (a replay of the same key): as stored.
+    Existing(Purchase),
+}
+
+/// One page of an account's purchases, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchaseListRequest {
+    limit: u32,
+    pub cursor: Option<PurchaseCursor>,
+}
+
+impl PurchaseListRequest {
+    /// `limit` is clamped to 1..=[`PURCHASE_PAGE_LIMIT_MAX`].
+    pub fn new(limit: u32, cursor: Option<PurchaseCursor>) -> Self {
+        Self {
+            limit: limit.clamp(1, PURCHASE_PAGE_LIMIT_MAX),
+            cursor,
+        }
+    }
+
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchasePage {
+    pub purchases: Vec<Purchase>,
+    /// Where the next (older) page starts; `None` on the last page.
+    pub next_cursor: Option<PurchaseCursor>,
+}
+
+/// What a paid event did to the wallet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fulfilment {
+    /// Credited now, in the same transaction that marked the purchase paid.
+    Credited { entry: LedgerEntry, wallet: Wallet },
+    /// Credited before (a repeated or overtaken event): nothing changed.
+    AlreadyCredited(LedgerEntry),
+}
+
+/// What a `failed` or `expired` event did to a purchase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Closed {
+    /// The status moved up to the one asked for.
+    Changed(PurchaseStatus),
+    /// The purchase already had this status or a higher one (e.g. `paid`): nothing changed.
+    Unchanged(PurchaseStatus),
+}
+
+pub trait PurchaseRecord {
+    /// Records a pending purchase unless one with its id exists (a conditional put: no
+    /// read-then-write), answering which.
+    fn record_purchase(
+        &self,
+        purchase: &Purchase,
+    ) -> impl Future<Output = Result<PurchaseRecorded, StoreError>> + Send;
+
+    /// Stores the checkout page created for a pending purchase. Storing the same page again is a
+    /// no-op; a different page for a purchase that has one keeps the first and answers it.
+    fn set_purchase_checkout(
+        &self,
+        account: &AccountId,
+        purchase: &PurchaseId,
+        checkout: &StoredCheckout,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Purchase, StoreError>> + Send;
+}
+
+pub trait PurchaseRead {
+    fn get_purchase(
+        &self,
+        account: &AccountId,
+        purchase: &PurchaseId,
+    ) -> impl Future<Output = Result<Option<Purchase>, StoreError>> + Send;
+
+    /// The account's purchases, newest first.
+    fn purchase_page(
+        &self,
+        account: &AccountId,
+        request: &PurchaseListRequest,
+    ) -> impl Future<Output = Result<PurchasePage, StoreError>> + Send;
+}
+
+pub trait PurchaseSettle {
+    /// Credits a paid purchase exactly once: posts `entry` (whose id is the purchase's) and, in
+    /// the same transaction, marks the purchase paid and saves the customer (and card, when the
+    /// event names it) for auto-recharge. A repeat changes nothing.
+    fn fulfil_purchase(
+        &self,
+        purchase: &Purchase,
+        entry: &NewEntry,
+        paid: &PaidCheckout,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Fulfilment, StoreError>> + Send;
+
+    /// Moves a purchase to `failed` or `expired` if its status is lower (never over `paid`);
+    /// `None` if there is no such purchase.
+    fn close_purchase(
+        &self,
+        account: &AccountId,
+        purchase: &PurchaseId,
+        status: PurchaseStatus,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<Closed>, StoreError>> + Send;
+}
+
+pub trait PaymentMethodGet {
+    fn get_payment_method(
+        &self,
+        account: &AccountId,
+    ) -> impl Future<Output = Result<Option<SavedPaymentMethod>, StoreError>> + Send;
+}
+
+pub trait PaymentMethodSave {
+    /// Saves the card a purchase paid with, unless a newer purchase saved one already (ordered by
+    /// the purchase's creation, then id, so any order of events ends with the newest purchase's
+    /// card). `false` when a newer one was kept.
+    fn save_payment_method(
+        &self,
+        account: &AccountId,
+        saved: &SavedPaymentMethod,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

@@ -7,12 +7,16 @@
 //! | journal | `ACCOUNT#<account>` | `JOURNAL#<first seq:020>` |
 //! | route   | `PHONE#<phone id>`  | `ROUTE`                   |
 //! | rate card | `RATECARD#<currency>` | `FROM#<effective_from ns:030>` |
+//! | purchase | `ACCOUNT#<account>` | `PURCHASE#<purchase id>` |
+//! | purchase log | `ACCOUNT#<account>` | `PURCHASE_LOG#<created ms:020>#<purchase id>` |
+//! | payment method | `ACCOUNT#<account>` | `PAYMENT_METHOD` |
 
 use time::OffsetDateTime;
 
 use crate::ids::{AccountId, PhoneNumberId};
 use crate::ledger::EntryId;
 use crate::money::Currency;
+use crate::payments::PurchaseId;
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -49,6 +53,21 @@ pub fn phone_pk(phone: &PhoneNumberId) -> String {
     format!("PHONE#{phone}")
 }
 
+// Purchases: the record (by id, for the webhook), an immutable log item (by time, for the history)
+// and the card auto-recharge charges. See docs/table-design.md.
+
+pub const PURCHASE_LOG_SK_PREFIX: &str = "PURCHASE_LOG#";
+pub const PAYMENT_METHOD_SK: &str = "PAYMENT_METHOD";
+
+pub fn purchase_sk(purchase: &PurchaseId) -> String {
+    format!("PURCHASE#{purchase}")
+}
+
+/// Zero-padded milliseconds, so that key order is creation order (the id breaks ties).
+pub fn purchase_log_sk(created_ms: u64, purchase: &PurchaseId) -> String {
+    format!("{PURCHASE_LOG_SK_PREFIX}{created_ms:020}#{purchase}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +80,29 @@ mod tests {
             .collect();
         keys.sort();
         assert_eq!(keys, [1, 9, 10, 100, u64::MAX].map(journal_sk));
+    }
+
+    #[test]
+    fn purchase_log_keys_sort_by_time_then_id() {
+        let id = |text: &str| PurchaseId::parse(text).unwrap();
+        let mut keys = vec![
+            purchase_log_sk(1_000, &id("pur_b")),
+            purchase_log_sk(999, &id("pur_z")),
+            purchase_log_sk(1_000, &id("pur_a")),
+            purchase_log_sk(10_000, &id("pur_a")),
+        ];
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                purchase_log_sk(999, &id("pur_z")),
+                purchase_log_sk(1_000, &id("pur_a")),
+                purchase_log_sk(1_000, &id("pur_b")),
+                purchase_log_sk(10_000, &id("pur_a")),
+            ]
+        );
+        // The log never shares a prefix with the records it points at.
+        assert!(!purchase_log_sk(1, &id("pur_a")).starts_with(&purchase_sk(&id("pur_a"))));
+        assert!(!purchase_log_sk(1, &id("pur_a")).starts_with("PURCHASE#"));
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod codec;
 pub mod keys;
+pub mod purchases;
 pub mod rate_cards;
 pub mod table;
 pub mod usage;

@@ -1,0 +1,705 @@
+//! Purchases on DynamoDB (keys and reasons in `docs/table-design.md`):
+//!
+//! - the record, `ACCOUNT#<account>` / `PURCHASE#<id>`: status, quote, checkout page, payment;
+//!   found by id (the webhook knows the account and the purchase id from Stripe's metadata);
+//! - a log item, `ACCOUNT#<account>` / `PURCHASE_LOG#<created ms>#<id>`, written once with the
+//!   record in one transaction and never changed: payment history lists these newest first and
+//!   reads the records they name (the same pattern as the ledger's journal; no index);
+//! - the card auto-recharge charges, `ACCOUNT#<account>` / `PAYMENT_METHOD`, a separate item from
+//!   the wallet because a transaction may not touch one item twice, and the wallet is already in
+//!   the fulfilment transaction.
+//!
+//! Every status change is a condition (see [`crate::payments::purchase`] for the order), and a
+//! paid purchase is credited by the same transaction that marks it paid
+//! ([`DynamoStore::post_entries_with`]), so a crash can leave neither half alone.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
+};
+use time::OffsetDateTime;
+
+use super::codec::{Item, Reader, decimal_to_n, n, s, timestamp};
+use super::{DynamoStore, keys};
+use crate::ids::AccountId;
+use crate::ledger::{EntryOutcome, NewEntry};
+use crate::money::CreditQuote;
+use crate::payments::purchase::{
+    PaidCheckout, Purchase, PurchaseCursor, PurchaseStatus, SavedPaymentMethod, StoredCheckout,
+};
+use crate::payments::{
+    CheckoutSessionId, ProviderCustomerId, ProviderPaymentId, ProviderPaymentMethodId, PurchaseId,
+};
+use crate::ports::store::{
+    Closed, Fulfilment, PaymentMethodGet, PaymentMethodSave, PurchaseListRequest, PurchasePage,
+    PurchaseRead, PurchaseRecord, PurchaseRecorded, PurchaseSettle, StoreError,
+};
+
+/// Attempts at recording a purchase while a concurrent request with the same key holds its items.
+const RECORD_ATTEMPTS_MAX: u32 = 5;
+/// Rounds of `BatchGetItem` for keys DynamoDB left unprocessed.
+const BATCH_GET_ROUNDS_MAX: u32 = 8;
+/// DynamoDB accepts at most 100 keys in one `BatchGetItem`; a history page is at most 100.
+const KEYS_PER_BATCH_GET_MAX: usize = 100;
+
+fn unavailable<E, R>(error: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Unavailable(DisplayErrorContext(error).to_string())
+}
+
+fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> T {
+    // Builders fail only when a required field is missing, which is a bug in this module.
+    result.expect("every required field of a DynamoDB request is set")
+}
+
+fn is_condition_failure<E, R>(error: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    error
+        .as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+fn epoch_ms(at: OffsetDateTime) -> u64 {
+    // Purchases are created now, never before 1970.
+    u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+fn key(account: &AccountId, sk: String) -> Item {
+    HashMap::from([
+        (keys::PK.to_owned(), s(keys::account_pk(account))),
+        (keys::SK.to_owned(), s(sk)),
+    ])
+}
+
+fn corrupt(what: &str, purchase: &str) -> StoreError {
+    StoreError::Corrupt(format!("purchase {purchase}: {what}"))
+}
+
+fn purchase_item(purchase: &Purchase) -> Item {
+    let quote = &purchase.quote;
+    let mut item = key(&purchase.account_id, keys::purchase_sk(&purchase.id));
+    item.extend([
+        ("type".to_owned(), s("purchase")),
+        ("purchase_id".to_owned(), s(purchase.id.as_str())),
+        ("account_id".to_owned(), s(purchase.account_id.as_str())),
+        ("status".to_owned(), s(purchase.status.as_str())),
+        ("currency".to_owned(), s(quote.total.currency().code())),
+        ("credits".to_owned(), n(u64::from(quote.credits))),
+        (
+            "unit_price".to_owned(),
+            decimal_to_n(quote.unit_price.amount()),
+        ),
+        ("subtotal".to_owned(), decimal_to_n(quote.subtotal.amount())),
+        ("fee_rate".to_owned(), decimal_to_n(quote.fee_rate)),
+        ("fee".to_owned(), decimal_to_n(quote.fee.amount())),
+        ("total".to_owned(), decimal_to_n(quote.total.amount())),
+        ("request_sha256".to_owned(), s(&purchase.request_sha256)),
+        ("created_at".to_owned(), timestamp(purchase.created_at)),
+        ("created_ms".to_owned(), n(epoch_ms(purchase.created_at))),
+        ("updated_at".to_owned(), timestamp(purchase.updated_at)),
+    ]);
+    if let Some(customer) = &purchase.checkout_customer {
+        item.insert("checkout_customer_id".to_owned(), s(customer.as_str()));
+    }
+    if let Some(checkout) = &purchase.checkout {
+        item.insert("session_id".to_owned(), s(checkout.session_id.as_str()));
+        item.insert("checkout_url".to_owned(), s(&checkout.url));
+    }
+    item
+}
+
+fn log_item(purchase: &Purchase) -> Item {
+    let mut item = key(
+        &purchase.account_id,
+        keys::purchase_log_sk(epoch_ms(purchase.created_at), &purchase.id),
+    );
+    item.extend([
+        ("type".to_owned(), s("purchase_log")),
+        ("purchase_id".to_owned(), s(purchase.id.as_str())),
+    ]);
+    item
+}
+
+fn optional<T>(
+    item: &Item,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, crate::ids::IdError>,
+) -> Result<Option<T>, StoreError> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(value) => {
+            let text = value
+                .as_s()
+                .map_err(|_| StoreError::Corrupt(format!("{name} is not text")))?;
+            parse(text)
+                .map(Some)
+                .map_err(|error| StoreError::Corrupt(format!("{name}: {error}")))
+        }
+    }
+}
+
+fn purchase_from_item(item: &Item) -> Result<Purchase, StoreError> {
+    let read = Reader(item);
+    let id_text = read.str("purchase_id")?;
+    let id = PurchaseId::parse(id_text).map_err(|e| corrupt(&e.to_string(), id_text))?;
+    let account_id =
+        AccountId::parse(read.str("account_id")?).map_err(|e| corrupt(&e.to_string(), id_text))?;
+    let status = PurchaseStatus::parse(read.str("status")?)
+        .ok_or_else(|| corrupt("unknown status", id_text))?;
+    let currency = read.currency()?;
+    let credits = u32::try_from(read.u64("credits")?)
+        .map_err(|_| corrupt("credits out of range", id_text))?;
+    let quote = CreditQuote {
+        credits,
+        unit_price: read.money("unit_price", currency)?,
+        subtotal: read.money("subtotal", currency)?,
+        fee_rate: read.decimal("fee_rate")?,
+        fee: read.money("fee", currency)?,
+        total: read.money("total", currency)?,
+    };
+    let checkout = match (
+        optional(item, "session_id", CheckoutSessionId::parse)?,
+        item.get("checkout_url").and_then(|v| v.as_s().ok()),
+    ) {
+        (Some(session_id), Some(url)) => Some(StoredCheckout {
+            session_id,
+            url: url.clone(),
+        }),
+        // Fulfilment may record the session before the checkout answer is stored (a crash
+        // between Stripe's answer and the store): no page to show, but the purchase is fine.
+        _ => None,
+    };
+    let paid_at = match item.get("paid_at") {
+        Some(_) => Some(read.timestamp("paid_at")?),
+        None => None,
+    };
+    Ok(Purchase {
+        id,
+        account_id,
+        status,
+        quote,
+        request_sha256: read.str("request_sha256")?.to_owned(),
+        checkout_customer: optional(item, "checkout_customer_id", ProviderCustomerId::parse)?,
+        checkout,
+        payment_intent: optional(item, "payment_intent_id", ProviderPaymentId::parse)?,
+        created_at: read.timestamp("created_at")?,
+        updated_at: read.timestamp("updated_at")?,
+        paid_at,
+    })
+}
+
+/// The update that saves a card on the `PAYMENT_METHOD` item, unless a newer purchase's is there.
+fn payment_method_update(
+    store: &DynamoStore,
+    account: &AccountId,
+    saved: &SavedPaymentMethod,
+    now: OffsetDateTime,
+) -> Update {
+    let mut expression = "SET #type = :type, account_id = :account, customer_id = :customer, \
+                          source_purchase_id = :purchase, source_created_ms = :ms, \
+                          updated_at = :now"
+        .to_owned();
+    let mut values = HashMap::from([
+        (":type".to_owned(), s("payment_method")),
+        (":account".to_owned(), s(account.as_str())),
+        (":customer".to_owned(), s(saved.customer.as_str())),
+        (":purchase".to_owned(), s(saved.source_purchase.as_str())),
+        (":ms".to_owned(), n(epoch_ms(saved.source_created_at))),
+        (":now".to_owned(), timestamp(now)),
+    ]);
+    if let Some(method) = &saved.payment_method {
+        // The card is stored with the customer it belongs to: a later purchase made under another
+        // customer (two checkouts opened before either was paid) must not pair this card with it.
+        expression
+            .push_str(", payment_method_id = :method, payment_method_customer_id = :customer");
+        values.insert(":method".to_owned(), s(method.as_str()));
+    }
+    built(
+        Update::builder()
+            .table_name(store.table())
+            .set_key(Some(key(account, keys::PAYMENT_METHOD_SK.to_owned())))
+            .update_expression(expression)
+            .condition_expression(
+                "attribute_not_exists(pk) OR source_created_ms < :ms \
+                 OR (source_created_ms = :ms AND source_purchase_id <= :purchase)",
+            )
+            .expression_attribute_names("#type", "type")
+            .set_expression_attribute_values(Some(values))
+            .build(),
+    )
+}
+
+fn payment_method_from_item(item: &Item) -> Result<SavedPaymentMethod, StoreError> {
+    let read = Reader(item);
+    let customer = ProviderCustomerId::parse(read.str("customer_id")?)
+        .map_err(|e| StoreError::Corrupt(format!("saved customer: {e}")))?;
+    let method_customer = optional(
+        item,
+        "payment_method_customer_id",
+        ProviderCustomerId::parse,
+    )?;
+    let payment_method = optional(item, "payment_method_id", ProviderPaymentMethodId::parse)?
+        .filter(|_| method_customer.as_ref() == Some(&customer));
+    let source_ms = read.u64("source_created_ms")?;
+    let source_created_at =
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(source_ms) * 1_000_000)
+            .map_err(|_| StoreError::Corrupt("saved card: source time out of range".into()))?;
+    Ok(SavedPaymentMethod {
+        customer,
+        payment_method,
+        source_purchase: PurchaseId::parse(read.str("source_purchase_id")?)
+            .map_err(|e| StoreError::Corrupt(format!("saved card: {e}")))?,
+        source_created_at,
+    })
+}
+
+impl DynamoStore {
+    async fn purchases_by_id(
+        &self,
+        account: &AccountId,
+        ids: &[PurchaseId],
+    ) -> Result<HashMap<PurchaseId, Purchase>, StoreError> {
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(KEYS_PER_BATCH_GET_MAX) {
+            let mut pending: Vec<Item> = chunk
+                .iter()
+                .map(|id| key(account, keys::purchase_sk(id)))
+                .collect();
+            for round in 0..BATCH_GET_ROUNDS_MAX {
+                if pending.is_empty() {
+                    break;
+                }
+                if round > 0 {
+                    tokio::time::sleep(Duration::from_millis(10 << round.min(6))).await;
+                }
+                let request = built(
+                    KeysAndAttributes::builder()
+                        .set_keys(Some(std::mem::take(&mut pending)))
+                        .consistent_read(true)
+                        .build(),
+                );
+                let output = self
+                    .client()
+                    .batch_get_item()
+                    .request_items(self.table(), request)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for item in output
+                    .responses()
+                    .and_then(|tables| tables.get(self.table()))
+                    .into_iter()
+                    .flatten()
+                {
+                    let purchase = purchase_from_item(item)?;
+                    found.insert(purchase.id.clone(), purchase);
+                }
+                if let Some(unprocessed) = output
+                    .unprocessed_keys()
+                    .and_then(|tables| tables.get(self.table()))
+                {
+                    pending = unprocessed.keys().to_vec();
+                }
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable(format!(
+                    "{} purchase reads still unprocessed after {BATCH_GET_ROUNDS_MAX} rounds",
+                    pending.len()
+                )));
+            }
+        }
+        Ok(found)
+    }
+
+    fn paid_update(
+        &self,
+        purchase: &Purchase,
+        paid: &PaidCheckout,
+        now: OffsetDateTime,
+    ) -> TransactWriteItem {
+        let mut expression = "SET #status = :paid, paid_at = :now, updated_at = :now, \
+                              session_id = if_not_exists(session_id, :session)"
+            .to_owned();
+        let mut values = HashMap::from([
+            (":paid".to_owned(), s(PurchaseStatus::Paid.as_str())),
+            (":now".to_owned(), timestamp(now)),
+            (":session".to_owned(), s(paid.session_id.as_str())),
+        ]);
+        if let Some(intent) = &paid.payment_intent {
+            expression.push_str(", payment_intent_id = :intent");
+            values.insert(":intent".to_owned(), s(intent.as_str()));
+        }
+        if let Some(customer) = &paid.customer {
+            expression.push_str(", paid_customer_id = :customer");
+            values.insert(":customer".to_owned(), s(customer.as_str()));
+        }
+        let update = built(
+            Update::builder()
+                .table_name(self.table())
+                .set_key(Some(key(
+                    &purchase.account_id,
+                    keys::purchase_sk(&purchase.id),
+                )))
+                .update_expression(expression)
+                // The record exists (it was read to build the entry); the entry's own condition is
+                // what makes this happen once.
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_names("#status", "status")
+                .set_expression_attribute_values(Some(values))
+                .build(),
+        );
+        TransactWriteItem::builder().update(update).build()
+    }
+}
+
+impl PurchaseRecord for DynamoStore {
+    async fn record_purchase(&self, purchase: &Purchase) -> Result<PurchaseRecorded, StoreError> {
+        let record = built(
+            Put::builder()
+                .table_name(self.table())
+                .set_item(Some(purchase_item(purchase)))
+                .condition_expression("attribute_not_exists(pk)")
+                .build(),
+        );
+        let log = built(
+            Put::builder()
+                .table_name(self.table())
+                .set_item(Some(log_item(purchase)))
+                .condition_expression("attribute_not_exists(pk)")
+                .build(),
+        );
+        for attempt in 0..RECORD_ATTEMPTS_MAX {
+            let result = self
+                .client()
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(record.clone()).build())
+                .transact_items(TransactWriteItem::builder().put(log.clone()).build())
+                .send()
+                .await;
+            let Err(error) = result else {
+                return Ok(PurchaseRecorded::Created(purchase.clone()));
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                error.as_service_error()
+            else {
+                return Err(unavailable(error));
+            };
+            let codes: Vec<&str> = cancelled
+                .cancellation_reasons()
+                .iter()
+                .map(|reason| reason.code().unwrap_or("None"))
+                .collect();
+            match codes.first().copied() {
+                Some("ConditionalCheckFailed") => {
+                    return self
+                        .get_purchase(&purchase.account_id, &purchase.id)
+                        .await?
+                        .map(PurchaseRecorded::Existing)
+                        .ok_or_else(|| {
+                            corrupt("refused as existing, yet absent", purchase.id.as_str())
+                        });
+                }
+                _ if codes.contains(&"TransactionConflict") => {
+                    // A concurrent request with the same key is writing it: look again shortly.
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                }
+                _ => {
+                    return Err(StoreError::Unavailable(format!(
+                        "recording a purchase was cancelled: {codes:?}"
+                    )));
+                }
+            }
+        }
+        Err(StoreError::Contended {
+            account: purchase.account_id.clone(),
+            attempts: RECORD_ATTEMPTS_MAX,
+        })
+    }
+
+    async fn set_purchase_checkout(
+        &self,
+        account: &AccountId,
+        purchase: &PurchaseId,
+        checkout: &StoredCheckout,
+        now: OffsetDateTime,
+    ) -> Result<Purchase, StoreError> {
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(account, keys::purchase_sk(purchase))))
+            .update_expression("SET session_id = :session, checkout_url = :url, updated_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(session_id) OR session_id = :session)",
+            )
+            .expression_attribute_values(":session", s(checkout.session_id.as_str()))
+            .expression_attribute_values(":url", s(&checkout.url))
+            .expression_attribute_values(":now", timestamp(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output
+                .attributes()
+                .ok_or_else(|| corrupt("no attributes after update", purchase.as_str()))
+                .and_then(purchase_from_item),
+            Err(error) if is_condition_failure(&error) => {
+                self.get_purchase(account, purchase).await?.ok_or_else(|| {
+                    corrupt("vanished before its checkout was stored", purchase.as_str())
+                })
+            }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+}
+
+impl PurchaseRead for DynamoStore {
+    async fn get_purchase(
+        &self,
+        account: &AccountId,
+        purchase: &PurchaseId,
+    ) -> Result<Option<Purchase>, StoreError> {
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(account, keys::purchase_sk(purchase))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item().map(purchase_from_item).transpose()
+    }
+
+    async fn purchase_page(
+        &self,
+        account: &AccountId,
+        request: &PurchaseListRequest,
+    ) -> Result<PurchasePage, StoreError> {
+        let limit = request.limit() as usize;
+        // BETWEEN is inclusive: the cursor's own log item may come back first and is skipped, and
+        // one more beyond the page tells whether there is a next one.
+        let cursor_sk = request
+            .cursor
+            .as_ref()
+            .map(|cursor| keys::purchase_log_sk(cursor.created_ms, &cursor.purchase));
+        // '$' follows '#': every log key sorts below it.
+        let high = cursor_sk
+            .clone()
+            .unwrap_or_else(|| format!("{}$", keys::PURCHASE_LOG_SK_PREFIX.trim_end_matches('#')));
+        let output = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", s(keys::account_pk(account)))
+            .expression_attribute_values(":low", s(keys::PURCHASE_LOG_SK_PREFIX))
+            .expression_attribute_values(":high", s(high))
+            .scan_index_forward(false)
+            .consistent_read(true)
+            .limit(i32::try_from(limit + 2).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut logged: Vec<(u64, PurchaseId)> = Vec::with_capacity(limit + 1);
+        for item in output.items() {
+            let read = Reader(item);
+            let sk = read.str(keys::SK)?;
+            if Some(sk) == cursor_sk.as_deref() {
+                continue;
+            }
+            let millis = sk
+                .strip_prefix(keys::PURCHASE_LOG_SK_PREFIX)
+                .and_then(|rest| rest.split_once('#'))
+                .and_then(|(millis, _)| millis.parse::<u64>().ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("purchase log key {sk}")))?;
+            let id = PurchaseId::parse(read.str("purchase_id")?)
+                .map_err(|e| StoreError::Corrupt(format!("purchase log {sk}: {e}")))?;
+            logged.push((millis, id));
+        }
+        let more = logged.len() > limit;
+        logged.truncate(limit);
+        let ids: Vec<PurchaseId> = logged.iter().map(|(_, id)| id.clone()).collect();
+        let mut found = self.purchases_by_id(account, &ids).await?;
+        let purchases = ids
+            .iter()
+            .map(|id| {
+                found
+                    .remove(id)
+                    .ok_or_else(|| corrupt("logged but missing", id.as_str()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if more {
+            logged.last().map(|(created_ms, purchase)| PurchaseCursor {
+                created_ms: *created_ms,
+                purchase: purchase.clone(),
+            })
+        } else {
+            None
+        };
+        Ok(PurchasePage {
+            purchases,
+            next_cursor,
+        })
+    }
+}
+
+impl PurchaseSettle for DynamoStore {
+    async fn fulfil_purchase(
+        &self,
+        purchase: &Purchase,
+        entry: &NewEntry,
+        paid: &PaidCheckout,
+        now: OffsetDateTime,
+    ) -> Result<Fulfilment, StoreError> {
+        let account = &purchase.account_id;
+        let paid_update = self.paid_update(purchase, paid, now);
+        let card = paid.customer.as_ref().map(|customer| {
+            let saved = SavedPaymentMethod {
+                customer: customer.clone(),
+                payment_method: paid.payment_method.clone(),
+                source_purchase: purchase.id.clone(),
+                source_created_at: purchase.created_at,
+            };
+            TransactWriteItem::builder()
+                .update(payment_method_update(self, account, &saved, now))
+                .build()
+        });
+        let mut with_card = card.is_some();
+        let receipt = loop {
+            let extras = |_: &crate::wallet::Wallet, _: &[crate::ledger::LedgerEntry]| {
+                let mut items = vec![paid_update.clone()];
+                if with_card {
+                    items.extend(card.clone());
+                }
+                items
+            };
+            match self
+                .post_entries_with(account, std::slice::from_ref(entry), now, &extras)
+                .await
+            {
+                Ok(receipt) => break receipt,
+                // A newer purchase saved its card already: keep it, credit this one anyway.
+                Err(StoreError::ExtraRefused(1)) if with_card => with_card = false,
+                Err(StoreError::ExtraRefused(_)) => {
+                    return Err(corrupt(
+                        "its record is missing at fulfilment",
+                        purchase.id.as_str(),
+                    ));
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        match receipt.outcomes.into_iter().next() {
+            Some(EntryOutcome::Posted(entry)) => Ok(Fulfilment::Credited {
+                entry,
+                wallet: receipt.wallet,
+            }),
+            Some(EntryOutcome::AlreadyPosted(entry)) => Ok(Fulfilment::AlreadyCredited(entry)),
+            None => Err(StoreError::Unavailable(
+                "a posting of one entry answered no outcome".into(),
+            )),
+        }
+    }
+
+    async fn close_purchase(
+        &self,
+        account: &AccountId,
+        purchase: &PurchaseId,
+        status: PurchaseStatus,
+        now: OffsetDateTime,
+    ) -> Result<Option<Closed>, StoreError> {
+        let lower: Vec<PurchaseStatus> = status.replaces().collect();
+        if lower.is_empty() || status == PurchaseStatus::Paid {
+            // Paid is reached only by fulfilment, with its entry; pending is where purchases start.
+            return Err(StoreError::Corrupt(format!(
+                "a purchase cannot be closed as {status}"
+            )));
+        }
+        let placeholders: Vec<String> = (0..lower.len()).map(|i| format!(":from{i}")).collect();
+        let mut values: HashMap<String, AttributeValue> = lower
+            .iter()
+            .zip(&placeholders)
+            .map(|(status, name)| (name.clone(), s(status.as_str())))
+            .collect();
+        values.insert(":status".to_owned(), s(status.as_str()));
+        values.insert(":now".to_owned(), timestamp(now));
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key(account, keys::purchase_sk(purchase))))
+            .update_expression("SET #status = :status, updated_at = :now, closed_at = :now")
+            .condition_expression(format!(
+                "attribute_exists(pk) AND #status IN ({})",
+                placeholders.join(", ")
+            ))
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Some(Closed::Changed(status))),
+            Err(error) if is_condition_failure(&error) => Ok(self
+                .get_purchase(account, purchase)
+                .await?
+                .map(|current| Closed::Unchanged(current.status))),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+}
+
+impl PaymentMethodGet for DynamoStore {
+    async fn get_payment_method(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<SavedPaymentMethod>, StoreError> {
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key(account, keys::PAYMENT_METHOD_SK.to_owned())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item().map(payment_method_from_item).transpose()
+    }
+}
+
+impl PaymentMethodSave for DynamoStore {
+    async fn save_payment_method(
+        &self,
+        account: &AccountId,
+        saved: &SavedPaymentMethod,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let update = payment_method_update(self, account, saved, now);
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(update.key().clone()))
+            .update_expression(update.update_expression())
+            .set_condition_expression(update.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(update.expression_attribute_names().cloned())
+            .set_expression_attribute_values(update.expression_attribute_values().cloned())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+}

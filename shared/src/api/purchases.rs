@@ -1,0 +1,680 @@
+//! Buying credits: `POST /v1/wallet/purchases` records a purchase and opens a hosted checkout,
+//! `POST /webhooks/stripe` credits it once paid, `GET /v1/wallet/purchases` is the payment history.
+//!
+//! # Crash safety of a purchase
+//! 1. The purchase is recorded `pending` with its quote (a conditional put on an id derived from
+//!    the account and the buyer's `Idempotency-Key`): a replay finds it, a different body under the
+//!    same key is a 409.
+//! 2. The checkout is created at the provider under an idempotency key derived from the purchase
+//!    id, so a retry after a crash or a timeout gets the same page, never a second one.
+//! 3. The page is stored on the purchase. A retry that finds it answers it without calling the
+//!    provider again.
+//!
+//! # Fulfilment
+//! A paid `checkout.session.completed` (or `…async_payment_succeeded`) posts one ledger entry
+//! whose id is the purchase's, in the same transaction that marks the purchase paid and saves the
+//! customer for auto-recharge; `payment_intent.succeeded` names the card, saved on its own
+//! conditional write. `…async_payment_failed` and `…expired` move the status up to failed or
+//! expired, never over paid. The order is in [`crate::payments::purchase`]; every repeat and every
+//! order of these events ends in the same status and the same balance.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{FromRequestParts, RawQuery, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::auth::AccountCaller;
+use super::error::ApiError;
+use super::json::ApiJson;
+use super::views::{AmountView, QuoteView};
+use super::wallet::{credits_error, load_wallet, percent_decode};
+use super::{ApiStore, AppState};
+use crate::ids::AccountId;
+use crate::ledger::{EntryId, EntryKind, Metadata, NewEntry};
+use crate::payments::purchase::{
+    PaidCheckout, Purchase, PurchaseCursor, PurchaseKey, PurchaseStatus, SavedPaymentMethod,
+    StoredCheckout,
+};
+use crate::payments::stripe::events::{
+    CheckoutSessionObject, EventKind, PaymentIntentObject, StripeEvent, parse_event,
+};
+use crate::payments::stripe::webhook::{WEBHOOK_BODY_LEN_MAX, WebhookVerifier};
+use crate::payments::stripe::{StripeClient, StripeSetupError};
+use crate::payments::{PurchaseId, ReturnUrl};
+use crate::ports::payments::{
+    CheckoutCreate, CheckoutCustomer, CheckoutRequest, CheckoutSession, PaymentError,
+};
+use crate::ports::store::{Closed, Fulfilment, PurchaseListRequest, PurchaseRecorded};
+
+pub const PURCHASE_LIMIT_DEFAULT: u32 = 20;
+const QUERY_LEN_MAX: usize = 1024;
+/// The header Stripe signs its webhooks with.
+pub const STRIPE_SIGNATURE_HEADER: &str = "Stripe-Signature";
+
+/// [`CheckoutCreate`] as a trait object, so the API holds any provider (Stripe, the local runner's
+/// fake, a test's) without a second type parameter on every handler.
+pub trait CheckoutProvider: Send + Sync {
+    fn start_checkout<'a>(
+        &'a self,
+        request: &'a CheckoutRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<CheckoutSession, PaymentError>> + Send + 'a>>;
+}
+
+impl<T: CheckoutCreate + Send + Sync> CheckoutProvider for T {
+    fn start_checkout<'a>(
+        &'a self,
+        request: &'a CheckoutRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<CheckoutSession, PaymentError>> + Send + 'a>> {
+        Box::pin(CheckoutCreate::create_checkout(self, request))
+    }
+}
+
+/// What the API needs to take payments: a checkout provider, the webhook's signing secrets, and
+/// where the hosted page sends the buyer back.
+#[derive(Clone)]
+pub struct Payments {
+    pub checkout: Arc<dyn CheckoutProvider>,
+    pub webhook: WebhookVerifier,
+    pub success_url: ReturnUrl,
+    pub cancel_url: ReturnUrl,
+}
+
+impl Payments {
+    /// Payments through Stripe's API, as configured.
+    pub fn stripe(config: crate::config::PaymentsConfig) -> Result<Self, StripeSetupError> {
+        Ok(Self {
+            checkout: Arc::new(StripeClient::new(config.stripe)?),
+            webhook: config.webhook,
+            success_url: config.success_url,
+            cancel_url: config.cancel_url,
+        })
+    }
+}
+
+/// The buyer's `Idempotency-Key` header, required on `POST /v1/wallet/purchases`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchaseKeyHeader(pub PurchaseKey);
+
+impl<S: Send + Sync> FromRequestParts<S> for PurchaseKeyHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let rule = "1 to 128 letters, digits, '-', '_', '.' or ':'";
+        let mut values = parts.headers.get_all(PurchaseKey::HEADER).iter();
+        let value = values.next().ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{}: this header is required: send a new key ({rule}, e.g. a UUID) for each \
+                 purchase, and the same key when retrying it",
+                PurchaseKey::HEADER
+            ))
+        })?;
+        if values.next().is_some() {
+            return Err(ApiError::bad_request(format!(
+                "{}: send the header once",
+                PurchaseKey::HEADER
+            )));
+        }
+        let key = value
+            .to_str()
+            .ok()
+            .and_then(|text| PurchaseKey::parse(text).ok())
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("{}: expected {rule}", PurchaseKey::HEADER))
+            })?;
+        Ok(Self(key))
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurchaseRequest {
+    pub credits: u64,
+}
+
+/// A fingerprint of what was asked, stored with the purchase, so that a replay of the same key is
+/// told apart from a different request reusing it.
+fn fingerprint(request: &PurchaseRequest) -> String {
+    let canonical = serde_json::to_vec(request).expect("a purchase request always serializes");
+    hex::encode(&Sha256::digest(&canonical)[..16])
+}
+
+/// A purchase as the buyer sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PurchaseView {
+    pub purchase_id: String,
+    pub status: PurchaseStatus,
+    pub quote: QuoteView,
+    /// What the wallet is credited once paid (credits × unit price; the fee is not credited).
+    pub credited: AmountView,
+    /// Where to pay, while the purchase is pending and its page exists.
+    pub checkout_url: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub paid_at: Option<OffsetDateTime>,
+}
+
+impl From<&Purchase> for PurchaseView {
+    fn from(purchase: &Purchase) -> Self {
+        Self {
+            purchase_id: purchase.id.to_string(),
+            status: purchase.status,
+            quote: QuoteView::from(&purchase.quote),
+            credited: purchase.quote.subtotal.into(),
+            checkout_url: purchase
+                .checkout
+                .as_ref()
+                .filter(|_| purchase.status == PurchaseStatus::Pending)
+                .map(|checkout| checkout.url.clone()),
+            created_at: purchase.created_at,
+            updated_at: purchase.updated_at,
+            paid_at: purchase.paid_at,
+        }
+    }
+}
+
+fn checkout_failure(error: &PaymentError) -> ApiError {
+    match error {
+        PaymentError::Retryable { .. } => {
+            tracing::warn!(%error, "checkout not created");
+            ApiError::unavailable(format!(
+                "the payment provider did not answer; retry with the same {}",
+                PurchaseKey::HEADER
+            ))
+        }
+        PaymentError::Rejected { message, .. } => {
+            tracing::error!(%error, "the payment provider refused a checkout");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "payment_provider_refused",
+                format!("the payment provider refused the checkout: {message}"),
+            )
+        }
+        PaymentError::Misconfigured(_) => {
+            tracing::error!(%error, "payments are misconfigured");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "payment_provider_unavailable",
+                "payments are misconfigured; it has been logged",
+            )
+        }
+    }
+}
+
+/// Creates the checkout page of a pending purchase that has none yet, and stores it.
+async fn open_checkout<S: ApiStore>(
+    app: &AppState<S>,
+    purchase: Purchase,
+) -> Result<Purchase, ApiError> {
+    let customer = match &purchase.checkout_customer {
+        Some(customer) => CheckoutCustomer::Existing(customer.clone()),
+        None => CheckoutCustomer::New,
+    };
+    let request = CheckoutRequest::for_quote(
+        purchase.id.clone(),
+        purchase.account_id.clone(),
+        &purchase.quote,
+        customer,
+        app.payments.success_url.clone(),
+        app.payments.cancel_url.clone(),
+    )
+    .map_err(|error| {
+        tracing::error!(%error, purchase = %purchase.id, "a stored quote cannot be charged");
+        ApiError::internal()
+    })?;
+    match app.payments.checkout.start_checkout(&request).await {
+        Ok(session) => Ok(app
+            .store
+            .set_purchase_checkout(
+                &purchase.account_id,
+                &purchase.id,
+                &StoredCheckout {
+                    session_id: session.id,
+                    url: session.url,
+                },
+                app.clock.now(),
+            )
+            .await?),
+        Err(error) => {
+            if matches!(error, PaymentError::Rejected { .. }) {
+                // The provider will refuse this request every time: the purchase has failed.
+                app.store
+                    .close_purchase(
+                        &purchase.account_id,
+                        &purchase.id,
+                        PurchaseStatus::Failed,
+                        app.clock.now(),
+                    )
+                    .await?;
+            }
+            Err(checkout_failure(&error))
+        }
+    }
+}
+
+/// `POST /v1/wallet/purchases`: records a purchase of `credits` at the current quote and answers
+/// where to pay. Once per `Idempotency-Key`.
+pub async fn create_purchase<S: ApiStore>(
+    State(app): State<AppState<S>>,
+    AccountCaller(account): AccountCaller,
+    PurchaseKeyHeader(key): PurchaseKeyHeader,
+    ApiJson(request): ApiJson<PurchaseRequest>,
+) -> Result<(StatusCode, HeaderMap, Json<PurchaseView>), ApiError> {
+    let wallet = load_wallet(&app, &account).await?;
+    let policy = app.credits.quote_policy(wallet.currency)?;
+    let credits = policy.credits(request.credits).map_err(credits_error)?;
+    let quote = policy.quote(credits).map_err(credits_error)?;
+    let id = PurchaseId::for_request(&account, &key);
+    let request_sha256 = fingerprint(&request);
+    // A buyer with a saved customer pays as that customer, so every card lands on one customer.
+    let checkout_customer = app
+        .store
+        .get_payment_method(&account)
+        .await?
+        .map(|saved| saved.customer);
+    let pending = Purchase::pending(
+        id,
+        account.clone(),
+        quote,
+        request_sha256.clone(),
+        checkout_customer,
+        app.clock.now(),
+    );
+    let mut headers = HeaderMap::new();
+    let purchase = match app.store.record_purchase(&pending).await? {
+        PurchaseRecorded::Created(purchase) => purchase,
+        PurchaseRecorded::Existing(purchase) => {
+            if purchase.request_sha256 != request_sha256 {
+                return Err(ApiError::conflict(format!(
+                    "this {} was used for a different purchase request; send a new key for a \
+                     new purchase",
+                    PurchaseKey::HEADER
+                )));
+            }
+            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+            purchase
+        }
+    };
+    let purchase = if purchase.status == PurchaseStatus::Pending && purchase.checkout.is_none() {
+        open_checkout(&app, purchase).await?
+    } else {
+        purchase
+    };
+    Ok((
+        StatusCode::CREATED,
+        headers,
+        Json(PurchaseView::from(&purchase)),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct PurchaseHistoryView {
+    pub purchases: Vec<PurchaseView>,
+    /// Pass as `cursor` for the next, older page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `limit` (1..=100) and `cursor`, each checked and named when wrong.
+fn history_request(query: Option<&str>) -> Result<PurchaseListRequest, ApiError> {
+    let query = query.unwrap_or("");
+    if query.len() > QUERY_LEN_MAX {
+        return Err(ApiError::bad_request("the query string is too long"));
+    }
+    let mut limit = PURCHASE_LIMIT_DEFAULT;
+    let mut cursor = None;
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_decode(value)
+            .ok_or_else(|| ApiError::invalid_field(name, "bad percent-encoding"))?;
+        match name {
+            "limit" => {
+                limit = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|limit| {
+                        (1..=crate::ports::store::PURCHASE_PAGE_LIMIT_MAX).contains(limit)
+                    })
+                    .ok_or_else(|| {
+                        ApiError::invalid_field("limit", "expected a number from 1 to 100")
+                    })?;
+            }
+            "cursor" => {
+                cursor = Some(PurchaseCursor::decode(&value).map_err(|_| {
+                    ApiError::invalid_field("cursor", "not a cursor this API issued")
+                })?);
+            }
+            other => {
+                return Err(ApiError::invalid_field(
+                    other.get(..32).unwrap_or(other),
+                    "unknown query parameter (expected limit, cursor)",
+                ));
+            }
+        }
+    }
+    Ok(PurchaseListRequest::new(limit, cursor))
+}
+
+/// `GET /v1/wallet/purchases`: the caller's purchases, newest first.
+pub async fn list_purchases<S: ApiStore>(
+    State(app): State<AppState<S>>,
+    AccountCaller(account): AccountCaller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<PurchaseHistoryView>, ApiError> {
+    let request = history_request(query.as_deref())?;
+    let page = app.store.purchase_page(&account, &request).await?;
+    if page.purchases.is_empty() && request.cursor.is_none() {
+        // No history of an account without a wallet is a 404, not an empty list.
+        load_wallet(&app, &account).await?;
+    }
+    Ok(Json(PurchaseHistoryView {
+        purchases: page.purchases.iter().map(PurchaseView::from).collect(),
+        next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
+    }))
+}
+
+/// What a webhook delivery did, for Stripe's dashboard and our logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookOutcome {
+    Credited,
+    AlreadyCredited,
+    MarkedFailed,
+    MarkedExpired,
+    /// The purchase already had that status or a higher one.
+    Unchanged,
+    PaymentMethodSaved,
+    /// A newer purchase's card is saved; this older one's was not.
+    NewerPaymentMethodKept,
+    /// A completed checkout whose delayed payment has not settled yet.
+    AwaitingPayment,
+    /// A purchase this deployment does not know (another deployment on the same Stripe account).
+    UnknownPurchase,
+    /// An event type or object imcredits does not act on.
+    Ignored,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WebhookAck {
+    pub received: bool,
+    pub event_id: String,
+    pub outcome: WebhookOutcome,
+}
+
+fn bad_event(problem: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_event", problem.to_string())
+}
+
+/// The purchase and account a session names; `None` when it is not one of ours.
+fn session_purchase(
+    event: &StripeEvent,
+    session: &CheckoutSessionObject,
+) -> Result<Option<(AccountId, PurchaseId)>, ApiError> {
+    let Some(purchase) = session.purchase_id().map_err(bad_event)? else {
+        return Ok(None);
+    };
+    let Some(account) = session.account_id().map_err(bad_event)? else {
+        // Every session imcredits creates carries both; without the account it cannot be found.
+        tracing::error!(event = %event.id, %purchase, "a purchase event carries no account id");
+        return Ok(None);
+    };
+    Ok(Some((account, purchase)))
+}
+
+async fn fulfil<S: ApiStore>(
+    app: &AppState<S>,
+    event: &StripeEvent,
+    session: &CheckoutSessionObject,
+) -> Result<WebhookOutcome, ApiError> {
+    let Some((account, purchase_id)) = session_purchase(event, session)? else {
+        return Ok(WebhookOutcome::Ignored);
+    };
+    let Some(purchase) = app.store.get_purchase(&account, &purchase_id).await? else {
+        tracing::warn!(event = %event.id, %purchase_id, %account, "paid event for an unknown purchase");
+        return Ok(WebhookOutcome::UnknownPurchase);
+    };
+    match session.amount_total() {
+        Ok(Some(paid)) if paid != purchase.quote.total => {
+            // Money was taken, so the purchase is credited as quoted; the difference is an alert.
+            tracing::error!(event = %event.id, %purchase_id, %paid, quoted = %purchase.quote.total,
+                "the paid amount differs from the quote");
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(event = %event.id, %error, "unreadable paid amount"),
+    }
+    let entry_id = EntryId::purchase(purchase_id.as_str()).map_err(|error| {
+        tracing::error!(%error, "a purchase id does not fit an entry id");
+        ApiError::internal()
+    })?;
+    let mut metadata = Metadata::new();
+    let credits = purchase.quote.credits.to_string();
+    let charged = purchase.quote.total.amount().to_string();
+    for (key, value) in [
+        ("credits", credits.as_str()),
+        ("charged_total", charged.as_str()),
+        ("checkout_session", session.id.as_str()),
+    ] {
+        // A value longer than metadata allows (a very long provider id) is left out, not fatal.
+        let _ = metadata.insert(key, value);
+    }
+    let description = format!("{} credits bought by card", purchase.quote.credits);
+    let entry = NewEntry::new(
+        entry_id,
+        EntryKind::Purchase,
+        purchase.quote.subtotal,
+        &description,
+        metadata,
+        event.created,
+    )
+    .map_err(|error| {
+        tracing::error!(%error, %purchase_id, "a stored purchase makes no valid entry");
+        ApiError::internal()
+    })?;
+    let paid = PaidCheckout {
+        session_id: session.id.clone(),
+        customer: session.customer.clone(),
+        payment_intent: session.payment_intent_id().cloned(),
+        payment_method: session.payment_method().cloned(),
+    };
+    let outcome = app
+        .store
+        .fulfil_purchase(&purchase, &entry, &paid, app.clock.now())
+        .await?;
+    Ok(match outcome {
+        Fulfilment::Credited { .. } => {
+            tracing::info!(event = %event.id, %purchase_id, %account, "purchase credited");
+            WebhookOutcome::Credited
+        }
+        Fulfilment::AlreadyCredited(_) => WebhookOutcome::AlreadyCredited,
+    })
+}
+
+async fn close<S: ApiStore>(
+    app: &AppState<S>,
+    event: &StripeEvent,
+    session: &CheckoutSessionObject,
+    status: PurchaseStatus,
+) -> Result<WebhookOutcome, ApiError> {
+    let Some((account, purchase_id)) = session_purchase(event, session)? else {
+        return Ok(WebhookOutcome::Ignored);
+    };
+    Ok(
+        match app
+            .store
+            .close_purchase(&account, &purchase_id, status, app.clock.now())
+            .await?
+        {
+            None => WebhookOutcome::UnknownPurchase,
+            Some(Closed::Unchanged(_)) => WebhookOutcome::Unchanged,
+            Some(Closed::Changed(PurchaseStatus::Expired)) => WebhookOutcome::MarkedExpired,
+            Some(Closed::Changed(_)) => WebhookOutcome::MarkedFailed,
+        },
+    )
+}
+
+/// `payment_intent.succeeded` of a checkout's payment: the card that paid, saved for auto-recharge.
+async fn save_card<S: ApiStore>(
+    app: &AppState<S>,
+    intent: &PaymentIntentObject,
+) -> Result<WebhookOutcome, ApiError> {
+    // Auto-recharge's own charges carry an attempt id instead: not a purchase's.
+    let Some(purchase_id) = intent.purchase_id().map_err(bad_event)? else {
+        return Ok(WebhookOutcome::Ignored);
+    };
+    let (Some(account), Some(customer)) =
+        (intent.account_id().map_err(bad_event)?, &intent.customer)
+    else {
+        return Ok(WebhookOutcome::Ignored);
+    };
+    let Some(purchase) = app.store.get_purchase(&account, &purchase_id).await? else {
+        return Ok(WebhookOutcome::UnknownPurchase);
+    };
+    let saved = SavedPaymentMethod {
+        customer: customer.clone(),
+        payment_method: intent.payment_method.clone(),
+        source_purchase: purchase.id.clone(),
+        source_created_at: purchase.created_at,
+    };
+    Ok(
+        if app
+            .store
+            .save_payment_method(&account, &saved, app.clock.now())
+            .await?
+        {
+            WebhookOutcome::PaymentMethodSaved
+        } else {
+            WebhookOutcome::NewerPaymentMethodKept
+        },
+    )
+}
+
+/// `POST /webhooks/stripe`: no bearer token (Stripe cannot send one); the `Stripe-Signature` over
+/// the raw body is the authentication. A bad, stale or missing signature is a 400 and nothing is
+/// read from the body; an event type imcredits does not use is a 200.
+pub async fn stripe_webhook<S: ApiStore>(
+    State(app): State<AppState<S>>,
+    request: Request,
+) -> Result<Json<WebhookAck>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, WEBHOOK_BODY_LEN_MAX)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("webhook bodies are at most {WEBHOOK_BODY_LEN_MAX} bytes"),
+            )
+        })?;
+    let header = match parts.headers.get(STRIPE_SIGNATURE_HEADER) {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_signature",
+                "malformed Stripe-Signature header",
+            )
+        })?),
+    };
+    app.payments
+        .webhook
+        .verify(header, &body, app.clock.now())
+        .map_err(|error| {
+            tracing::warn!(%error, "Stripe webhook refused");
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_signature", error.to_string())
+        })?;
+    let event = parse_event(&body).map_err(|error| {
+        tracing::error!(%error, "a signed Stripe webhook is not an event we can read");
+        bad_event(error)
+    })?;
+    let outcome = match &event.kind {
+        EventKind::CheckoutSessionCompleted(session)
+        | EventKind::CheckoutSessionAsyncPaymentSucceeded(session)
+            if event.paid_checkout().is_some() =>
+        {
+            fulfil(&app, &event, session).await?
+        }
+        EventKind::CheckoutSessionCompleted(_) => WebhookOutcome::AwaitingPayment,
+        EventKind::CheckoutSessionAsyncPaymentFailed(session) => {
+            close(&app, &event, session, PurchaseStatus::Failed).await?
+        }
+        EventKind::CheckoutSessionExpired(session) => {
+            close(&app, &event, session, PurchaseStatus::Expired).await?
+        }
+        EventKind::PaymentIntentSucceeded(intent) => save_card(&app, intent).await?,
+        _ => WebhookOutcome::Ignored,
+    };
+    tracing::info!(event = %event.id, event_type = %event.event_type, ?outcome, "Stripe webhook");
+    Ok(Json(WebhookAck {
+        received: true,
+        event_id: event.id.to_string(),
+        outcome,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_purchase_fingerprint_changes_with_the_body() {
+        let three = fingerprint(&PurchaseRequest { credits: 3 });
+        assert_eq!(three, fingerprint(&PurchaseRequest { credits: 3 }));
+        assert_ne!(three, fingerprint(&PurchaseRequest { credits: 4 }));
+        assert_eq!(three.len(), 32);
+    }
+
+    #[test]
+    fn history_queries_are_checked_field_by_field() {
+        assert_eq!(
+            history_request(None).unwrap().limit(),
+            PURCHASE_LIMIT_DEFAULT
+        );
+        assert_eq!(history_request(Some("limit=5")).unwrap().limit(), 5);
+        for (query, field) in [
+            ("limit=0", "limit"),
+            ("limit=101", "limit"),
+            ("cursor=zz", "cursor"),
+            ("status=paid", "status"),
+        ] {
+            let error = history_request(Some(query)).unwrap_err();
+            assert!(
+                error.message.starts_with(&format!("{field}: ")),
+                "{query}: {}",
+                error.message
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_key_header_is_required_bounded_and_single() {
+        async fn extract(values: &[&str]) -> Result<PurchaseKeyHeader, ApiError> {
+            let mut request = axum::http::Request::builder();
+            for value in values {
+                request = request.header(PurchaseKey::HEADER, *value);
+            }
+            let (mut parts, ()) = request.body(()).unwrap().into_parts();
+            PurchaseKeyHeader::from_request_parts(&mut parts, &()).await
+        }
+        assert_eq!(
+            extract(&["k-1"]).await.unwrap().0,
+            PurchaseKey::parse("k-1").unwrap()
+        );
+        for values in [&[][..], &["a b"], &["a", "b"], &[&*"k".repeat(129)]] {
+            let error = extract(values).await.unwrap_err();
+            assert_eq!(error.status, StatusCode::BAD_REQUEST, "{values:?}");
+            assert!(
+                error.message.starts_with("Idempotency-Key: "),
+                "{values:?}: {}",
+                error.message
+            );
+        }
+    }
+}
