@@ -1,9 +1,5 @@
 //! Identifiers that arrive from outside, parsed once at the edge (parse, don't validate).
 
-use std::fmt;
-
-use serde::{Deserialize, Deserializer, Serialize};
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {what}: {reason}")]
 pub struct IdError {
@@ -39,18 +35,20 @@ pub(crate) fn check_token(
     Ok(())
 }
 
+/// A validated string id: `parse` checks length and alphabet once, and the type carries the proof.
+/// Used for every id that arrives from outside (accounts, phone numbers, Meta's and Stripe's ids).
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident, $what:literal, $len_max:expr, $allowed:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {
             pub const LEN_MAX: usize = $len_max;
 
-            pub fn parse(text: &str) -> Result<Self, IdError> {
-                check_token(text, Self::LEN_MAX, $what, $allowed)?;
+            pub fn parse(text: &str) -> Result<Self, $crate::ids::IdError> {
+                $crate::ids::check_token(text, Self::LEN_MAX, $what, $allowed)?;
                 Ok(Self(text.to_owned()))
             }
 
@@ -59,20 +57,21 @@ macro_rules! string_id {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                Self::parse(&text).map_err(serde::de::Error::custom)
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(deserializer)?;
+                Self::parse(&text).map_err(::serde::de::Error::custom)
             }
         }
     };
 }
+pub(crate) use string_id;
 
 string_id!(
     /// The business that owns a wallet: letters, digits, `.`, `_` and `-`, at most 64 bytes.

@@ -12,42 +12,9 @@ fn ascii_graphic(byte: u8) -> bool {
     byte.is_ascii_graphic()
 }
 
-macro_rules! meta_id {
-    ($(#[$doc:meta])* $name:ident, $what:literal, $len_max:expr, $allowed:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
+use crate::ids::string_id;
 
-        impl $name {
-            pub const LEN_MAX: usize = $len_max;
-
-            pub fn parse(text: &str) -> Result<Self, IdError> {
-                check_token(text, Self::LEN_MAX, $what, $allowed)?;
-                Ok(Self(text.to_owned()))
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                Self::parse(&text).map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-
-meta_id!(
+string_id!(
     /// A WhatsApp message id (`wamid.…`), the key of a per-message charge.
     ///
     /// At most 128 printable ASCII bytes (real ones are about 60). The bound leaves room under
@@ -62,7 +29,7 @@ meta_id!(
     ascii_graphic
 );
 
-meta_id!(
+string_id!(
     /// A legacy (CBP) conversation id, the key of a per-conversation charge.
     ConversationId,
     "conversation id",
@@ -70,7 +37,7 @@ meta_id!(
     ascii_graphic
 );
 
-meta_id!(
+string_id!(
     /// A WhatsApp Business Account id (`entry[].id`): digits only.
     WabaId,
     "WABA id",

@@ -12,9 +12,9 @@ pub mod stripe;
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 
-use crate::ids::{IdError, check_token};
+use crate::ids::IdError;
 use crate::money::{Currency, Money, MoneyError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,44 +44,11 @@ fn header_token_byte(byte: u8) -> bool {
     byte.is_ascii_graphic()
 }
 
-macro_rules! payment_id {
-    ($(#[$doc:meta])* $name:ident, $what:literal, $len_max:expr, $allowed:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
-
-        impl $name {
-            pub const LEN_MAX: usize = $len_max;
-
-            pub fn parse(text: &str) -> Result<Self, IdError> {
-                check_token(text, Self::LEN_MAX, $what, $allowed)?;
-                Ok(Self(text.to_owned()))
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                Self::parse(&text).map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
+use crate::ids::string_id;
 
 // 128 bytes: short enough to fit a ledger entry reference (160), Stripe's `client_reference_id`
 // (200) and a metadata value (500) with room to spare.
-payment_id!(
+string_id!(
     /// A credit purchase paid through a hosted checkout; the reference of its ledger entry.
     PurchaseId,
     "purchase id",
@@ -89,7 +56,7 @@ payment_id!(
     reference_byte
 );
 
-payment_id!(
+string_id!(
     /// One auto-recharge attempt (one off-session charge); the reference of its ledger entry.
     RechargeAttemptId,
     "recharge attempt id",
@@ -97,7 +64,7 @@ payment_id!(
     reference_byte
 );
 
-payment_id!(
+string_id!(
     /// The provider's customer, who owns the saved payment method (Stripe `cus_…`).
     ProviderCustomerId,
     "provider customer id",
@@ -105,7 +72,7 @@ payment_id!(
     provider_id_byte
 );
 
-payment_id!(
+string_id!(
     /// A saved payment method, charged off-session by auto-recharge (Stripe `pm_…`).
     ProviderPaymentMethodId,
     "provider payment method id",
@@ -113,7 +80,7 @@ payment_id!(
     provider_id_byte
 );
 
-payment_id!(
+string_id!(
     /// One payment at the provider (Stripe PaymentIntent `pi_…`).
     ProviderPaymentId,
     "provider payment id",
@@ -121,7 +88,7 @@ payment_id!(
     provider_id_byte
 );
 
-payment_id!(
+string_id!(
     /// A hosted checkout page (Stripe Checkout Session `cs_…`).
     CheckoutSessionId,
     "checkout session id",
@@ -129,7 +96,7 @@ payment_id!(
     provider_id_byte
 );
 
-payment_id!(
+string_id!(
     /// The provider's id of a webhook event (Stripe `evt_…`): what deduplicates deliveries.
     ProviderEventId,
     "provider event id",
@@ -137,7 +104,7 @@ payment_id!(
     provider_id_byte
 );
 
-payment_id!(
+string_id!(
     /// Sent with every request that creates something at the provider, so that a retry after a
     /// timeout or a lost answer cannot create it twice. Derive it from what the request is (see the
     /// constructors), never from the time or a random number, and keep it for every retry.

@@ -55,7 +55,7 @@ pub struct DynamoStore {
     write_units_milli: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
-fn unavailable<E, R>(error: SdkError<E, R>) -> StoreError
+pub(crate) fn unavailable<E, R>(error: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -63,7 +63,7 @@ where
     StoreError::Unavailable(DisplayErrorContext(error).to_string())
 }
 
-fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> T {
+pub(crate) fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> T {
     // Builders fail only when a required field is missing, which is a bug in this module.
     result.expect("every required field of a DynamoDB request is set")
 }

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
@@ -24,7 +24,7 @@ use aws_sdk_dynamodb::types::{
 use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, decimal_to_n, n, s, timestamp};
-use super::{DynamoStore, keys};
+use super::{DynamoStore, built, keys, unavailable};
 use crate::ids::AccountId;
 use crate::ledger::{EntryOutcome, NewEntry};
 use crate::money::CreditQuote;
@@ -45,19 +45,6 @@ const RECORD_ATTEMPTS_MAX: u32 = 5;
 const BATCH_GET_ROUNDS_MAX: u32 = 8;
 /// DynamoDB accepts at most 100 keys in one `BatchGetItem`; a history page is at most 100.
 const KEYS_PER_BATCH_GET_MAX: usize = 100;
-
-fn unavailable<E, R>(error: SdkError<E, R>) -> StoreError
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    StoreError::Unavailable(DisplayErrorContext(error).to_string())
-}
-
-fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> T {
-    // Builders fail only when a required field is missing, which is a bug in this module.
-    result.expect("every required field of a DynamoDB request is set")
-}
 
 fn is_condition_failure<E, R>(error: &SdkError<E, R>) -> bool
 where
