@@ -7,6 +7,7 @@ pub mod error;
 pub mod json;
 pub mod operator;
 pub mod purchases;
+pub mod query;
 pub mod views;
 pub mod wallet;
 

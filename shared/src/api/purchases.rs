@@ -34,7 +34,7 @@ use super::auth::AccountCaller;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::views::{AmountView, QuoteView};
-use super::wallet::{credits_error, load_wallet, percent_decode};
+use super::wallet::{credits_error, load_wallet};
 use super::{ApiStore, AppState};
 use crate::ids::AccountId;
 use crate::ledger::{EntryId, EntryKind, Metadata, NewEntry};
@@ -54,7 +54,6 @@ use crate::ports::payments::{
 use crate::ports::store::{Closed, Fulfilment, PurchaseListRequest, PurchaseRecorded};
 
 pub const PURCHASE_LIMIT_DEFAULT: u32 = 20;
-const QUERY_LEN_MAX: usize = 1024;
 /// The header Stripe signs its webhooks with.
 pub const STRIPE_SIGNATURE_HEADER: &str = "Stripe-Signature";
 
@@ -325,39 +324,19 @@ pub struct PurchaseHistoryView {
 
 /// `limit` (1..=100) and `cursor`, each checked and named when wrong.
 fn history_request(query: Option<&str>) -> Result<PurchaseListRequest, ApiError> {
-    let query = query.unwrap_or("");
-    if query.len() > QUERY_LEN_MAX {
-        return Err(ApiError::bad_request("the query string is too long"));
-    }
     let mut limit = PURCHASE_LIMIT_DEFAULT;
     let mut cursor = None;
-    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = percent_decode(value)
-            .ok_or_else(|| ApiError::invalid_field(name, "bad percent-encoding"))?;
-        match name {
+    for (name, value) in super::query::pairs(query)? {
+        match name.as_str() {
             "limit" => {
-                limit = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|limit| {
-                        (1..=crate::ports::store::PURCHASE_PAGE_LIMIT_MAX).contains(limit)
-                    })
-                    .ok_or_else(|| {
-                        ApiError::invalid_field("limit", "expected a number from 1 to 100")
-                    })?;
+                limit = super::query::limit(&value, crate::ports::store::PURCHASE_PAGE_LIMIT_MAX)?
             }
             "cursor" => {
                 cursor = Some(PurchaseCursor::decode(&value).map_err(|_| {
                     ApiError::invalid_field("cursor", "not a cursor this API issued")
                 })?);
             }
-            other => {
-                return Err(ApiError::invalid_field(
-                    other.get(..32).unwrap_or(other),
-                    "unknown query parameter (expected limit, cursor)",
-                ));
-            }
+            other => return Err(super::query::unknown(other, "limit, cursor")),
         }
     }
     Ok(PurchaseListRequest::new(limit, cursor))

@@ -14,11 +14,10 @@ use super::{ApiStore, AppState};
 use crate::ids::AccountId;
 use crate::ledger::StatementCursor;
 use crate::money::{Money, QuoteError};
-use crate::ports::store::{PostedRange, StatementRequest};
+use crate::ports::store::{PostedRange, STATEMENT_PAGE_LIMIT_MAX, StatementRequest};
 use crate::wallet::{AutoRecharge, SettingsError, Wallet};
 
 pub const STATEMENT_LIMIT_DEFAULT: u32 = 20;
-const QUERY_LEN_MAX: usize = 1024;
 
 pub(super) async fn load_wallet<S: ApiStore>(
     app: &AppState<S>,
@@ -40,32 +39,15 @@ pub async fn get_wallet<S: ApiStore>(
 
 /// `from`, `to` (RFC 3339), `limit` (1..=100) and `cursor`, each checked and named when wrong.
 fn statement_request(query: Option<&str>) -> Result<StatementRequest, ApiError> {
-    let query = query.unwrap_or("");
-    if query.len() > QUERY_LEN_MAX {
-        return Err(ApiError::bad_request("the query string is too long"));
-    }
     let mut limit = STATEMENT_LIMIT_DEFAULT;
     let (mut cursor, mut from, mut to) = (None, None, None);
-    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = percent_decode(value)
-            .ok_or_else(|| ApiError::invalid_field(name, "bad percent-encoding"))?;
+    for (name, value) in super::query::pairs(query)? {
         let time = |field: &str| {
             OffsetDateTime::parse(&value, &Rfc3339)
                 .map_err(|_| ApiError::invalid_field(field, "expected an RFC 3339 time"))
         };
-        match name {
-            "limit" => {
-                limit = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|limit| {
-                        (1..=crate::ports::store::STATEMENT_PAGE_LIMIT_MAX).contains(limit)
-                    })
-                    .ok_or_else(|| {
-                        ApiError::invalid_field("limit", "expected a number from 1 to 100")
-                    })?;
-            }
+        match name.as_str() {
+            "limit" => limit = super::query::limit(&value, STATEMENT_PAGE_LIMIT_MAX)?,
             "cursor" => {
                 cursor = Some(StatementCursor::decode(&value).map_err(|_| {
                     ApiError::invalid_field("cursor", "not a cursor this API issued")
@@ -73,12 +55,7 @@ fn statement_request(query: Option<&str>) -> Result<StatementRequest, ApiError> 
             }
             "from" => from = Some(time("from")?),
             "to" => to = Some(time("to")?),
-            other => {
-                return Err(ApiError::invalid_field(
-                    other.get(..32).unwrap_or(other),
-                    "unknown query parameter (expected from, to, limit, cursor)",
-                ));
-            }
+            other => return Err(super::query::unknown(other, "from, to, limit, cursor")),
         }
     }
     let request = StatementRequest::new(limit, cursor);
@@ -93,31 +70,6 @@ fn statement_request(query: Option<&str>) -> Result<StatementRequest, ApiError> 
         return Err(ApiError::invalid_field("from", "must not be after to"));
     }
     Ok(request.posted_within(range))
-}
-
-/// Decodes `%XX` and `+` in a query value; `None` for malformed escapes or non-UTF-8.
-pub(super) fn percent_decode(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'%' => {
-                let hex = bytes.get(index + 1..index + 3)?;
-                decoded.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
-                index += 3;
-            }
-            b'+' => {
-                decoded.push(b' ');
-                index += 1;
-            }
-            byte => {
-                decoded.push(byte);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8(decoded).ok()
 }
 
 pub async fn get_statement<S: ApiStore>(

@@ -21,7 +21,6 @@ use crate::meta::{
 use crate::ports::queue::QueueSend;
 
 pub const WEBHOOK_PATH: &str = "/webhooks/meta";
-const QUERY_LEN_MAX: usize = 2048;
 
 pub struct WebhookApp<Q> {
     pub secret: AppSecret,
@@ -61,11 +60,9 @@ pub fn router<Q: QueueSend + Send + Sync + 'static>(app: WebhookApp<Q>) -> Route
 
 /// Answers `hub.challenge` as plain text only for `hub.mode=subscribe` and the right token.
 async fn handshake<Q>(State(app): State<Shared<Q>>, RawQuery(query): RawQuery) -> Response {
-    let query = query.unwrap_or_default();
-    if query.len() > QUERY_LEN_MAX {
+    let Ok(pairs) = crate::api::query::pairs(query.as_deref()) else {
         return StatusCode::FORBIDDEN.into_response();
-    }
-    let pairs: Vec<(String, String)> = form_pairs(&query);
+    };
     let answer = HandshakeQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .and_then(|parsed| answer_handshake(&app.verify_token, &parsed).map(str::to_owned));
     match answer {
@@ -78,41 +75,6 @@ async fn handshake<Q>(State(app): State<Shared<Q>>, RawQuery(query): RawQuery) -
             StatusCode::FORBIDDEN.into_response()
         }
     }
-}
-
-/// `a=1&b=2` with `+` and `%XX` decoded; undecodable pairs are dropped (the handshake then refuses).
-fn form_pairs(query: &str) -> Vec<(String, String)> {
-    fn decode(text: &str) -> Option<String> {
-        let bytes = text.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut index = 0;
-        while index < bytes.len() {
-            match bytes[index] {
-                b'%' => {
-                    let hex = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
-                    out.push(u8::from_str_radix(hex, 16).ok()?);
-                    index += 3;
-                }
-                b'+' => {
-                    out.push(b' ');
-                    index += 1;
-                }
-                byte => {
-                    out.push(byte);
-                    index += 1;
-                }
-            }
-        }
-        String::from_utf8(out).ok()
-    }
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .filter_map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            Some((decode(name)?, decode(value)?))
-        })
-        .collect()
 }
 
 /// 200 only once every event is on the billing queue; otherwise an error, so Meta sends it again.

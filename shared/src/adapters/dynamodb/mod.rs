@@ -50,9 +50,6 @@ const STATEMENT_QUERY_PAGES_MAX: u32 = 8;
 pub struct DynamoStore {
     client: Client,
     table: String,
-    /// Write capacity the posting transactions consumed, in thousandths of a unit (for
-    /// benchmarks and capacity planning; DynamoDB reports it for the asking).
-    write_units_milli: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub(crate) fn unavailable<E, R>(error: SdkError<E, R>) -> StoreError
@@ -135,23 +132,7 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
-            write_units_milli: std::sync::Arc::default(),
         }
-    }
-
-    /// Write units consumed by committed postings since this store was made, in thousandths.
-    pub fn posting_write_units_milli(&self) -> u64 {
-        self.write_units_milli
-            .load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn meter(&self, consumed: &[aws_sdk_dynamodb::types::ConsumedCapacity]) {
-        // The SDK reports units as floating point; they are a metric, converted once, here.
-        let units: f64 = consumed.iter().filter_map(|c| c.capacity_units()).sum();
-        self.write_units_milli.fetch_add(
-            (units * 1000.0).round() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
     }
 
     pub fn client(&self) -> &Client {
@@ -412,12 +393,10 @@ impl DynamoStore {
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items))
-                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
                 .send()
                 .await
             {
-                Ok(output) => {
-                    self.meter(output.consumed_capacity());
+                Ok(_) => {
                     let wallet = Wallet {
                         balance: plan.balance_after,
                         entry_count: plan.entry_count_after,
