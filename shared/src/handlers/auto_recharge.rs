@@ -224,14 +224,17 @@ where
     pub async fn recharge(&self, account: &AccountId) -> Result<RechargeOutcome, RechargeError> {
         let now = self.clock.now();
         let now_ms = epoch_ms(now);
-        let Some(wallet) = self.store.get_wallet(account).await? else {
-            return Ok(RechargeOutcome::Skipped(Skip::NoWallet));
-        };
+        // The lock first, then the wallet: a success credits the wallet and releases the lock in
+        // one transaction, so a wallet read after a released lock already shows that credit, and a
+        // lock read before the release makes our own write fail on its revision.
         let state = self
             .store
             .recharge_state(account)
             .await?
             .unwrap_or_default();
+        let Some(wallet) = self.store.get_wallet(account).await? else {
+            return Ok(RechargeOutcome::Skipped(Skip::NoWallet));
+        };
         if state.lease_until_ms > now_ms {
             return Ok(RechargeOutcome::Skipped(Skip::Busy));
         }
