@@ -33,23 +33,41 @@ fn keys(requests: &[wiremock::Request]) -> BTreeSet<String> {
     requests.iter().filter_map(idempotency_key).collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_triggers_make_one_payment_and_one_credit() {
     let rig = rig().await;
     rig.answer_every_charge(IntentPerKey {
         status: "succeeded",
+        delay: Duration::ZERO,
     })
     .await;
     let account = rig.due_wallet("twenty", "1").await;
-    let triggers = (0..20).map(|_| {
-        let (recharger, account) = (rig.recharger.clone(), account.clone());
-        tokio::spawn(async move { recharger.recharge(&account).await })
-    });
+    // Stripe answers slowly, so the triggers overlap the one charge in flight.
+    rig.stripe.reset().await;
+    rig.answer_every_charge(IntentPerKey {
+        status: "succeeded",
+        delay: Duration::from_millis(500),
+    })
+    .await;
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(20));
+    let triggers: Vec<_> = (0..20)
+        .map(|_| {
+            let (recharger, account) = (rig.recharger.clone(), account.clone());
+            let start = start.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                recharger.recharge(&account).await
+            })
+        })
+        .collect();
     let mut credited = 0;
+    let mut outcomes = Vec::new();
     for trigger in triggers {
-        if let RechargeOutcome::Credited { .. } = trigger.await.unwrap().unwrap() {
+        let outcome = trigger.await.unwrap().unwrap();
+        if let RechargeOutcome::Credited { .. } = outcome {
             credited += 1;
         }
+        outcomes.push(outcome);
     }
     assert_eq!(credited, 1);
     let charges = rig.charges().await;
@@ -102,6 +120,7 @@ async fn a_lost_answer_is_retried_under_the_same_key_and_credited_once() {
     // ...then its idempotent replay of the first answer.
     rig.answer_every_charge(IntentPerKey {
         status: "succeeded",
+        delay: Duration::ZERO,
     })
     .await;
     let account = rig.due_wallet("lost", "2").await;
@@ -194,6 +213,7 @@ async fn the_daily_cap_holds_under_a_stream_of_triggers() {
     let rig = rig().await;
     rig.answer_every_charge(IntentPerKey {
         status: "succeeded",
+        delay: Duration::ZERO,
     })
     .await;
     let account = rig.due_wallet("daily", "1").await;
@@ -230,6 +250,7 @@ async fn settings_disabled_after_a_request_was_queued_are_honoured() {
     let rig = rig().await;
     rig.answer_every_charge(IntentPerKey {
         status: "succeeded",
+        delay: Duration::ZERO,
     })
     .await;
     let account = rig.due_wallet("honour", "1").await;
@@ -263,12 +284,13 @@ async fn settings_disabled_after_a_request_was_queued_are_honoured() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn schedule_and_queue_racing_make_one_recharge() {
     let store = imcredits_tests::dynamo_store_on_own_table("race").await;
     let rig = RechargeRig::start(store, limits(), 2_000).await;
     rig.answer_every_charge(IntentPerKey {
         status: "succeeded",
+        delay: Duration::from_millis(300),
     })
     .await;
     let account = rig.due_wallet("race", "1").await;

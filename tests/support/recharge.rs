@@ -46,18 +46,22 @@ impl Clock for ManualClock {
 /// PaymentIntent's id is a function of the `Idempotency-Key`.
 pub struct IntentPerKey {
     pub status: &'static str,
+    /// How long Stripe takes to answer.
+    pub delay: Duration,
 }
 
 impl Respond for IntentPerKey {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let key = idempotency_key(request).unwrap_or_default();
         let tail: String = key.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-        ResponseTemplate::new(200).set_body_json(json!({
-            "id": format!("pi_{tail}"),
-            "object": "payment_intent",
-            "status": self.status,
-            "last_payment_error": null
-        }))
+        ResponseTemplate::new(200)
+            .set_body_json(json!({
+                "id": format!("pi_{tail}"),
+                "object": "payment_intent",
+                "status": self.status,
+                "last_payment_error": null
+            }))
+            .set_delay(self.delay)
     }
 }
 
