@@ -54,6 +54,9 @@ pub struct RechargeLimits {
     pub lease: Duration,
     /// Wallets one sweep handles at most.
     pub sweep_wallets_max: usize,
+    /// A sweep starts no new wallet after this long (the rest wait for the next sweep), so it
+    /// ends within the function's timeout even when the provider is slow.
+    pub sweep_budget: Duration,
 }
 
 impl Default for RechargeLimits {
@@ -62,7 +65,8 @@ impl Default for RechargeLimits {
             per_day_max: 3,
             monthly_credits_max: None,
             lease: Duration::from_secs(120),
-            sweep_wallets_max: 500,
+            sweep_wallets_max: 200,
+            sweep_budget: Duration::from_secs(240),
         }
     }
 }
@@ -206,7 +210,12 @@ where
             items_read: due.items_read,
             ..SweepOutcome::default()
         };
+        let started = std::time::Instant::now();
         for account in &due.accounts {
+            if started.elapsed() >= self.limits.sweep_budget {
+                outcome.deferred += 1;
+                continue;
+            }
             match self.recharge(account).await {
                 Ok(RechargeOutcome::Credited { .. }) => outcome.credited += 1,
                 Ok(_) => {}
@@ -539,4 +548,6 @@ pub struct SweepOutcome {
     pub items_read: u64,
     pub credited: usize,
     pub failed: usize,
+    /// Left for the next sweep: the time budget ran out.
+    pub deferred: usize,
 }
