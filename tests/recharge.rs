@@ -456,3 +456,23 @@ async fn a_sweep_over_5000_wallets_of_which_7_are_due_reads_7() {
     assert!(rig.charges().await.is_empty());
     eprintln!("sweep test took {:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn an_attempt_unanswered_past_stripe_s_key_window_is_held_not_replaced() {
+    let rig = RechargeRig::start(dynamo_store().await, limits(), 300).await;
+    rig.answer_every_charge(
+        ResponseTemplate::new(200)
+            .set_body_json(serde_json::json!({"id": "pi_never_seen", "status": "succeeded"}))
+            .set_delay(Duration::from_secs(2)),
+    )
+    .await;
+    let account = rig.due_wallet("stuck", "1").await;
+    assert!(rig.recharger.recharge(&account).await.is_err(), "timeout");
+    rig.clock.advance(time::Duration::hours(24));
+    assert_eq!(
+        rig.recharger.recharge(&account).await.unwrap(),
+        RechargeOutcome::Skipped(Skip::Stuck)
+    );
+    assert_eq!(rig.charges().await.len(), 1, "neither resumed nor replaced");
+    assert_reconciled(&rig.store, &account).await;
+}

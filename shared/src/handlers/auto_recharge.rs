@@ -42,6 +42,9 @@ pub const DECLINE_BACKOFF: [Duration; 3] = [
     Duration::from_secs(24 * 3_600),
 ];
 const DAY_MS: i64 = 24 * 3_600 * 1_000;
+/// An attempt in flight is resumed only this long after it was made: Stripe keeps an idempotency
+/// key at least 24 hours, and past that a resumed request could become a second payment.
+const RESUME_WINDOW_MS: i64 = 23 * 3_600 * 1_000;
 
 /// Limits of auto-recharge, from configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +88,9 @@ pub enum Skip {
     MonthlyCap,
     NoCard,
     NotSold,
+    /// An attempt whose answer was lost is older than the provider's idempotency window: neither
+    /// resumed nor replaced until an operator has looked the payment up (logged at error).
+    Stuck,
 }
 
 /// What one trigger did for one wallet.
@@ -250,6 +256,15 @@ where
         let (attempt, attempt_seq) = match &state.in_flight {
             // A lost answer: the same charge again, whatever the settings say now, because the
             // first call may have taken the money; the idempotency key keeps it one payment.
+            Some(attempt) if now_ms.saturating_sub(attempt.started_ms) > RESUME_WINDOW_MS => {
+                tracing::error!(
+                    %account,
+                    attempt_id = %attempt.attempt_id,
+                    "recharge attempt held past the idempotency window: look the payment up \
+                     at the provider, then credit or clear it"
+                );
+                return Ok(RechargeOutcome::Skipped(Skip::Stuck));
+            }
             Some(attempt) => (attempt.clone(), state.attempt_seq),
             None => match self.new_attempt(&wallet, &state, now, now_ms).await? {
                 Ok(attempt) => (attempt, state.attempt_seq + 1),
@@ -382,6 +397,7 @@ where
             total: quote.total,
             customer: card.customer,
             payment_method,
+            started_ms: now_ms,
         }))
     }
 

@@ -31,6 +31,9 @@ pub struct InFlight {
     pub total: Money,
     pub customer: ProviderCustomerId,
     pub payment_method: ProviderPaymentMethodId,
+    /// When the attempt was made (epoch ms): it is resumed only while the provider still knows
+    /// its idempotency key (Stripe keeps keys at least 24 hours).
+    pub started_ms: i64,
 }
 
 /// The lock item of one wallet. A missing item reads as [`RechargeState::default`].

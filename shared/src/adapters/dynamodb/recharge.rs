@@ -142,6 +142,10 @@ fn state_item(account: &AccountId, state: &RechargeState) -> Item {
                 "attempt_payment_method".to_owned(),
                 s(attempt.payment_method.as_str()),
             ),
+            (
+                "attempt_started_ms".to_owned(),
+                AttributeValue::N(attempt.started_ms.to_string()),
+            ),
         ]);
     }
     item
@@ -169,6 +173,7 @@ fn state_from_item(item: &Item) -> Result<RechargeState, StoreError> {
                 .map_err(|_| corrupt("customer"))?,
             payment_method: ProviderPaymentMethodId::parse(read.str("attempt_payment_method")?)
                 .map_err(|_| corrupt("payment method"))?,
+            started_ms: i64_of(item, "attempt_started_ms")?,
         })
     } else {
         None
@@ -417,6 +422,7 @@ mod tests {
                 total: usd("20.60"),
                 customer: ProviderCustomerId::parse("cus_1").unwrap(),
                 payment_method: ProviderPaymentMethodId::parse("pm_1").unwrap(),
+                started_ms: 1_700_000_000_000,
             }),
             attempt_seq: 3,
             successes_ms: vec![1, 2],
