@@ -476,3 +476,59 @@ async fn an_attempt_unanswered_past_stripe_s_key_window_is_held_not_replaced() {
     assert_eq!(rig.charges().await.len(), 1, "neither resumed nor replaced");
     assert_reconciled(&rig.store, &account).await;
 }
+
+#[tokio::test]
+async fn the_monthly_credit_cap_holds_and_requires_action_backs_off_like_a_decline() {
+    let limits = RechargeLimits {
+        per_day_max: 24,
+        monthly_credits_max: Some(20),
+        ..limits()
+    };
+    let rig = RechargeRig::start(dynamo_store().await, limits, 2_000).await;
+    rig.answer_every_charge(IntentPerKey {
+        status: "succeeded",
+        delay: Duration::ZERO,
+    })
+    .await;
+    let account = rig.due_wallet("monthly", "1").await;
+    for round in 0..4 {
+        rig.recharger.recharge(&account).await.unwrap();
+        rig.store
+            .post_entries(&account, &[charge(&format!("month-{round}"), "-20")], at())
+            .await
+            .unwrap();
+        rig.clock.advance(time::Duration::minutes(5));
+    }
+    // 10 credits a recharge, 20 a month: two recharges, then the cap.
+    assert_eq!(rig.charges().await.len(), 2);
+    assert_eq!(
+        rig.recharger.recharge(&account).await.unwrap(),
+        RechargeOutcome::Skipped(Skip::MonthlyCap)
+    );
+
+    // The bank wants 3-D Secure, which cannot happen off-session: counted like a decline.
+    let rig = rig_requiring_action().await;
+    let account = rig.due_wallet("action", "1").await;
+    assert_eq!(
+        rig.recharger.recharge(&account).await.unwrap(),
+        RechargeOutcome::Declined { disabled: false }
+    );
+    assert_eq!(
+        rig.recharger.recharge(&account).await.unwrap(),
+        RechargeOutcome::Skipped(Skip::BackingOff)
+    );
+    let notices = rig.notices();
+    assert_eq!(notices[0]["kind"], "recharge_failed");
+    assert_eq!(notices[0]["reason"], "requires_action");
+    assert_reconciled(&rig.store, &account).await;
+}
+
+async fn rig_requiring_action() -> RechargeRig {
+    let rig = rig().await;
+    rig.answer_every_charge(ResponseTemplate::new(402).set_body_json(serde_json::json!({
+        "error": {"type": "card_error", "code": "authentication_required",
+                  "message": "This payment requires authentication.",
+                  "payment_intent": {"id": "pi_3ds"}}})))
+        .await;
+    rig
+}

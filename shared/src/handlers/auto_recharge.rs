@@ -567,3 +567,35 @@ pub struct SweepOutcome {
     /// Left for the next sweep: the time budget ran out.
     pub deferred: usize,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::billing::thresholds::RechargeRequest;
+    use crate::money::Currency;
+
+    #[test]
+    fn billing_s_recharge_requests_name_the_wallet_to_re_read() {
+        let usd = |text: &str| Money::parse(text, Currency::Usd).unwrap();
+        let request = RechargeRequest {
+            id: "acme:recharge:8".into(),
+            account_id: AccountId::parse("acme").unwrap(),
+            balance: usd("2"),
+            minimum_balance: usd("5"),
+            seq: 8,
+            at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let body = serde_json::to_string(&request).unwrap();
+        let parsed: RequestBody = serde_json::from_str(&body).unwrap();
+        assert_eq!(parsed.account_id.as_str(), "acme");
+        assert!(serde_json::from_str::<RequestBody>(r#"{"account_id": "a b"}"#).is_err());
+    }
+
+    #[test]
+    fn months_and_backoff_steps() {
+        let at = time::macros::datetime!(2026-11-30 23:59 UTC);
+        assert_eq!(month_of(at), "2026-11");
+        assert_eq!(month_of(at + time::Duration::minutes(1)), "2026-12");
+        assert_eq!(DECLINE_BACKOFF.len() as u32, DECLINES_MAX);
+    }
+}
