@@ -532,3 +532,78 @@ async fn rig_requiring_action() -> RechargeRig {
         .await;
     rig
 }
+
+/// The immediate trigger end to end: a Meta webhook through billing crosses the minimum, billing
+/// queues a request on the (moto) recharge queue, and the handler recharges once from it.
+#[tokio::test]
+async fn billing_s_request_on_the_recharge_queue_leads_to_one_recharge() {
+    use imcredits::payments::purchase::SavedPaymentMethod;
+    use imcredits::payments::{ProviderCustomerId, ProviderPaymentMethodId, PurchaseId};
+    use imcredits::ports::store::PaymentMethodSave;
+    use imcredits_tests::pipeline::{Pipeline, meta_body, pmp, status};
+
+    let pipeline = Pipeline::spawn().await;
+    let (account, phone) = pipeline.wallet("billed", "0.03").await;
+    let card = SavedPaymentMethod {
+        customer: ProviderCustomerId::parse("cus_test").unwrap(),
+        payment_method: Some(ProviderPaymentMethodId::parse("pm_test").unwrap()),
+        source_purchase: PurchaseId::parse("pur_test").unwrap(),
+        source_created_at: at(),
+    };
+    pipeline
+        .store
+        .save_payment_method(&account, &card, at())
+        .await
+        .unwrap();
+    let settings = AutoRecharge::new(true, usd("0.02"), 5, Currency::Usd).unwrap();
+    pipeline
+        .store
+        .set_auto_recharge(&account, &settings, at())
+        .await
+        .unwrap();
+    let body = meta_body(
+        &phone,
+        vec![status("wamid.R1", "delivered", pmp("regular", "marketing"))],
+    );
+    assert_eq!(pipeline.post(body).await, axum::http::StatusCode::OK);
+    assert_eq!(pipeline.bill_all().await.recharge_requests, 1);
+
+    let rig = RechargeRig::start(pipeline.store.clone(), limits(), 2_000).await;
+    rig.answer_every_charge(IntentPerKey {
+        status: "succeeded",
+        delay: Duration::ZERO,
+    })
+    .await;
+    let bodies = imcredits_tests::sqs::drain(&pipeline.sqs, &pipeline.recharges, 10).await;
+    assert_eq!(bodies.len(), 1);
+    let records: Vec<Record> = bodies
+        .iter()
+        .enumerate()
+        .map(|(index, body)| Record {
+            id: format!("m-{index}"),
+            body: body.clone(),
+        })
+        .collect();
+    // Delivered twice (SQS is at least once): still one payment.
+    assert!(
+        rig.recharger
+            .handle_requests(&records)
+            .await
+            .failed
+            .is_empty()
+    );
+    assert!(
+        rig.recharger
+            .handle_requests(&records)
+            .await
+            .failed
+            .is_empty()
+    );
+    let charges = rig.charges().await;
+    assert_eq!(charges.len(), 1);
+    // 5 credits: 10.00 + 0.30 fee.
+    assert_eq!(imcredits_tests::stripe::form(&charges[0])["amount"], "1030");
+    let wallet = assert_reconciled(&pipeline.store, &account).await;
+    // 0.03 - 0.0125 + 10.00
+    assert_eq!(wallet.balance, usd("10.0175"));
+}
