@@ -81,6 +81,19 @@ async fn twenty_concurrent_triggers_make_one_payment_and_one_credit() {
     // 1.00 + 10 credits × 2.00: the fee is not credited.
     let wallet = assert_reconciled(&rig.store, &account).await;
     assert_eq!(wallet.balance, usd("21"));
+    // One paid recharge in the payment history, for the total charged.
+    let history = imcredits::ports::store::PurchaseRead::purchase_page(
+        &rig.store,
+        &account,
+        &imcredits::ports::store::PurchaseListRequest::new(10, None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(history.purchases.len(), 1);
+    let paid = &history.purchases[0];
+    assert_eq!(paid.status.as_str(), "paid");
+    assert_eq!(paid.quote.total, usd("20.60"));
+    assert!(paid.id.as_str().starts_with("ra_"));
     let kinds: Vec<String> = rig
         .notices()
         .iter()

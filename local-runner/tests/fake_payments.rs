@@ -374,6 +374,19 @@ async fn a_wallet_below_its_minimum_is_recharged_once_on_the_runner() {
         .map(|entry| entry["kind"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(kinds, ["auto_recharge", "purchase"], "{statement}");
+    let (_, history) = runner.json("GET", "/v1/wallet/purchases", &owner, &[], None);
+    let totals: Vec<(&str, &str)> = history["purchases"]
+        .as_array()
+        .expect("purchases")
+        .iter()
+        .map(|purchase| {
+            (
+                purchase["status"].as_str().unwrap_or(""),
+                purchase["quote"]["total"]["display"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(totals, [("paid", "20.60"), ("paid", "6.18")], "{history}");
 
     // The next fake charge is declined: reported, nothing credited.
     let (status, queued) = runner.send("POST", "/local/fake-payments/decline-next", &[], "");

@@ -96,9 +96,21 @@ pub async fn the_recharge_lock_is_written_once_per_revision(backend: &Backend) {
         at(),
     )
     .unwrap();
+    let policy = imcredits::money::QuotePolicy::zoho_default(Currency::Usd);
+    let quote = policy.quote(policy.credits(10).unwrap()).unwrap();
+    let paid = imcredits::payments::purchase::Purchase::pending(
+        imcredits::payments::PurchaseId::parse(attempt.as_str()).unwrap(),
+        account.clone(),
+        quote,
+        "auto_recharge".into(),
+        None,
+        at(),
+    );
     let stale = RechargeState { rev: 2, ..first };
     assert!(matches!(
-        store.post_recharge(account, &entry, &stale, at()).await,
+        store
+            .post_recharge(account, &entry, &stale, &paid, at())
+            .await,
         Err(StoreError::ExtraRefused(0))
     ));
     assert_eq!(
@@ -115,11 +127,21 @@ pub async fn the_recharge_lock_is_written_once_per_revision(backend: &Backend) {
         ..RechargeState::default()
     };
     let receipt = store
-        .post_recharge(account, &entry, &current, at())
+        .post_recharge(account, &entry, &current, &paid, at())
         .await
         .unwrap();
     assert_eq!(receipt.posted_count(), 1);
     assert_eq!(store.recharge_state(account).await.unwrap(), Some(current));
+    // In the payment history, once.
+    let page = imcredits::ports::store::PurchaseRead::purchase_page(
+        &store,
+        account,
+        &imcredits::ports::store::PurchaseListRequest::new(10, None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.purchases.len(), 1);
+    assert_eq!(page.purchases[0].id.as_str(), attempt.as_str());
     let wallet = assert_reconciled(&store, account).await;
     assert_eq!(wallet.balance, usd("20"));
 }

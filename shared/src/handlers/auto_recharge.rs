@@ -285,15 +285,17 @@ where
             idempotency_key: crate::payments::IdempotencyKey::recharge(&attempt.attempt_id),
             attempt_id: attempt.attempt_id.clone(),
             account_id: account.clone(),
-            amount: crate::payments::ChargeAmount::new(attempt.total)
+            amount: crate::payments::ChargeAmount::new(attempt.quote.total)
                 .map_err(|error| RechargeError::Request(error.to_string()))?,
-            credits: attempt.credits,
+            credits: attempt.quote.credits,
             customer: attempt.customer.clone(),
             payment_method: attempt.payment_method.clone(),
         };
         let answer = self.payments.charge_off_session(&request).await;
         match answer {
-            Ok(ChargeOutcome::Succeeded { .. }) => self.credit(account, &attempt, held, now).await,
+            Ok(ChargeOutcome::Succeeded { payment_id }) => {
+                self.credit(account, &attempt, payment_id, held, now).await
+            }
             Ok(ChargeOutcome::Processing { .. }) => Ok(RechargeOutcome::Pending),
             Ok(ChargeOutcome::RequiresAction { .. }) => {
                 self.declined(account, &attempt, held, now, "requires_action".into())
@@ -392,9 +394,7 @@ where
         };
         Ok(Ok(InFlight {
             attempt_id: attempt_id(&wallet.account_id, state.attempt_seq),
-            credits: quote.credits,
-            value: quote.subtotal,
-            total: quote.total,
+            quote,
             customer: card.customer,
             payment_method,
             started_ms: now_ms,
@@ -405,6 +405,7 @@ where
         &self,
         account: &AccountId,
         attempt: &InFlight,
+        payment_id: crate::payments::ProviderPaymentId,
         held: RechargeState,
         now: OffsetDateTime,
     ) -> Result<RechargeOutcome, RechargeError> {
@@ -415,7 +416,7 @@ where
         } else {
             0
         }
-        .saturating_add(u64::from(attempt.credits));
+        .saturating_add(u64::from(attempt.quote.credits));
         let mut successes_ms = held.successes_ms.clone();
         successes_ms.retain(|at| now_ms.saturating_sub(*at) < DAY_MS);
         successes_ms.push(now_ms);
@@ -435,19 +436,35 @@ where
         };
         let mut metadata = Metadata::new();
         metadata.insert("attempt_id", attempt.attempt_id.as_str())?;
-        metadata.insert("credits", &attempt.credits.to_string())?;
+        metadata.insert("credits", &attempt.quote.credits.to_string())?;
         let entry = NewEntry::new(
             EntryId::auto_recharge(attempt.attempt_id.as_str())
                 .map_err(|error| RechargeError::Request(error.to_string()))?,
             EntryKind::AutoRecharge,
-            attempt.value,
-            &format!("Auto-recharge: {} credits", attempt.credits),
+            attempt.quote.subtotal,
+            &format!("Auto-recharge: {} credits", attempt.quote.credits),
             metadata,
             now,
         )?;
+        // In the payment history too, under the attempt's id.
+        let purchase_id = crate::payments::PurchaseId::parse(attempt.attempt_id.as_str())
+            .map_err(|error| RechargeError::Request(error.to_string()))?;
+        let paid = crate::payments::purchase::Purchase {
+            status: crate::payments::purchase::PurchaseStatus::Paid,
+            payment_intent: Some(payment_id),
+            paid_at: Some(now),
+            ..crate::payments::purchase::Purchase::pending(
+                purchase_id,
+                account.clone(),
+                attempt.quote.clone(),
+                "auto_recharge".to_owned(),
+                Some(attempt.customer.clone()),
+                now,
+            )
+        };
         let receipt = match self
             .store
-            .post_recharge(account, &entry, &released, now)
+            .post_recharge(account, &entry, &released, &paid, now)
             .await
         {
             Ok(receipt) => receipt,
@@ -465,7 +482,7 @@ where
             .await?;
         Ok(RechargeOutcome::Credited {
             attempt_id: attempt.attempt_id.to_string(),
-            value: attempt.value,
+            value: attempt.quote.subtotal,
         })
     }
 
@@ -543,8 +560,8 @@ where
             kind,
             account_id: account.clone(),
             attempt_id: attempt.attempt_id.to_string(),
-            credits: attempt.credits,
-            amount: attempt.total,
+            credits: attempt.quote.credits,
+            amount: attempt.quote.total,
             reason,
             at: now,
         };

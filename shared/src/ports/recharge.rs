@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::ids::AccountId;
 use crate::ledger::NewEntry;
-use crate::money::Money;
+use crate::money::CreditQuote;
 use crate::payments::{ProviderCustomerId, ProviderPaymentMethodId, RechargeAttemptId};
 use crate::ports::store::{PostReceipt, StoreError};
 use crate::wallet::{AutoRecharge, Wallet};
@@ -24,11 +24,9 @@ pub const SUCCESSES_KEPT_MAX: usize = 24;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InFlight {
     pub attempt_id: RechargeAttemptId,
-    pub credits: u32,
-    /// Credited to the wallet on success: credits × unit price (the fee is not credited).
-    pub value: Money,
-    /// Charged to the card: the quote's total, fee included.
-    pub total: Money,
+    /// What is bought: `subtotal` (credits × unit price) is credited on success, `total` (fee
+    /// included) is charged to the card.
+    pub quote: CreditQuote,
     pub customer: ProviderCustomerId,
     pub payment_method: ProviderPaymentMethodId,
     /// When the attempt was made (epoch ms): it is resumed only while the provider still knows
@@ -80,13 +78,15 @@ pub trait RechargeStore {
         next: &RechargeState,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Posts the recharge's entry and writes `next` in the same transaction (conditional as in
-    /// [`RechargeStore::put_recharge_state`]). If the entry was posted before, nothing is written.
+    /// Posts the recharge's entry and, in the same transaction, writes `next` (conditional as in
+    /// [`RechargeStore::put_recharge_state`]) and records `paid` in the purchase history. If the
+    /// entry was posted before, nothing is written.
     fn post_recharge(
         &self,
         account: &AccountId,
         entry: &NewEntry,
         next: &RechargeState,
+        paid: &crate::payments::purchase::Purchase,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<PostReceipt, StoreError>> + Send;
 

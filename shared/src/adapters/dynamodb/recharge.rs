@@ -20,7 +20,7 @@ use super::codec::{Item, Reader, decimal_to_n, n, s};
 use super::{DynamoStore, POST_ATTEMPTS_MAX, backoff, built, keys, unavailable};
 use crate::ids::AccountId;
 use crate::ledger::NewEntry;
-use crate::money::Money;
+use crate::money::{CreditQuote, Money};
 use crate::payments::{ProviderCustomerId, ProviderPaymentMethodId, RechargeAttemptId};
 use crate::ports::recharge::{
     DueWallets, InFlight, RechargeState, RechargeStore, SUCCESSES_KEPT_MAX,
@@ -127,16 +127,34 @@ fn state_item(account: &AccountId, state: &RechargeState) -> Item {
     if let Some(attempt) = &state.in_flight {
         item.extend([
             ("attempt_id".to_owned(), s(attempt.attempt_id.as_str())),
-            ("attempt_credits".to_owned(), n(u64::from(attempt.credits))),
+            (
+                "attempt_credits".to_owned(),
+                n(u64::from(attempt.quote.credits)),
+            ),
+            (
+                "attempt_unit_price".to_owned(),
+                decimal_to_n(attempt.quote.unit_price.amount()),
+            ),
             (
                 "attempt_value".to_owned(),
-                decimal_to_n(attempt.value.amount()),
+                decimal_to_n(attempt.quote.subtotal.amount()),
+            ),
+            (
+                "attempt_fee_rate".to_owned(),
+                decimal_to_n(attempt.quote.fee_rate),
+            ),
+            (
+                "attempt_fee".to_owned(),
+                decimal_to_n(attempt.quote.fee.amount()),
             ),
             (
                 "attempt_total".to_owned(),
-                decimal_to_n(attempt.total.amount()),
+                decimal_to_n(attempt.quote.total.amount()),
             ),
-            ("currency".to_owned(), s(attempt.total.currency().code())),
+            (
+                "currency".to_owned(),
+                s(attempt.quote.total.currency().code()),
+            ),
             ("attempt_customer".to_owned(), s(attempt.customer.as_str())),
             (
                 "attempt_payment_method".to_owned(),
@@ -166,9 +184,15 @@ fn state_from_item(item: &Item) -> Result<RechargeState, StoreError> {
         Some(InFlight {
             attempt_id: RechargeAttemptId::parse(read.str("attempt_id")?)
                 .map_err(|_| corrupt("attempt id"))?,
-            credits: u32::try_from(read.u64("attempt_credits")?).map_err(|_| corrupt("credits"))?,
-            value: read.money("attempt_value", currency)?,
-            total: read.money("attempt_total", currency)?,
+            quote: CreditQuote {
+                credits: u32::try_from(read.u64("attempt_credits")?)
+                    .map_err(|_| corrupt("credits"))?,
+                unit_price: read.money("attempt_unit_price", currency)?,
+                subtotal: read.money("attempt_value", currency)?,
+                fee_rate: read.decimal("attempt_fee_rate")?,
+                fee: read.money("attempt_fee", currency)?,
+                total: read.money("attempt_total", currency)?,
+            },
             customer: ProviderCustomerId::parse(read.str("attempt_customer")?)
                 .map_err(|_| corrupt("customer"))?,
             payment_method: ProviderPaymentMethodId::parse(read.str("attempt_payment_method")?)
@@ -271,11 +295,17 @@ impl RechargeStore for DynamoStore {
         account: &AccountId,
         entry: &NewEntry,
         next: &RechargeState,
+        paid: &crate::payments::purchase::Purchase,
         now: OffsetDateTime,
     ) -> Result<PostReceipt, StoreError> {
         let put = self.state_put(account, next);
+        let (record, log) = self.recharge_purchase_puts(paid);
         self.post_entries_with(account, std::slice::from_ref(entry), now, &|_, _| {
-            vec![TransactWriteItem::builder().put(put.clone()).build()]
+            vec![
+                TransactWriteItem::builder().put(put.clone()).build(),
+                TransactWriteItem::builder().put(record.clone()).build(),
+                TransactWriteItem::builder().put(log.clone()).build(),
+            ]
         })
         .await
     }
@@ -410,16 +440,19 @@ mod tests {
 
     #[test]
     fn the_lock_item_reads_back_as_written() {
-        let usd = |text: &str| Money::parse(text, Currency::Usd).unwrap();
         let account = AccountId::parse("acme").unwrap();
         let state = RechargeState {
             rev: 3,
             lease_until_ms: 1_700_000_000_000,
             in_flight: Some(InFlight {
                 attempt_id: attempt_id(&account, 2),
-                credits: 10,
-                value: usd("20.00"),
-                total: usd("20.60"),
+                quote: crate::money::QuotePolicy::zoho_default(Currency::Usd)
+                    .quote(
+                        crate::money::QuotePolicy::zoho_default(Currency::Usd)
+                            .credits(10)
+                            .unwrap(),
+                    )
+                    .unwrap(),
                 customer: ProviderCustomerId::parse("cus_1").unwrap(),
                 payment_method: ProviderPaymentMethodId::parse("pm_1").unwrap(),
                 started_ms: 1_700_000_000_000,
