@@ -217,7 +217,7 @@ async fn declines_back_off_then_disable_auto_recharge_with_no_further_calls() {
         ]
     );
     // Out of the index too: the sweep will not find it.
-    let due = rig.store.due_wallets(10_000).await.unwrap();
+    let due = rig.store.due_wallets(10_000, 0).await.unwrap();
     assert!(!due.accounts.contains(&account));
 }
 
@@ -289,7 +289,7 @@ async fn settings_disabled_after_a_request_was_queued_are_honoured() {
     assert!(rig.charges().await.is_empty());
     assert!(
         !rig.store
-            .due_wallets(10_000)
+            .due_wallets(10_000, 0)
             .await
             .unwrap()
             .accounts
@@ -331,7 +331,7 @@ async fn schedule_and_queue_racing_make_one_recharge() {
     assert_eq!(rig.charges().await.len(), 1);
     let wallet = assert_reconciled(&rig.store, &account).await;
     assert_eq!(wallet.balance, usd("21"));
-    assert_eq!(rig.store.due_wallets(100).await.unwrap().items_read, 0);
+    assert_eq!(rig.store.due_wallets(100, 0).await.unwrap().items_read, 0);
 }
 
 #[tokio::test]
@@ -459,9 +459,13 @@ async fn a_sweep_over_5000_wallets_of_which_7_are_due_reads_7() {
         .await
         .unwrap();
 
-    let found = store.due_wallets(1_000).await.unwrap();
+    let found = store.due_wallets(1_000, 0).await.unwrap();
     assert_eq!(found.items_read, 7, "the store returned 7 items");
     assert_eq!(found.accounts.into_iter().collect::<BTreeSet<_>>(), due);
+    // From another first shard: the same 7; and a capped run stops at its cap.
+    let rotated = store.due_wallets(1_000, 9).await.unwrap();
+    assert_eq!(rotated.accounts.into_iter().collect::<BTreeSet<_>>(), due);
+    assert_eq!(store.due_wallets(3, 5).await.unwrap().items_read, 3);
     // The sweep itself: 7 wallets, none with a card, so none charged.
     let rig = RechargeRig::start(store, limits(), 2_000).await;
     let outcome = rig.recharger.sweep().await.unwrap();

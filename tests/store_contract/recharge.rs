@@ -19,7 +19,7 @@ async fn is_listed(
     account: &imcredits::ids::AccountId,
 ) -> bool {
     store
-        .due_wallets(10_000)
+        .due_wallets(10_000, 0)
         .await
         .unwrap()
         .accounts

@@ -209,7 +209,12 @@ where
     pub async fn sweep(&self) -> Result<SweepOutcome, RechargeError> {
         let due = self
             .store
-            .due_wallets(self.limits.sweep_wallets_max)
+            // A different first shard each minute: wallets that stay due but capped cannot keep
+            // the same shards' wallets out of every run.
+            .due_wallets(
+                self.limits.sweep_wallets_max,
+                u8::try_from(epoch_ms(self.clock.now()) / 60_000 % 16).unwrap_or(0),
+            )
             .await?;
         let mut outcome = SweepOutcome {
             due: due.accounts.len(),

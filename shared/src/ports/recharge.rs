@@ -99,9 +99,12 @@ pub trait RechargeStore {
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Wallet, StoreError>> + Send;
 
-    /// Wallets in the sparse index of wallets below their minimum, at most `limit`.
+    /// Wallets in the sparse index of wallets below their minimum, at most `limit`, reading the
+    /// index shards in order from `first_shard` (wrapping), so that a run cut short by `limit`
+    /// does not always favour the same shards.
     fn due_wallets(
         &self,
         limit: usize,
+        first_shard: u8,
     ) -> impl Future<Output = Result<DueWallets, StoreError>> + Send;
 }

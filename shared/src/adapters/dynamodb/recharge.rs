@@ -381,11 +381,12 @@ impl RechargeStore for DynamoStore {
         })
     }
 
-    async fn due_wallets(&self, limit: usize) -> Result<DueWallets, StoreError> {
+    async fn due_wallets(&self, limit: usize, first_shard: u8) -> Result<DueWallets, StoreError> {
         let mut due = DueWallets::default();
         // Each shard is read in bounded pages until it ends or the run's limit is reached; the
         // loop is bounded by the limit (every page but a shard's last returns items).
-        for shard in 0..DUE_SHARDS {
+        for offset in 0..DUE_SHARDS {
+            let shard = (first_shard % DUE_SHARDS + offset) % DUE_SHARDS;
             let mut start_key: Option<Item> = None;
             loop {
                 if due.accounts.len() >= limit {
