@@ -624,3 +624,88 @@ async fn billing_s_request_on_the_recharge_queue_leads_to_one_recharge() {
     // 0.03 - 0.0125 + 10.00
     assert_eq!(wallet.balance, usd("10.0175"));
 }
+
+/// A notifications queue that refuses the first `fails` sends.
+struct FlakyQueue {
+    inner: imcredits::adapters::memory_queue::MemoryQueue,
+    fails: std::sync::atomic::AtomicU32,
+}
+
+impl imcredits::ports::queue::QueueSend for FlakyQueue {
+    async fn send_all(&self, bodies: &[String]) -> Result<(), imcredits::ports::queue::QueueError> {
+        let failed = self
+            .fails
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |left| left.checked_sub(1),
+            )
+            .is_ok();
+        if failed {
+            return Err(imcredits::ports::queue::QueueError::Unavailable(
+                "test".into(),
+            ));
+        }
+        self.inner.send_all(bodies).await
+    }
+}
+
+#[tokio::test]
+async fn a_notice_that_fails_to_send_is_sent_by_the_retry_and_nothing_is_paid_twice() {
+    use imcredits::handlers::auto_recharge::AutoRecharger;
+    use imcredits::payments::stripe::{StripeClient, StripeConfig, StripeSecretKey};
+
+    let rig = rig().await;
+    rig.answer_every_charge(IntentPerKey {
+        status: "succeeded",
+        delay: Duration::ZERO,
+    })
+    .await;
+    let account = rig.due_wallet("flaky", "1").await;
+    let mut config =
+        StripeConfig::new(StripeSecretKey::parse(imcredits_tests::stripe::SECRET_KEY).unwrap());
+    config.base_url = rig.stripe.uri();
+    config.retries_max = 0;
+    let notices = imcredits::adapters::memory_queue::MemoryQueue::new(5, Duration::from_secs(30));
+    let recharger = AutoRecharger {
+        store: rig.store.clone(),
+        payments: StripeClient::new(config).unwrap(),
+        notifications: FlakyQueue {
+            inner: notices.clone(),
+            fails: std::sync::atomic::AtomicU32::new(1),
+        },
+        clock: rig.clock.clone(),
+        pricing: imcredits::api::CreditPricing::default(),
+        limits: limits(),
+    };
+    assert!(
+        recharger.recharge(&account).await.is_err(),
+        "the notice failed"
+    );
+    assert_eq!(
+        rig.store
+            .get_wallet(&account)
+            .await
+            .unwrap()
+            .unwrap()
+            .balance,
+        usd("1"),
+        "not credited before its notice is out"
+    );
+    rig.clock.advance(time::Duration::seconds(61));
+    assert!(matches!(
+        recharger.recharge(&account).await.unwrap(),
+        RechargeOutcome::Credited { .. }
+    ));
+    let charges = rig.charges().await;
+    assert_eq!(keys(&charges).len(), 1, "one payment (two calls, one key)");
+    let sent: Vec<String> = notices
+        .receive(10)
+        .into_iter()
+        .map(|delivery| delivery.body)
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].contains("recharge_succeeded"));
+    let wallet = assert_reconciled(&rig.store, &account).await;
+    assert_eq!(wallet.balance, usd("21"));
+}

@@ -330,7 +330,8 @@ where
                     backoff_until_ms: now_ms.saturating_add(millis(DECLINE_BACKOFF[0])),
                     ..held
                 };
-                self.store.put_recharge_state(account, &released).await?;
+                // Notices go out before the lock is released: if sending fails, the attempt is
+                // still held and its retry sends them again (same ids, for consumers to drop).
                 self.notify(
                     NoticeKind::RechargeFailed,
                     account,
@@ -339,6 +340,7 @@ where
                     now,
                 )
                 .await?;
+                self.store.put_recharge_state(account, &released).await?;
                 Ok(RechargeOutcome::Failed)
             }
         }
@@ -467,6 +469,10 @@ where
                 now,
             )
         };
+        // The money is taken, so the notice is true now; sent before the credit commits so that
+        // a failed send leaves the attempt held, and its retry sends it again (same id).
+        self.notify(NoticeKind::RechargeSucceeded, account, attempt, None, now)
+            .await?;
         let receipt = match self
             .store
             .post_recharge(account, &entry, &released, &paid, now)
@@ -483,8 +489,6 @@ where
             self.store.put_recharge_state(account, &released).await?;
             return Ok(RechargeOutcome::AlreadyCredited);
         }
-        self.notify(NoticeKind::RechargeSucceeded, account, attempt, None, now)
-            .await?;
         Ok(RechargeOutcome::Credited {
             attempt_id: attempt.attempt_id.to_string(),
             value: attempt.quote.subtotal,
@@ -511,10 +515,8 @@ where
             backoff_until_ms: epoch_ms(now).saturating_add(millis(wait)),
             ..held
         };
-        if !self.store.put_recharge_state(account, &released).await? {
-            // Our lease lapsed and the lock moved on: the newer holder decides.
-            return Ok(RechargeOutcome::Pending);
-        }
+        // Notices and the disabling happen while the attempt is still held: if any fails, the
+        // retry replays the same decline (same idempotency key) and repeats them (same ids).
         self.notify(
             NoticeKind::RechargeFailed,
             account,
@@ -543,6 +545,10 @@ where
                 now,
             )
             .await?;
+        }
+        if !self.store.put_recharge_state(account, &released).await? {
+            // Our lease lapsed and the lock moved on: the newer holder decides.
+            return Ok(RechargeOutcome::Pending);
         }
         Ok(RechargeOutcome::Declined { disabled })
     }
