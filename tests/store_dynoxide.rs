@@ -33,4 +33,8 @@ contract_on_dynoxide!(
     a_fulfilment_whose_answer_is_lost_is_credited_once_on_retry,
     purchase_history_pages_newest_first_within_one_account,
     the_newest_purchase_s_card_is_kept,
+    // Auto-recharge.
+    the_due_index_follows_balance_and_settings,
+    the_recharge_lock_is_written_once_per_revision,
+    a_table_made_before_the_due_index_gains_it,
 );

@@ -7,6 +7,8 @@ use crate::payments::PaymentsMode;
 pub const PORT_DEFAULT: u16 = 8787;
 pub const DATA_DIR_DEFAULT: &str = ".local-data";
 pub const TOKEN_HOURS_DEFAULT: i64 = 12;
+pub const RECHARGE_TICK_SECONDS_DEFAULT: u64 = 60;
+const RECHARGE_TICK_SECONDS_MAX: u64 = 3_600;
 const TOKEN_HOURS_MAX: i64 = 24 * 30;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +19,8 @@ pub enum Command {
         data_dir: PathBuf,
         /// `--payments fake|stripe`; `None` lets the environment decide (Stripe keys: Stripe).
         payments: Option<PaymentsMode>,
+        /// `--recharge-tick-seconds`: how often the auto-recharge sweep runs (the schedule).
+        recharge_tick_seconds: u64,
     },
     /// Print a token signed with the data dir's local secret.
     Token {
@@ -39,6 +43,7 @@ imcredits-local: all of imcredits in one process, on an embedded DynamoDB-compat
 
 USAGE:
     imcredits-local [serve] [--port 8787] [--data-dir .local-data] [--payments fake|stripe]
+                    [--recharge-tick-seconds 60]
     imcredits-local token (--account ID | --operator | both) [--hours 12] [--data-dir .local-data]
     imcredits-local send-webhook FILE [--port 8787] [--data-dir .local-data]
 ";
@@ -63,6 +68,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut operator = false;
     let mut hours = TOKEN_HOURS_DEFAULT;
     let mut payments = None;
+    let mut recharge_tick_seconds = RECHARGE_TICK_SECONDS_DEFAULT;
     while let Some(flag) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match flag.as_str() {
@@ -82,6 +88,15 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
                     "stripe" => PaymentsMode::Stripe,
                     _ => return Err("--payments takes fake or stripe".into()),
                 });
+            }
+            "--recharge-tick-seconds" => {
+                recharge_tick_seconds = value("--recharge-tick-seconds")?
+                    .parse()
+                    .ok()
+                    .filter(|seconds| (1..=RECHARGE_TICK_SECONDS_MAX).contains(seconds))
+                    .ok_or(format!(
+                        "--recharge-tick-seconds takes a number from 1 to {RECHARGE_TICK_SECONDS_MAX}"
+                    ))?;
             }
             "--hours" => {
                 hours = value("--hours")?
@@ -125,6 +140,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
                 port,
                 data_dir,
                 payments,
+                recharge_tick_seconds,
             })
         }
     }
@@ -145,17 +161,23 @@ mod tests {
             Ok(Command::Serve {
                 port: 8787,
                 data_dir: ".local-data".into(),
-                payments: None
+                payments: None,
+                recharge_tick_seconds: 60
             })
         );
         assert_eq!(
-            parse_line("serve --port 9000 --data-dir /tmp/x --payments fake"),
+            parse_line(
+                "serve --port 9000 --data-dir /tmp/x --payments fake --recharge-tick-seconds 5"
+            ),
             Ok(Command::Serve {
                 port: 9000,
                 data_dir: "/tmp/x".into(),
-                payments: Some(PaymentsMode::Fake)
+                payments: Some(PaymentsMode::Fake),
+                recharge_tick_seconds: 5
             })
         );
+        assert!(parse_line("--recharge-tick-seconds 0").is_err());
+        assert!(parse_line("--recharge-tick-seconds 3601").is_err());
         assert!(parse_line("--payments paypal").is_err());
         assert!(parse_line("--port 0").is_err());
         assert!(parse_line("--port").is_err());

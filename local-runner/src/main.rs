@@ -5,6 +5,7 @@ mod args;
 mod engine;
 mod payments;
 mod pipeline;
+mod recharge;
 mod secrets;
 mod send;
 
@@ -49,6 +50,7 @@ async fn serve(
     port: u16,
     data_dir: &Path,
     payments_flag: Option<payments::PaymentsMode>,
+    recharge_tick: std::time::Duration,
 ) -> anyhow::Result<()> {
     let key = secrets::jwt_key(data_dir)?;
     let app_secret = secrets::meta_app_secret(data_dir)?;
@@ -69,7 +71,27 @@ async fn serve(
     let base_url = format!("http://127.0.0.1:{port}");
     let has_stripe_key = std::env::var_os(imcredits::config::PaymentsConfig::SECRET_KEY).is_some();
     let payments_mode = payments::PaymentsMode::choose(payments_flag, has_stripe_key);
-    let (payments, payment_routes) = payments::payments(payments_mode, &base_url, &engine.store)?;
+    let (payments, payment_routes, stripe_config) =
+        payments::payments(payments_mode, &base_url, &engine.store)?;
+    // Auto-recharge: the recharge queue and a tick for the schedule, on the same handler as AWS.
+    let (charges, payment_routes) = match stripe_config {
+        Some(config) => (
+            recharge::LocalCharges::Stripe(imcredits::payments::stripe::StripeClient::new(config)?),
+            payment_routes,
+        ),
+        None => {
+            let fake = Arc::new(recharge::FakeCharges::default());
+            let routes = payment_routes.merge(recharge::fake_routes(Arc::clone(&fake)));
+            (recharge::LocalCharges::Fake(fake), routes)
+        }
+    };
+    let recharges = tokio::spawn(recharge::run_recharge(
+        engine.store.clone(),
+        Arc::clone(&queues),
+        charges,
+        recharge_tick,
+        stop_billing.subscribe(),
+    ));
     let app = App {
         store: engine.store.clone(),
         clock: Arc::new(SystemClock),
@@ -103,7 +125,9 @@ async fn serve(
         payments::PaymentsMode::Fake => say(&format!(
             "payments: FAKE (no card is charged, no money moves): checkout pages are served at \
              {base_url}/local/fake-checkout/..., whose Pay/Decline buttons send signed events to \
-             {base_url}/webhooks/stripe; set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRETS for Stripe"
+             {base_url}/webhooks/stripe; auto-recharge charges succeed unless \
+             POST {base_url}/local/fake-payments/decline-next queued a decline; set \
+             STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRETS for Stripe"
         )),
         payments::PaymentsMode::Stripe => {
             // Only the key's mode prefix is looked at; the key itself is never printed.
@@ -126,6 +150,7 @@ async fn serve(
         .context("serving the API")?;
     let _ = stop_billing.send(true);
     billing.await.context("the billing loop panicked")?;
+    recharges.await.context("the auto-recharge loop panicked")?;
     engine.stop().await?;
     say("imcredits-local stopped");
     Ok(())
@@ -159,7 +184,16 @@ async fn main() -> anyhow::Result<()> {
             port,
             data_dir,
             payments,
-        }) => serve(port, &data_dir, payments).await,
+            recharge_tick_seconds,
+        }) => {
+            serve(
+                port,
+                &data_dir,
+                payments,
+                std::time::Duration::from_secs(recharge_tick_seconds),
+            )
+            .await
+        }
         Ok(Command::Token {
             data_dir,
             account,

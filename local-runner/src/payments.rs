@@ -90,7 +90,11 @@ pub fn payments(
     mode: PaymentsMode,
     base_url: &str,
     store: &DynamoStore,
-) -> anyhow::Result<(Payments, Router)> {
+) -> anyhow::Result<(
+    Payments,
+    Router,
+    Option<imcredits::payments::stripe::StripeConfig>,
+)> {
     let return_url = |result: &str| {
         ReturnUrl::parse(&format!("{base_url}/local/checkout-return?result={result}"))
             .context("the runner's return URL")
@@ -108,7 +112,8 @@ pub fn payments(
                 })
             })
             .context("--payments stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRETS")?;
-            Ok((Payments::stripe(config)?, pages))
+            let stripe = config.stripe.clone();
+            Ok((Payments::stripe(config)?, pages, Some(stripe)))
         }
         PaymentsMode::Fake => {
             // A fresh secret per start: only this process signs and checks the fake's events.
@@ -143,7 +148,7 @@ pub fn payments(
                 )
                 .with_state(state)
                 .merge(pages);
-            Ok((payments, routes))
+            Ok((payments, routes, None))
         }
     }
 }

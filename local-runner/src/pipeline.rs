@@ -1,6 +1,6 @@
 //! Billing on the laptop: the in-process billing queue drained by a loop that runs the same
-//! handler as the billing function, with redelivery and a dead-letter list; notifications and
-//! recharge requests are printed as they are queued.
+//! handler as the billing function, with redelivery and a dead-letter list; notifications are
+//! printed as they are queued (recharge requests go to the auto-recharge loop, `recharge.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,14 +93,9 @@ pub async fn run_billing(store: DynamoStore, queues: Arc<Queues>, mut stop: watc
             ));
         }
         dead_seen = dead.len();
-        for (name, queue) in [
-            ("notification", &queues.notifications),
-            ("recharge request", &queues.recharges),
-        ] {
-            for delivery in queue.receive(100) {
-                crate::say(&format!("{name}: {}", delivery.body));
-                queue.delete(delivery.receipt);
-            }
+        for delivery in queues.notifications.receive(100) {
+            crate::say(&format!("notification: {}", delivery.body));
+            queues.notifications.delete(delivery.receipt);
         }
     }
 }

@@ -25,10 +25,16 @@ struct Runner {
     child: Child,
     port: u16,
     startup: Vec<String>,
+    /// What the runner prints after starting (notifications among it).
+    lines: mpsc::Receiver<String>,
 }
 
 impl Runner {
     fn start(port: u16, data_dir: &Path) -> Self {
+        Self::start_with(port, data_dir, &[])
+    }
+
+    fn start_with(port: u16, data_dir: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(RUNNER)
             .args([
                 "--port",
@@ -38,6 +44,7 @@ impl Runner {
                 "--data-dir",
             ])
             .arg(data_dir)
+            .args(extra)
             // Real keys in the developer's shell must not turn this test into a Stripe call.
             .env_remove("STRIPE_SECRET_KEY")
             .env_remove("STRIPE_WEBHOOK_SECRETS")
@@ -74,6 +81,20 @@ impl Runner {
             child,
             port,
             startup,
+            lines: received,
+        }
+    }
+
+    /// Waits (at most `within`) for a printed line containing `needle`.
+    fn wait_for_line(&self, needle: &str, within: Duration) -> String {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => continue,
+                Err(error) => panic!("no line with {needle:?}: {error}"),
+            }
         }
     }
 
@@ -292,5 +313,99 @@ async fn a_purchase_is_paid_and_declined_on_the_fake_checkout() {
     let wallet = reconciled_after_stop(&data_dir, "acme").await;
     assert_eq!(wallet.balance.amount().to_string(), "6.00");
     assert_eq!(wallet.entry_count, 1);
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+/// The auto-recharge loop on the laptop: a wallet below its minimum is recharged once by the sweep
+/// tick (visible in the statement and the printed notifications), and a declined fake charge is
+/// reported and credits nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wallet_below_its_minimum_is_recharged_once_on_the_runner() {
+    let data_dir =
+        std::env::temp_dir().join(format!("imcredits-local-recharge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let port = free_port();
+    let runner = Runner::start_with(port, &data_dir, &["--recharge-tick-seconds", "1"]);
+    let operator = token(&data_dir, &["--operator"]);
+    let owner = token(&data_dir, &["--account", "acme"]);
+    let (status, _) = runner.json(
+        "POST",
+        "/v1/operator/accounts/acme/wallet",
+        &operator,
+        &[],
+        Some(json!({"currency": "USD"})),
+    );
+    assert_eq!(status, 201);
+    let (_, purchase) = runner.json(
+        "POST",
+        "/v1/wallet/purchases",
+        &owner,
+        &[("Idempotency-Key", "laptop-1")],
+        Some(json!({"credits": 3})),
+    );
+    let prefix = format!("http://127.0.0.1:{port}");
+    let page_path = purchase["checkout_url"]
+        .as_str()
+        .and_then(|url| url.strip_prefix(&prefix))
+        .expect("a page on the runner")
+        .to_owned();
+    let (status, _) = runner.send("POST", &format!("{page_path}/pay"), &[], "");
+    assert_eq!(status, 200);
+
+    // 6.00 is below a minimum of 10.00: the next tick buys 10 credits (20.00), once.
+    let (status, _) = runner.json(
+        "PUT",
+        "/v1/wallet/auto-recharge",
+        &owner,
+        &[],
+        Some(json!({"enabled": true, "minimum_balance": "10.00", "credits": 10})),
+    );
+    assert_eq!(status, 200);
+    let notice = runner.wait_for_line("recharge_succeeded", Duration::from_secs(30));
+    assert!(notice.contains("\"account_id\":\"acme\""), "{notice}");
+    std::thread::sleep(Duration::from_secs(3));
+    let (_, wallet) = runner.json("GET", "/v1/wallet", &owner, &[], None);
+    assert_eq!(wallet["balance"]["amount"], "26.00", "{wallet}");
+    let (_, statement) = runner.json("GET", "/v1/wallet/statement?limit=10", &owner, &[], None);
+    let kinds: Vec<&str> = statement["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|entry| entry["kind"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(kinds, ["auto_recharge", "purchase"], "{statement}");
+    let (_, history) = runner.json("GET", "/v1/wallet/purchases", &owner, &[], None);
+    let totals: Vec<(&str, &str)> = history["purchases"]
+        .as_array()
+        .expect("purchases")
+        .iter()
+        .map(|purchase| {
+            (
+                purchase["status"].as_str().unwrap_or(""),
+                purchase["quote"]["total"]["display"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(totals, [("paid", "20.60"), ("paid", "6.18")], "{history}");
+
+    // The next fake charge is declined: reported, nothing credited.
+    let (status, queued) = runner.send("POST", "/local/fake-payments/decline-next", &[], "");
+    assert_eq!(status, 200, "{queued}");
+    let (status, _) = runner.json(
+        "PUT",
+        "/v1/wallet/auto-recharge",
+        &owner,
+        &[],
+        Some(json!({"enabled": true, "minimum_balance": "30.00", "credits": 10})),
+    );
+    assert_eq!(status, 200);
+    let failed = runner.wait_for_line("recharge_failed", Duration::from_secs(30));
+    assert!(failed.contains("insufficient_funds"), "{failed}");
+    let (_, wallet) = runner.json("GET", "/v1/wallet", &owner, &[], None);
+    assert_eq!(wallet["balance"]["amount"], "26.00");
+    runner.interrupt();
+
+    let wallet = reconciled_after_stop(&data_dir, "acme").await;
+    assert_eq!(wallet.entry_count, 2);
     let _ = std::fs::remove_dir_all(&data_dir);
 }

@@ -260,31 +260,7 @@ impl PaymentsConfig {
             .map_err(|_| invalid_secrets.clone())?;
         let webhook =
             WebhookVerifier::new(secrets, TOLERANCE_S_DEFAULT).map_err(|_| invalid_secrets)?;
-        let mut stripe = StripeConfig::new(secret_key);
-        if let Some(base_url) = lookup("STRIPE_API_BASE_URL") {
-            let plausible = (base_url.starts_with("https://") || base_url.starts_with("http://"))
-                && base_url.len() <= 2_048
-                && base_url.bytes().all(|byte| byte.is_ascii_graphic());
-            if !plausible {
-                return Err(ConfigError::Invalid {
-                    name: "STRIPE_API_BASE_URL",
-                    reason: "an http(s) URL such as https://api.stripe.com",
-                });
-            }
-            stripe.base_url = base_url;
-        }
-        if let Some(version) = lookup("STRIPE_API_VERSION") {
-            if version.is_empty()
-                || version.len() > 64
-                || !version.bytes().all(|b| b.is_ascii_graphic())
-            {
-                return Err(ConfigError::Invalid {
-                    name: "STRIPE_API_VERSION",
-                    reason: "a Stripe API version such as 2025-03-31.basil",
-                });
-            }
-            stripe.api_version = Some(version);
-        }
+        let stripe = stripe_settings(secret_key, &lookup)?;
         let url = |name: &'static str| -> Result<ReturnUrl, ConfigError> {
             ReturnUrl::parse(&required(name)?).map_err(|_| ConfigError::Invalid {
                 name,
@@ -296,6 +272,131 @@ impl PaymentsConfig {
             webhook,
             success_url: url("CHECKOUT_SUCCESS_URL")?,
             cancel_url: url("CHECKOUT_CANCEL_URL")?,
+        })
+    }
+}
+
+/// `STRIPE_API_BASE_URL` and `STRIPE_API_VERSION` around a secret key already read.
+fn stripe_settings(
+    secret_key: StripeSecretKey,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<StripeConfig, ConfigError> {
+    let mut stripe = StripeConfig::new(secret_key);
+    if let Some(base_url) = lookup("STRIPE_API_BASE_URL") {
+        let plausible = (base_url.starts_with("https://") || base_url.starts_with("http://"))
+            && base_url.len() <= 2_048
+            && base_url.bytes().all(|byte| byte.is_ascii_graphic());
+        if !plausible {
+            return Err(ConfigError::Invalid {
+                name: "STRIPE_API_BASE_URL",
+                reason: "an http(s) URL such as https://api.stripe.com",
+            });
+        }
+        stripe.base_url = base_url;
+    }
+    if let Some(version) = lookup("STRIPE_API_VERSION") {
+        if version.is_empty()
+            || version.len() > 64
+            || !version.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(ConfigError::Invalid {
+                name: "STRIPE_API_VERSION",
+                reason: "a Stripe API version such as 2025-03-31.basil",
+            });
+        }
+        stripe.api_version = Some(version);
+    }
+    Ok(stripe)
+}
+
+/// The auto-recharge function's settings besides the table. Its Stripe key is read like the
+/// checkout function's (`STRIPE_SECRET_KEY`, from Secrets Manager in AWS); it needs no webhook
+/// secret and no return pages.
+#[derive(Debug, Clone)]
+pub struct AutoRechargeConfig {
+    /// `NOTIFICATIONS_QUEUE_URL`: recharge succeeded, failed, auto-recharge disabled.
+    pub notifications_queue_url: String,
+    pub stripe: StripeConfig,
+    /// `CREDIT_UNIT_PRICES`, `CREDIT_FEE_RATE`, `CREDITS_PER_PURCHASE_MAX`: the same prices the
+    /// API quotes.
+    pub credits: crate::api::CreditPricing,
+    /// `RECHARGES_PER_DAY_MAX` (default 3, 1..=24), `RECHARGE_MONTHLY_CREDITS_MAX` (optional),
+    /// `RECHARGE_LEASE_SECONDS` (default 120, 60..=900), `RECHARGE_SWEEP_WALLETS_MAX` (default 200,
+    /// 1..=10,000), `RECHARGE_SWEEP_BUDGET_SECONDS` (default 240, 10..=800).
+    pub limits: crate::handlers::auto_recharge::RechargeLimits,
+}
+
+fn bounded_number(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+    reason: &'static str,
+) -> Result<Option<u64>, ConfigError> {
+    lookup(name)
+        .map(|text| {
+            text.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|value| range.contains(value))
+                .ok_or(ConfigError::Invalid { name, reason })
+        })
+        .transpose()
+}
+
+impl AutoRechargeConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let secret_key = StripeSecretKey::parse(
+            lookup(PaymentsConfig::SECRET_KEY)
+                .ok_or(ConfigError::Missing(PaymentsConfig::SECRET_KEY))?
+                .trim(),
+        )
+        .map_err(|_| ConfigError::Invalid {
+            name: PaymentsConfig::SECRET_KEY,
+            reason: "a Stripe secret (sk_...) or restricted (rk_...) key",
+        })?;
+        let defaults = crate::handlers::auto_recharge::RechargeLimits::default();
+        let seconds = |value: Option<u64>, default: std::time::Duration| {
+            value.map_or(default, std::time::Duration::from_secs)
+        };
+        let limits = crate::handlers::auto_recharge::RechargeLimits {
+            per_day_max: bounded_number(&lookup, "RECHARGES_PER_DAY_MAX", 1..=24, "1 to 24")?
+                .map_or(defaults.per_day_max, |value| value as u32),
+            monthly_credits_max: bounded_number(
+                &lookup,
+                "RECHARGE_MONTHLY_CREDITS_MAX",
+                1..=100_000_000,
+                "1 to 100,000,000 credits",
+            )?,
+            lease: seconds(
+                bounded_number(&lookup, "RECHARGE_LEASE_SECONDS", 60..=900, "60 to 900")?,
+                defaults.lease,
+            ),
+            sweep_wallets_max: bounded_number(
+                &lookup,
+                "RECHARGE_SWEEP_WALLETS_MAX",
+                1..=10_000,
+                "1 to 10,000",
+            )?
+            .map_or(defaults.sweep_wallets_max, |value| value as usize),
+            sweep_budget: seconds(
+                bounded_number(
+                    &lookup,
+                    "RECHARGE_SWEEP_BUDGET_SECONDS",
+                    10..=800,
+                    "10 to 800",
+                )?,
+                defaults.sweep_budget,
+            ),
+        };
+        Ok(Self {
+            notifications_queue_url: queue_url(&lookup, "NOTIFICATIONS_QUEUE_URL")?,
+            stripe: stripe_settings(secret_key, &lookup)?,
+            credits: ApiConfig::from_lookup(&lookup)?.credits,
+            limits,
         })
     }
 }
@@ -472,5 +573,42 @@ mod tests {
                 "{error} echoes the value"
             );
         }
+    }
+
+    #[test]
+    fn auto_recharge_config_has_bounded_limits_and_needs_only_the_stripe_key() {
+        let base = |name: &str| match name {
+            "STRIPE_SECRET_KEY" => Some("sk_test_51Hx0secret".to_owned()),
+            "NOTIFICATIONS_QUEUE_URL" => Some("https://sqs.us-east-1.amazonaws.com/1/n".to_owned()),
+            _ => None,
+        };
+        let config = AutoRechargeConfig::from_lookup(base).unwrap();
+        assert_eq!(config.limits.per_day_max, 3);
+        assert_eq!(config.limits.monthly_credits_max, None);
+        assert!(!format!("{config:?}").contains("sk_test_51Hx0secret"));
+        let capped = AutoRechargeConfig::from_lookup(|name| match name {
+            "RECHARGE_MONTHLY_CREDITS_MAX" => Some("100".into()),
+            "RECHARGES_PER_DAY_MAX" => Some("5".into()),
+            other => base(other),
+        })
+        .unwrap();
+        assert_eq!(capped.limits.monthly_credits_max, Some(100));
+        assert_eq!(capped.limits.per_day_max, 5);
+        for (name, value) in [
+            ("RECHARGES_PER_DAY_MAX", "0"),
+            ("RECHARGES_PER_DAY_MAX", "25"),
+            ("RECHARGE_LEASE_SECONDS", "5"),
+            ("RECHARGE_SWEEP_WALLETS_MAX", "x"),
+        ] {
+            let result = AutoRechargeConfig::from_lookup(|asked| {
+                if asked == name {
+                    Some(value.to_owned())
+                } else {
+                    base(asked)
+                }
+            });
+            assert!(result.is_err(), "{name}={value} accepted");
+        }
+        assert!(AutoRechargeConfig::from_lookup(|_| None).is_err());
     }
 }

@@ -20,7 +20,9 @@ use imcredits_tests::{
 use rust_decimal::Decimal;
 
 mod purchases;
+mod recharge;
 pub use purchases::*;
+pub use recharge::*;
 
 pub async fn the_same_entry_posted_twenty_times_moves_the_balance_once(backend: &Backend) {
     let store = backend.store().await;

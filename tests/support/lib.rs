@@ -18,6 +18,7 @@ pub mod app;
 pub mod capacity;
 pub mod faults;
 pub mod pipeline;
+pub mod recharge;
 pub mod sqs;
 pub mod stripe;
 
@@ -118,6 +119,17 @@ impl Backend {
             .expect("the engine accepts the table definition");
         DynamoStore::new(client, TEST_TABLE)
     }
+}
+
+/// A store on a table of its own in DynamoDB Local (created now), for a test that counts what a
+/// whole table holds.
+pub async fn dynamo_store_on_own_table(prefix: &str) -> DynamoStore {
+    let client = client_for(&dynamodb_endpoint(), |config| config).await;
+    let table = unique_account(prefix).to_string();
+    table::ensure_table(&client, &table)
+        .await
+        .expect("the engine accepts the table definition");
+    DynamoStore::new(client, table)
 }
 
 /// An account id no other test (or earlier run against the same emulator) uses.

@@ -1,5 +1,6 @@
 //! Handlers: what each function does with an event, written against ports so they run without AWS.
 
+pub mod auto_recharge;
 pub mod billing;
 pub mod webhook;
 

@@ -3,4 +3,5 @@
 pub mod clock;
 pub mod payments;
 pub mod queue;
+pub mod recharge;
 pub mod store;

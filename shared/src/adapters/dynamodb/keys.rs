@@ -10,6 +10,7 @@
 //! | purchase | `ACCOUNT#<account>` | `PURCHASE#<purchase id>` |
 //! | purchase log | `ACCOUNT#<account>` | `PURCHASE_LOG#<created ms:020>#<purchase id>` |
 //! | payment method | `ACCOUNT#<account>` | `PAYMENT_METHOD` |
+//! | recharge lock | `ACCOUNT#<account>` | `RECHARGE_LOCK` (in `recharge.rs`) |
 
 use time::OffsetDateTime;
 

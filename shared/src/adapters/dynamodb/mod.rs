@@ -7,6 +7,7 @@ pub mod codec;
 pub mod keys;
 pub mod purchases;
 pub mod rate_cards;
+pub mod recharge;
 pub mod table;
 pub mod usage;
 
@@ -256,15 +257,20 @@ impl DynamoStore {
         posted_at: OffsetDateTime,
     ) -> Vec<TransactWriteItem> {
         let account = &wallet.account_id;
-        // Item 0: the wallet, only if it is still the version that was read.
+        // Item 0: the wallet, only if it is still the version that was read. The same update puts
+        // the wallet in or out of the sparse index of wallets due a recharge, from the settings
+        // as read: the version condition makes that race-free.
+        let due = recharge::due_attributes(wallet, balance_after);
         let wallet_update = built(
             Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(Self::key(keys::account_pk(account), keys::WALLET_SK)))
-                .update_expression(
+                .update_expression(format!(
                     "SET balance = :balance, entry_count = :entry_count, version = :next_version, \
-                     can_send = :can_send, updated_at = :now",
-                )
+                     can_send = :can_send, updated_at = :now{}",
+                    due.expression
+                ))
+                .set_expression_attribute_values(Some(due.values))
                 .condition_expression("version = :version")
                 .expression_attribute_values(":balance", decimal_to_n(balance_after.amount()))
                 .expression_attribute_values(":entry_count", n(entry_count_after))
@@ -559,23 +565,14 @@ impl WalletSettingsSet for DynamoStore {
         settings: &AutoRecharge,
         now: OffsetDateTime,
     ) -> Result<Wallet, StoreError> {
-        self.update_wallet_settings(
+        // Version-conditional, so the sparse index of due wallets follows the new settings and
+        // the balance they were compared with.
+        let settings = settings.clone();
+        crate::ports::recharge::RechargeStore::update_auto_recharge(
+            self,
             account,
-            settings.minimum_balance.currency(),
-            "SET ar_enabled = :enabled, ar_minimum_balance = :minimum, ar_credits = :credits, \
-             updated_at = :now",
-            HashMap::from([
-                (
-                    ":enabled".to_owned(),
-                    AttributeValue::Bool(settings.enabled),
-                ),
-                (
-                    ":minimum".to_owned(),
-                    decimal_to_n(settings.minimum_balance.amount()),
-                ),
-                (":credits".to_owned(), n(u64::from(settings.credits))),
-                (":now".to_owned(), timestamp(now)),
-            ]),
+            &move |_| settings.clone(),
+            now,
         )
         .await
     }

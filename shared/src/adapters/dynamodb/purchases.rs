@@ -349,6 +349,30 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// A paid auto-recharge in the payment history: its record and log item, put in the
+    /// transaction that credits it (so only with a new entry; their ids are the attempt's).
+    pub(crate) fn recharge_purchase_puts(&self, paid: &Purchase) -> (Put, Put) {
+        let mut record = purchase_item(paid);
+        if let Some(intent) = &paid.payment_intent {
+            record.insert("payment_intent_id".to_owned(), s(intent.as_str()));
+        }
+        if let Some(paid_at) = paid.paid_at {
+            record.insert("paid_at".to_owned(), timestamp(paid_at));
+        }
+        record.insert("origin".to_owned(), s("auto_recharge"));
+        let put = |item: Item| {
+            built(
+                Put::builder()
+                    .table_name(self.table())
+                    .set_item(Some(item))
+                    .build(),
+            )
+        };
+        (put(record), put(log_item(paid)))
+    }
+}
+
 impl PurchaseRecord for DynamoStore {
     async fn record_purchase(&self, purchase: &Purchase) -> Result<PurchaseRecorded, StoreError> {
         let record = built(
