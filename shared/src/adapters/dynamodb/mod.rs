@@ -148,19 +148,13 @@ impl DynamoStore {
         HashMap::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
     }
 
-    /// Strongly consistent reads of entries by id; ids with no entry are absent from the answer.
-    async fn get_entries(
-        &self,
-        account: &AccountId,
-        ids: &[&EntryId],
-    ) -> Result<HashMap<EntryId, LedgerEntry>, StoreError> {
+    /// Strongly consistent reads of `keys` (any number: sent 100 at a time, keys DynamoDB leaves
+    /// unprocessed retried with backoff for a bounded number of rounds). Missing items are absent.
+    pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         const KEYS_PER_BATCH_GET_MAX: usize = 100;
-        let mut found = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(KEYS_PER_BATCH_GET_MAX) {
-            let mut pending: Vec<Item> = chunk
-                .iter()
-                .map(|id| Self::key(keys::account_pk(account), &keys::entry_sk(id)))
-                .collect();
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(KEYS_PER_BATCH_GET_MAX) {
+            let mut pending: Vec<Item> = chunk.to_vec();
             for round in 0..BATCH_GET_ROUNDS_MAX {
                 if pending.is_empty() {
                     break;
@@ -181,14 +175,11 @@ impl DynamoStore {
                     .send()
                     .await
                     .map_err(unavailable)?;
-                for item in output
+                if let Some(items) = output
                     .responses()
                     .and_then(|tables| tables.get(&self.table))
-                    .into_iter()
-                    .flatten()
                 {
-                    let entry = codec::entry_from_item(item)?;
-                    found.insert(entry.id.clone(), entry);
+                    found.extend(items.iter().cloned());
                 }
                 if let Some(unprocessed) = output
                     .unprocessed_keys()
@@ -199,12 +190,29 @@ impl DynamoStore {
             }
             if !pending.is_empty() {
                 return Err(StoreError::Unavailable(format!(
-                    "{} entry reads still unprocessed after {BATCH_GET_ROUNDS_MAX} rounds",
+                    "{} reads still unprocessed after {BATCH_GET_ROUNDS_MAX} rounds",
                     pending.len()
                 )));
             }
         }
         Ok(found)
+    }
+
+    /// Strongly consistent reads of entries by id; ids with no entry are absent from the answer.
+    async fn get_entries(
+        &self,
+        account: &AccountId,
+        ids: &[&EntryId],
+    ) -> Result<HashMap<EntryId, LedgerEntry>, StoreError> {
+        let keys = ids
+            .iter()
+            .map(|id| Self::key(keys::account_pk(account), &keys::entry_sk(id)))
+            .collect();
+        self.batch_get(keys)
+            .await?
+            .iter()
+            .map(|item| codec::entry_from_item(item).map(|entry| (entry.id.clone(), entry)))
+            .collect()
     }
 
     /// Updates settings attributes of an existing wallet of `currency`, answering the wallet after.

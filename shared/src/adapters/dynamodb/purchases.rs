@@ -18,9 +18,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, decimal_to_n, n, s, timestamp};
@@ -41,10 +39,6 @@ use crate::ports::store::{
 
 /// Attempts at recording a purchase while a concurrent request with the same key holds its items.
 const RECORD_ATTEMPTS_MAX: u32 = 5;
-/// Rounds of `BatchGetItem` for keys DynamoDB left unprocessed.
-const BATCH_GET_ROUNDS_MAX: u32 = 8;
-/// DynamoDB accepts at most 100 keys in one `BatchGetItem`; a history page is at most 100.
-const KEYS_PER_BATCH_GET_MAX: usize = 100;
 
 fn is_condition_failure<E, R>(error: &SdkError<E, R>) -> bool
 where
@@ -256,56 +250,15 @@ impl DynamoStore {
         account: &AccountId,
         ids: &[PurchaseId],
     ) -> Result<HashMap<PurchaseId, Purchase>, StoreError> {
-        let mut found = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(KEYS_PER_BATCH_GET_MAX) {
-            let mut pending: Vec<Item> = chunk
-                .iter()
-                .map(|id| key(account, keys::purchase_sk(id)))
-                .collect();
-            for round in 0..BATCH_GET_ROUNDS_MAX {
-                if pending.is_empty() {
-                    break;
-                }
-                if round > 0 {
-                    tokio::time::sleep(Duration::from_millis(10 << round.min(6))).await;
-                }
-                let request = built(
-                    KeysAndAttributes::builder()
-                        .set_keys(Some(std::mem::take(&mut pending)))
-                        .consistent_read(true)
-                        .build(),
-                );
-                let output = self
-                    .client()
-                    .batch_get_item()
-                    .request_items(self.table(), request)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                for item in output
-                    .responses()
-                    .and_then(|tables| tables.get(self.table()))
-                    .into_iter()
-                    .flatten()
-                {
-                    let purchase = purchase_from_item(item)?;
-                    found.insert(purchase.id.clone(), purchase);
-                }
-                if let Some(unprocessed) = output
-                    .unprocessed_keys()
-                    .and_then(|tables| tables.get(self.table()))
-                {
-                    pending = unprocessed.keys().to_vec();
-                }
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::Unavailable(format!(
-                    "{} purchase reads still unprocessed after {BATCH_GET_ROUNDS_MAX} rounds",
-                    pending.len()
-                )));
-            }
-        }
-        Ok(found)
+        let keys = ids
+            .iter()
+            .map(|id| key(account, keys::purchase_sk(id)))
+            .collect();
+        self.batch_get(keys)
+            .await?
+            .iter()
+            .map(|item| purchase_from_item(item).map(|purchase| (purchase.id.clone(), purchase)))
+            .collect()
     }
 
     fn paid_update(
