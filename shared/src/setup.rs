@@ -8,15 +8,37 @@ use crate::config::StoreConfig;
 /// JSON logs (CloudWatch reads them as structured), filtered by `RUST_LOG` (default `info`).
 /// Logs never carry secrets, and phone numbers only hashed.
 pub fn init_tracing() {
+    init_tracing_as(LogFormat::Json, std::io::stdout);
+}
+
+/// How logs are written: JSON lines for machines (the functions), or text for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Human,
+}
+
+/// The one tracing setup, for the functions and the local runner alike: `RUST_LOG` filters
+/// (default `info`), `format` and `writer` say how and where. JSON lines carry no time (Lambda
+/// stamps every line itself); text for people does.
+pub fn init_tracing_as<W>(format: LogFormat, writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_current_span(false)
-        .with_ansi(false)
-        .without_time() // Lambda stamps every line itself.
-        .init();
+        .with_writer(writer);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(false)
+            .with_ansi(false)
+            .without_time()
+            .init(),
+        LogFormat::Human => builder.with_ansi(false).init(),
+    }
 }
 
 /// AWS configuration from the environment (region, credentials, and endpoint overrides such as

@@ -1,5 +1,9 @@
 //! Adapters: the ports implemented on real infrastructure.
 
 pub mod dynamodb;
+#[cfg(feature = "embedded")]
+pub mod dynoxide;
 pub mod memory_queue;
+#[cfg(feature = "embedded")]
+pub mod sqlite_queue;
 pub mod sqs;

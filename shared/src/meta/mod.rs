@@ -19,6 +19,7 @@ pub mod ids;
 mod loose;
 pub mod normalise;
 pub mod signature;
+pub mod skipped;
 
 #[cfg(test)]
 mod tests;
@@ -37,6 +38,7 @@ pub use normalise::{
     WebhookBatch, parse_webhook,
 };
 pub use signature::{AppSecret, SIGNATURE_HEADER, SignatureError, verify_signature};
+pub use skipped::skipped_dead_letters;
 
 /// Why a webhook POST is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -170,6 +170,10 @@ pub struct ParseReport {
     pub unknown_fields: Vec<FieldCount>,
     /// The first [`SKIPPED_LISTED_MAX`] skipped items.
     pub skipped: Vec<Skipped>,
+    /// Every skipped item that may have been a charge (bounded by [`ITEMS_PER_BODY_MAX`]), for a
+    /// dead letter each; too many to log, so not serialised.
+    #[serde(skip)]
+    pub possibly_billable: Vec<Skipped>,
 }
 
 impl ParseReport {
@@ -187,6 +191,7 @@ impl ParseReport {
         }
         if skipped.possibly_billable {
             counts.possibly_billable_skipped += 1;
+            self.possibly_billable.push(skipped);
         }
         if self.skipped.len() < SKIPPED_LISTED_MAX {
             self.skipped.push(skipped);
@@ -386,12 +391,19 @@ fn normalise_change(
             ..
         }) = &change.value
         {
-            let priced = statuses.iter().filter(|status| match status {
-                Loose::Got(status) => status.pricing.is_present(),
-                Loose::Absent | Loose::Wrong => false,
-            });
-            let priced = u32::try_from(priced.count()).unwrap_or(u32::MAX);
-            batch.report.counts.possibly_billable_skipped += priced;
+            for (item_index, status) in (0u32..).zip(statuses) {
+                if matches!(status, Loose::Got(status) if status.pricing.is_present()) {
+                    batch.report.counts.possibly_billable_skipped += 1;
+                    let skipped = here.skipped(
+                        ItemKind::Status,
+                        Some(item_index),
+                        "change.field",
+                        Problem::Invalid,
+                        true,
+                    );
+                    batch.report.possibly_billable.push(skipped);
+                }
+            }
         }
         return;
     }
