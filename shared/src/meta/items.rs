@@ -136,20 +136,8 @@ pub(super) fn normalise_status(
             });
         }
     };
-    let biz_opaque_callback_data = match &status.biz_opaque_callback_data {
-        Loose::Got(text) => {
-            let data = OpaqueData::parse(text);
-            if data.is_none() {
-                counts.fields_dropped += 1;
-            }
-            data
-        }
-        Loose::Absent => None,
-        Loose::Wrong => {
-            counts.fields_dropped += 1;
-            None
-        }
-    };
+    let biz_opaque_callback_data =
+        kept_or_dropped(&status.biz_opaque_callback_data, OpaqueData::parse, counts);
     let errors = match status.errors {
         Loose::Got(Items(errors)) => errors
             .into_iter()
@@ -219,20 +207,11 @@ pub(super) fn normalise_conversation(
     )?;
     // Origin and expiry inform dashboards, not charges: odd values are dropped, not fatal.
     let origin_type = match conversation.origin {
-        Loose::Got(origin) => match &origin.type_ {
-            Loose::Got(text) => {
-                let code = code_text(text).map(str::to_owned);
-                if code.is_none() {
-                    counts.fields_dropped += 1;
-                }
-                code
-            }
-            Loose::Absent => None,
-            Loose::Wrong => {
-                counts.fields_dropped += 1;
-                None
-            }
-        },
+        Loose::Got(origin) => kept_or_dropped(
+            &origin.type_,
+            |text| code_text(text).map(str::to_owned),
+            counts,
+        ),
         Loose::Absent => None,
         Loose::Wrong => {
             counts.fields_dropped += 1;
@@ -335,4 +314,22 @@ pub(super) fn normalise_message(
         phone_number_id: context.phone_number_id.clone(),
         waba_id: context.waba_id.cloned(),
     })
+}
+
+/// An optional field that informs but does not decide: its value if `parse` accepts it; an odd
+/// one is dropped and counted, never fatal.
+fn kept_or_dropped<T>(
+    value: &Loose<String>,
+    parse: impl FnOnce(&str) -> Option<T>,
+    counts: &mut BodyCounts,
+) -> Option<T> {
+    let kept = match value {
+        Loose::Got(text) => parse(text),
+        Loose::Absent => return None,
+        Loose::Wrong => None,
+    };
+    if kept.is_none() {
+        counts.fields_dropped += 1;
+    }
+    kept
 }

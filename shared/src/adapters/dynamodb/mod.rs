@@ -163,6 +163,23 @@ impl DynamoStore {
         &self.table
     }
 
+    /// The one query shape of every list: one account's items whose sort keys lie between `low`
+    /// and `high` (inclusive).
+    pub(crate) fn account_range(
+        &self,
+        account: &AccountId,
+        low: String,
+        high: String,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", s(keys::account_pk(account)))
+            .expression_attribute_values(":low", s(low))
+            .expression_attribute_values(":high", s(high))
+    }
+
     fn key(pk: String, sk: &str) -> Item {
         HashMap::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
     }
@@ -488,13 +505,7 @@ impl StatementRead for DynamoStore {
         let mut examined_down_to: Option<u64> = None;
         'pages: for _ in 0..STATEMENT_QUERY_PAGES_MAX {
             let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
-                .expression_attribute_values(":pk", s(keys::account_pk(account)))
-                .expression_attribute_values(":low", s(keys::journal_sk(0)))
-                .expression_attribute_values(":high", s(keys::journal_sk(seq_max)))
+                .account_range(account, keys::journal_sk(0), keys::journal_sk(seq_max))
                 .scan_index_forward(false)
                 .consistent_read(true)
                 .limit(i32::try_from(limit).unwrap_or(i32::MAX))
