@@ -17,8 +17,9 @@ use anyhow::Context;
 use clap::Parser;
 use imcredits::adapters::sqlite_queue::QueueLimits;
 use imcredits::api::auth::AuthConfig;
-use imcredits::api::{App, CreditPricing, router};
+use imcredits::api::{App, router};
 use imcredits::ids::AccountId;
+use imcredits::money::CreditPricing;
 use imcredits::ports::clock::{Clock, SystemClock};
 use imcredits::setup::{LogFormat, init_tracing_as};
 
@@ -87,7 +88,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Auto-recharge: the recharge queue and a tick for the schedule, on the same handler as AWS.
     let (charges, payment_routes) = match stripe_config {
         Some(config) => (
-            recharge::LocalCharges::Stripe(imcredits::payments::stripe::StripeClient::new(config)?),
+            recharge::LocalCharges::Stripe(imcredits::adapters::stripe::StripeClient::new(config)?),
             payment_routes,
         ),
         None => {

@@ -13,7 +13,8 @@ use imcredits::adapters::dynamodb::DynamoStore;
 use imcredits::adapters::sqlite_queue::{
     Delivery, DurableQueue, QueueLimits, QueueRules, QueueStore,
 };
-use imcredits::handlers::billing::{Billing, Record};
+use imcredits::handlers::batch::Record;
+use imcredits::handlers::billing::Billing;
 use imcredits::ports::clock::SystemClock;
 use tokio::sync::watch;
 use tokio::time::Instant;

@@ -1,5 +1,6 @@
 //! Adapters: the ports implemented on real infrastructure.
 
+pub mod backoff;
 pub mod dynamodb;
 #[cfg(feature = "embedded")]
 pub mod dynoxide;
@@ -7,3 +8,4 @@ pub mod memory_queue;
 #[cfg(feature = "embedded")]
 pub mod sqlite_queue;
 pub mod sqs;
+pub mod stripe;
