@@ -27,7 +27,7 @@ async fn charges(data_dir: &Path) -> (usize, usize) {
     let store = DynamoStore::new(InProcessHttp::client(database), "imcredits-local");
     let account = AccountId::parse("acme").unwrap();
     let wallet = store.get_wallet(&account).await.unwrap().unwrap();
-    let entries = imcredits_tests::whole_statement(&store, &account, 1_000).await;
+    let entries = imcredits_tests::whole_statement(&store, &account, 100).await;
     assert_eq!(entries.len() as u64, wallet.entry_count);
     let ids: std::collections::BTreeSet<String> = entries
         .iter()

@@ -53,7 +53,7 @@ async fn charges_after_stop(data_dir: &Path) -> Vec<String> {
     let store = DynamoStore::new(InProcessHttp::client(database), "imcredits-local");
     let account = AccountId::parse("acme").unwrap();
     imcredits_tests::assert_reconciled(&store, &account).await;
-    imcredits_tests::whole_statement(&store, &account, 1_000)
+    imcredits_tests::whole_statement(&store, &account, 100)
         .await
         .into_iter()
         .filter(|entry| entry.kind == EntryKind::Charge)
