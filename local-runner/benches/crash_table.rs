@@ -60,12 +60,14 @@ fn burst(runner: &Runner, tag: &str) -> usize {
 }
 
 async fn scenario(name: &str, signal: &str, after: Duration) {
-    let data_dir = data_dir(&format!("crash-bench-{name}"));
+    // Wamids are printable ASCII without spaces: the tag is the name's letters and digits.
+    let tag: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+    let data_dir = data_dir(&format!("crash-bench-{tag}"));
     let port = free_port();
     let runner = Runner::start(port, &data_dir);
     runner::wallet_with_card(&runner, 100_000);
     let started = Instant::now();
-    let accepted = burst(&runner, name);
+    let accepted = burst(&runner, &tag);
     let answered_in = started.elapsed();
     std::thread::sleep(after);
     runner.signal(signal);

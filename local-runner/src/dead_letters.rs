@@ -157,7 +157,7 @@ async fn redrive(
     _operator: OperatorCaller,
     ApiJson(request): ApiJson<RedriveRequest>,
 ) -> Result<Json<RedriveOutcome>, ApiError> {
-    if request.all == !request.ids.is_empty() {
+    if request.all != request.ids.is_empty() {
         return Err(ApiError::invalid_field(
             "ids",
             "give ids, or all: true (not both)",

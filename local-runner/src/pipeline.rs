@@ -143,10 +143,10 @@ async fn bill(billing: &LocalBilling, queue: &DurableQueue, deliveries: &[Delive
     if let Err(failure) = queue.delete(done).await {
         error!(%failure, "handled billing messages could not be deleted; they come back");
     }
-    if !failed.is_empty() {
-        if let Err(failure) = queue.release(failed).await {
-            error!(%failure, "failed billing messages could not be released; they come back later");
-        }
+    if !failed.is_empty()
+        && let Err(failure) = queue.release(failed).await
+    {
+        error!(%failure, "failed billing messages could not be released; they come back later");
     }
     if outcome.posted + outcome.replayed > 0 || !outcome.failed.is_empty() {
         crate::say(&format!(

@@ -205,7 +205,7 @@ pub fn post_webhook(port: u16, data_dir: &Path, body: &[u8]) -> Option<u16> {
 /// A delivered, priced status (PMP marketing, charged once per wamid).
 pub fn status(wamid: &str) -> Value {
     json!({
-        "id": wamid, "status": "delivered", "timestamp": "1767225600", "recipient_id": "15550001111",
+        "id": wamid, "status": "delivered", "timestamp": "1767225600", "recipient_id": "16315551181",
         "pricing": {"billable": true, "pricing_model": "PMP", "category": "marketing", "type": "regular"}
     })
 }

@@ -225,13 +225,12 @@ impl DurableQueue {
             });
         }
         let (name, limits) = (self.name, self.rules.limits);
-        let prune = self
+        let takes = self
             .store
             .inner
             .takes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            % TAKES_PER_PRUNE
-            == 0;
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let prune = takes.is_multiple_of(TAKES_PER_PRUNE);
         let sent = !bodies.is_empty();
         self.store
             .with(move |connection| {
