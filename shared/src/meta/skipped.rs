@@ -99,7 +99,7 @@ mod tests {
         );
         let letter: Value = serde_json::from_str(&letters[0]).unwrap();
         assert_eq!(letter["source"], "meta_webhook");
-        assert_eq!(letter["reason"], "status.timestamp is not valid");
+        assert_eq!(letter["reason"], "status.timestamp has the wrong JSON type");
         assert_eq!(letter["item"]["id"], "wamid.bad");
         assert_eq!(letter["skipped"]["item_index"], 1);
     }
