@@ -4,6 +4,7 @@
 //! - [`money`]: exact amounts, currencies, the rounding rule, credit quotes;
 //! - [`wallet`]: one balance per account, its status and settings;
 //! - [`ledger`]: entries with deterministic ids and running balances, posting plans, reconciliation;
+//! - [`holds`]: money reserved before a send, settled by its charges, released when not used;
 //! - [`pricing`]: rate cards, recipient markets and categories: what a charged message costs;
 //! - [`meta`]: Meta's webhook: signature, handshake, tolerant parsing into events, when a status is charged;
 //! - [`ports`]: the narrow traits handlers depend on (store, clock);
@@ -16,6 +17,7 @@ pub mod api;
 pub mod billing;
 pub mod config;
 pub mod handlers;
+pub mod holds;
 pub mod ids;
 pub mod ledger;
 pub mod meta;

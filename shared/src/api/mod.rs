@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod holds;
 pub mod json;
 pub mod operator;
 pub mod purchases;
@@ -23,6 +24,7 @@ use rust_decimal::Decimal;
 
 use crate::money::{Currency, Money, QuoteError, QuotePolicy, quote::CREDITS_ABS_MAX};
 use crate::ports::clock::Clock;
+use crate::ports::holds::HoldStore;
 use crate::ports::store::{
     EntriesPost, RateBookGet, RateCardSave, RouteSet, StatementRead, WalletCreate, WalletGet,
     WalletSettingsSet,
@@ -49,6 +51,8 @@ pub trait ApiStore:
     + PurchaseSettle
     + PaymentMethodGet
     + PaymentMethodSave
+    // Holds: reserve before a send, release what is not used.
+    + HoldStore
     + Clone
     + Send
     + Sync
@@ -70,6 +74,7 @@ impl<T> ApiStore for T where
         + PurchaseSettle
         + PaymentMethodGet
         + PaymentMethodSave
+        + HoldStore
         + Clone
         + Send
         + Sync
@@ -255,6 +260,23 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
             Method::POST,
             "/webhooks/stripe",
             post(purchases::stripe_webhook::<S>),
+        ),
+        // Holds: reserve a send's cost before it goes out; charges with the hold's tag settle it.
+        (
+            Method::POST,
+            "/v1/wallet/holds",
+            post(holds::create_hold::<S>),
+        ),
+        (Method::GET, "/v1/wallet/holds", get(holds::list_holds::<S>)),
+        (
+            Method::GET,
+            "/v1/wallet/holds/{hold_id}",
+            get(holds::get_hold::<S>),
+        ),
+        (
+            Method::DELETE,
+            "/v1/wallet/holds/{hold_id}",
+            delete(holds::delete_hold::<S>),
         ),
     ]
 }

@@ -66,10 +66,17 @@ pub fn charge_entry(
     }
     if let Some(tag) = &event.biz_opaque_callback_data {
         // The tag names the template that sent the message; charges per template add up by it.
-        metadata.insert(
-            META_TAG,
-            &tag.reveal().chars().take(TAG_LEN_MAX).collect::<String>(),
-        )?;
+        // A hold's tag (`<hold id>:<template>`) names the hold too, which the charge settles.
+        let tag = crate::holds::parse_tag(tag.reveal());
+        if let Some(template) = tag.template {
+            metadata.insert(
+                META_TAG,
+                &template.chars().take(TAG_LEN_MAX).collect::<String>(),
+            )?;
+        }
+        if let Some(hold) = &tag.hold {
+            metadata.insert(crate::holds::META_HOLD, hold.as_str())?;
+        }
     }
     if !flags.is_empty() {
         metadata.insert(META_FLAG, &flags.join(","))?;

@@ -283,6 +283,7 @@ fn crossings_are_found_once_each_in_sequence_order() {
         account_id: AccountId::parse("acme").unwrap(),
         currency: Currency::Usd,
         balance: Money::parse("-1", Currency::Usd).unwrap(),
+        held: Money::zero(Currency::Usd),
         low_balance_threshold: Money::parse("5", Currency::Usd).unwrap(),
         auto_recharge: AutoRecharge::new(
             true,

@@ -91,28 +91,35 @@ pub fn increments(posted: &[LedgerEntry]) -> Vec<UsageIncrement> {
 }
 
 /// Splits `entries` into consecutive chunks of at most `entries_max` entries touching at most
-/// `keys_max` distinct aggregates, so each chunk fits one transaction with its usage updates.
+/// `keys_max` distinct aggregates and holds, so each chunk fits one transaction with its usage
+/// updates and the holds its charges settle (one update each).
 pub fn chunks(
     entries: &[NewEntry],
     entries_max: usize,
     keys_max: usize,
 ) -> Vec<std::ops::Range<usize>> {
     assert!(
-        entries_max >= 1 && keys_max >= 2,
-        "an entry may touch two aggregates"
+        entries_max >= 1 && keys_max >= 3,
+        "an entry may touch two aggregates and a hold"
     );
     let mut ranges = Vec::new();
     let mut start = 0;
     let mut keys = std::collections::BTreeSet::new();
+    let mut holds = std::collections::BTreeSet::new();
     for (index, entry) in entries.iter().enumerate() {
         let entry_keys = keys_of_new(entry);
         let new_keys = entry_keys.iter().filter(|key| !keys.contains(*key)).count();
-        if index > start && (index - start == entries_max || keys.len() + new_keys > keys_max) {
+        let hold = entry.metadata().get(crate::holds::META_HOLD);
+        let new_hold = usize::from(hold.is_some_and(|hold| !holds.contains(hold)));
+        let touched = keys.len() + holds.len() + new_keys + new_hold;
+        if index > start && (index - start == entries_max || touched > keys_max) {
             ranges.push(start..index);
             start = index;
             keys.clear();
+            holds.clear();
         }
         keys.extend(entry_keys);
+        holds.extend(hold);
     }
     if start < entries.len() {
         ranges.push(start..entries.len());

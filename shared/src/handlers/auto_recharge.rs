@@ -358,7 +358,8 @@ where
         if !settings.enabled {
             return Ok(Err(Skip::Disabled));
         }
-        if wallet.balance.amount() >= settings.minimum_balance.amount() {
+        // Judged on what is available: money held for a send in progress is about to be spent.
+        if wallet.available().amount() >= settings.minimum_balance.amount() {
             return Ok(Err(Skip::NotDue));
         }
         if state.backoff_until_ms > now_ms {

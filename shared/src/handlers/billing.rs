@@ -23,6 +23,7 @@ use crate::meta::{ChargeDecision, decide_charge};
 use crate::money::Currency;
 use crate::ports::clock::Clock;
 use crate::ports::queue::QueueSend;
+use crate::ports::holds::HoldStore;
 use crate::ports::store::{ChargesPost, RateBookGet, RouteGet, StoreError, WalletGet};
 use crate::pricing::RateBook;
 
@@ -86,16 +87,18 @@ pub struct Billing<S, N, R> {
     rates: TtlCache<Currency, Arc<RateBook>>,
 }
 
-/// A wallet's share of a batch: its entries, and which record each came from.
+/// A wallet's share of a batch: its entries, failed messages sent under a hold, and which record
+/// each came from.
 #[derive(Default)]
 struct WalletWork {
     entries: Vec<NewEntry>,
+    failed: Vec<crate::holds::FailedSend>,
     records: BTreeSet<usize>,
 }
 
 impl<S, N, R> Billing<S, N, R>
 where
-    S: RouteGet + WalletGet + RateBookGet + ChargesPost + Send + Sync,
+    S: RouteGet + WalletGet + RateBookGet + ChargesPost + HoldStore + Send + Sync,
     N: QueueSend + Send + Sync,
     R: QueueSend + Send + Sync,
 {
@@ -218,7 +221,14 @@ where
                 let (usage, free) = match decide_charge(event) {
                     ChargeDecision::Charge(usage) => (usage, false),
                     ChargeDecision::FreeUsage(usage) => (usage, true),
-                    ChargeDecision::NoCharge { .. } => continue,
+                    ChargeDecision::NoCharge { .. } => {
+                        // A failed message sent under a hold gives its estimate back.
+                        if let Some(failed) = super::holds::failed_send(event) {
+                            wallet_work.failed.push(failed);
+                            wallet_work.records.insert(*index);
+                        }
+                        continue;
+                    }
                     ChargeDecision::NeedsReview(reason) => {
                         warn!(wamid = event.wamid.as_str(), ?reason, "status needs review");
                         failed.insert(*index);
@@ -238,6 +248,16 @@ where
                         failed.insert(*index);
                     }
                 }
+            }
+        }
+        if !wallet_work.failed.is_empty() {
+            let released = self
+                .store
+                .release_failed(account, &wallet_work.failed, self.clock.now())
+                .await;
+            if let Err(error) = released {
+                failed.extend(&wallet_work.records);
+                return Err(error);
             }
         }
         if wallet_work.entries.is_empty() {

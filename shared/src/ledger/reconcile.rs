@@ -96,6 +96,7 @@ mod tests {
             account_id: AccountId::parse("acme").unwrap(),
             currency: Currency::Usd,
             balance: usd(balance),
+            held: usd("0"),
             low_balance_threshold: usd("0"),
             auto_recharge: AutoRecharge::disabled(Currency::Usd),
             version: 1,

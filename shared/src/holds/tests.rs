@@ -1,0 +1,1 @@
+//! The holds domain: ids, tags, pricing lines, what a message covers, settling.
