@@ -56,11 +56,19 @@ async fn main() -> anyhow::Result<()> {
         }
         if event.payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
             let outcome = recharger.sweep().await?;
+            // The same schedule releases expired holds, found through their sparse index.
+            let holds = imcredits::handlers::holds::sweep_expired_holds(
+                &recharger.store,
+                recharger.clock.now(),
+            )
+            .await?;
             return Ok(json!({
                 "due": outcome.due,
                 "credited": outcome.credited,
                 "failed": outcome.failed,
                 "deferred": outcome.deferred,
+                "holds_due": holds.due,
+                "holds_expired": holds.expired,
             }));
         }
         Err("unknown event: neither an SQS batch nor the schedule".into())
