@@ -279,8 +279,9 @@ pub struct Hold {
     /// Charges that settled against it, and what they took from it.
     pub settled_count: u64,
     pub settled_amount: Money,
-    /// Failed messages whose estimate it released.
+    /// Failed messages whose estimate it released, and what they released.
     pub failed_count: u64,
+    pub failed_amount: Money,
     /// What the release (delete or expiry) gave back, once closed.
     pub released_amount: Money,
     /// Fingerprint of the request that placed it: a replay of the key must carry the same.
@@ -321,6 +322,7 @@ impl Hold {
             settled_count: 0,
             settled_amount: zero,
             failed_count: 0,
+            failed_amount: zero,
             released_amount: zero,
             request_sha256,
             created_at: now,
@@ -335,6 +337,15 @@ impl Hold {
 
     pub fn message_count(&self) -> u64 {
         self.lines.iter().map(|line| line.count).sum()
+    }
+
+    /// What the hold's amount became: still held, settled by charges, released by failures, or
+    /// released at the end. Every commit keeps `amount` equal to their sum.
+    pub fn accounted(&self) -> Result<Money, MoneyError> {
+        self.remaining
+            .checked_add(self.settled_amount)?
+            .checked_add(self.failed_amount)?
+            .checked_add(self.released_amount)
     }
 
     pub fn tag(&self) -> String {

@@ -115,6 +115,10 @@ pub fn hold_item(hold: &Hold) -> Item {
         ),
         ("failed_count".to_owned(), n(hold.failed_count)),
         (
+            "failed_amount".to_owned(),
+            decimal_to_n(hold.failed_amount.amount()),
+        ),
+        (
             "released_amount".to_owned(),
             decimal_to_n(hold.released_amount.amount()),
         ),
@@ -187,6 +191,7 @@ pub fn hold_from_item(item: &Item) -> Result<Hold, StoreError> {
         settled_count: read.u64("settled_count")?,
         settled_amount: read.money("settled_amount", currency)?,
         failed_count: read.u64("failed_count")?,
+        failed_amount: read.money("failed_amount", currency)?,
         released_amount: read.money("released_amount", currency)?,
         request_sha256: read.str("request_sha256")?.to_owned(),
         created_at: read.timestamp("created_at")?,

@@ -115,7 +115,7 @@ impl DynamoStore {
                     .update_expression(
                         "SET remaining = :remaining, updated_at = :now \
                          ADD settled_count :settled_count, failed_count :failed_count, \
-                         settled_amount :settled",
+                         settled_amount :settled, failed_amount :failed",
                     )
                     .condition_expression("attribute_exists(pk)")
                     .expression_attribute_values(
@@ -125,7 +125,17 @@ impl DynamoStore {
                     .expression_attribute_values(":now", timestamp(now))
                     .expression_attribute_values(":settled_count", n(change.settled_messages))
                     .expression_attribute_values(":failed_count", n(change.failed_messages))
-                    .expression_attribute_values(":settled", decimal_to_n(change.settled.amount()));
+                    .expression_attribute_values(":settled", decimal_to_n(change.settled.amount()))
+                    .expression_attribute_values(
+                        ":failed",
+                        decimal_to_n(
+                            change
+                                .taken
+                                .checked_sub(change.settled)
+                                .expect("one currency")
+                                .amount(),
+                        ),
+                    );
                 TransactWriteItem::builder().update(built(update.build())).build()
             })
             .collect()
