@@ -14,12 +14,12 @@ use imcredits_tests::faults::{FailOperation, Fault};
 use imcredits_tests::holds::{failed, flat_card, granted_hold, hold_charge, new_hold};
 use imcredits_tests::pipeline::{Pipeline, meta_body, pmp};
 use imcredits_tests::{
-    Backend, assert_reconciled, at, dynamo_store, dynamo_store_on_own_table, grant, new_wallet,
-    usd,
+    Backend, assert_reconciled, at, dynamo_store, dynamo_store_on_own_table, grant, new_wallet, usd,
 };
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
+mod holds_api;
 mod holds_props;
 
 fn records(phone: &str, statuses: Vec<Value>) -> Vec<Record> {
@@ -73,7 +73,15 @@ async fn fifty_concurrent_holds_against_a_balance_for_ten_grant_exactly_ten() {
         .map(|index| {
             let (store, account) = (store.clone(), account.clone());
             tokio::spawn(async move {
-                let hold = new_hold(&store, &account, &format!("k{index}"), 100, now, Duration::hours(1)).await;
+                let hold = new_hold(
+                    &store,
+                    &account,
+                    &format!("k{index}"),
+                    100,
+                    now,
+                    Duration::hours(1),
+                )
+                .await;
                 store.place_hold(&hold, now).await.unwrap()
             })
         })
@@ -102,17 +110,28 @@ async fn the_same_key_answers_the_same_hold_and_a_bigger_one_is_refused() {
     flat_card(&store).await;
     let wallet = new_wallet(&store, "holdkey").await;
     let account = wallet.account_id.clone();
-    store.post_entries(&account, &[grant("FUNDS", "1")], at()).await.unwrap();
+    store
+        .post_entries(&account, &[grant("FUNDS", "1")], at())
+        .await
+        .unwrap();
     let first = granted_hold(&store, &account, "same", 40).await;
     let now = OffsetDateTime::now_utc();
     let again = new_hold(&store, &account, "same", 40, now, Duration::hours(1)).await;
-    assert_eq!(store.place_hold(&again, now).await.unwrap(), HoldPlaced::Existing(first));
+    assert_eq!(
+        store.place_hold(&again, now).await.unwrap(),
+        HoldPlaced::Existing(first)
+    );
     let big = new_hold(&store, &account, "big", 80, now, Duration::hours(1)).await;
     assert_eq!(
         store.place_hold(&big, now).await.unwrap(),
-        HoldPlaced::Refused { available: usd("0.5") }
+        HoldPlaced::Refused {
+            available: usd("0.5")
+        }
     );
-    assert_eq!(imcredits::holds::messages_covered(&big.lines, usd("0.5")), 40);
+    assert_eq!(
+        imcredits::holds::messages_covered(&big.lines, usd("0.5")),
+        40
+    );
     let wallet = assert_reconciled(&store, &account).await;
     assert_eq!(wallet.held, usd("0.5"));
 }
@@ -130,11 +149,22 @@ async fn a_thousand_statuses_twice_and_out_of_order_settle_the_hold_once() {
     scramble(&mut statuses);
     let mut posted = 0;
     for chunk in statuses.chunks(250) {
-        posted += pipeline.billing_handle(&records(&phone, chunk.to_vec())).await.posted;
+        posted += pipeline
+            .billing_handle(&records(&phone, chunk.to_vec()))
+            .await
+            .posted;
     }
     assert_eq!(posted, 1_000, "each message charged once");
-    let settled = pipeline.store.get_hold(&account, &hold.id).await.unwrap().unwrap();
-    assert_eq!((settled.remaining, settled.settled_count), (usd("0"), 1_000));
+    let settled = pipeline
+        .store
+        .get_hold(&account, &hold.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (settled.remaining, settled.settled_count),
+        (usd("0"), 1_000)
+    );
     assert_eq!(settled.settled_amount, usd("12.5"));
     let wallet = assert_reconciled(&pipeline.store, &account).await;
     assert_eq!((wallet.balance, wallet.held), (usd("7.5"), usd("0")));
@@ -158,9 +188,17 @@ async fn failed_messages_release_their_share_once() {
     statuses.extend(statuses.clone());
     scramble(&mut statuses);
     pipeline.billing_handle(&records(&phone, statuses)).await;
-    let settled = pipeline.store.get_hold(&account, &hold.id).await.unwrap().unwrap();
+    let settled = pipeline
+        .store
+        .get_hold(&account, &hold.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((settled.settled_count, settled.failed_count), (6, 4));
-    assert_eq!((settled.failed_amount, settled.remaining), (usd("0.05"), usd("0")));
+    assert_eq!(
+        (settled.failed_amount, settled.remaining),
+        (usd("0.05"), usd("0"))
+    );
     let wallet = assert_reconciled(&pipeline.store, &account).await;
     assert_eq!((wallet.balance, wallet.held), (usd("0.925"), usd("0")));
 }
@@ -172,26 +210,55 @@ async fn two_concurrent_sweeps_release_an_expired_hold_exactly_once() {
     flat_card(&store).await;
     let wallet = new_wallet(&store, "holdsweep").await;
     let account = wallet.account_id.clone();
-    store.post_entries(&account, &[grant("FUNDS", "5")], at()).await.unwrap();
-    let placed_at = OffsetDateTime::now_utc();
-    let hold = new_hold(&store, &account, "short", 100, placed_at, Duration::minutes(1)).await;
-    assert!(matches!(store.place_hold(&hold, placed_at).await.unwrap(), HoldPlaced::Granted(_)));
     store
-        .post_charges(&account, &[hold_charge("wamid.S1", &hold.id, "-0.0125")], at())
+        .post_entries(&account, &[grant("FUNDS", "5")], at())
+        .await
+        .unwrap();
+    let placed_at = OffsetDateTime::now_utc();
+    let hold = new_hold(
+        &store,
+        &account,
+        "short",
+        100,
+        placed_at,
+        Duration::minutes(1),
+    )
+    .await;
+    assert!(matches!(
+        store.place_hold(&hold, placed_at).await.unwrap(),
+        HoldPlaced::Granted(_)
+    ));
+    store
+        .post_charges(
+            &account,
+            &[hold_charge("wamid.S1", &hold.id, "-0.0125")],
+            at(),
+        )
         .await
         .unwrap();
     let early = sweep_expired_holds(&store, placed_at).await.unwrap();
     assert_eq!(early.expired, 0, "not due yet");
     let later = placed_at + Duration::minutes(2);
-    let (one, two) = tokio::join!(sweep_expired_holds(&store, later), sweep_expired_holds(&store, later));
+    let (one, two) = tokio::join!(
+        sweep_expired_holds(&store, later),
+        sweep_expired_holds(&store, later)
+    );
     assert_eq!(one.unwrap().expired + two.unwrap().expired, 1);
     let expired = store.get_hold(&account, &hold.id).await.unwrap().unwrap();
     assert_eq!(expired.status, HoldStatus::Expired);
     assert_eq!(expired.released_amount, usd("1.2375"));
-    assert_eq!(sweep_expired_holds(&store, later).await.unwrap().due, 0, "left the index");
+    assert_eq!(
+        sweep_expired_holds(&store, later).await.unwrap().due,
+        0,
+        "left the index"
+    );
     // A charge after the release is simply charged.
     store
-        .post_charges(&account, &[hold_charge("wamid.S2", &hold.id, "-0.0125")], at())
+        .post_charges(
+            &account,
+            &[hold_charge("wamid.S2", &hold.id, "-0.0125")],
+            at(),
+        )
         .await
         .unwrap();
     let wallet = assert_reconciled(&store, &account).await;
@@ -211,10 +278,15 @@ async fn a_crash_between_any_two_steps_of_settle_or_release_ends_as_if_it_had_no
         for fault in [Fault::RequestLost, Fault::AnswerLost] {
             let failing = FailOperation::new(operation, fault, 1);
             let interceptor = failing.clone();
-            let store = backend.store_with(move |c| c.interceptor(interceptor)).await;
+            let store = backend
+                .store_with(move |c| c.interceptor(interceptor))
+                .await;
             let wallet = new_wallet(&plain, "holdcrash").await;
             let account = wallet.account_id.clone();
-            plain.post_entries(&account, &[grant("FUNDS", "2")], at()).await.unwrap();
+            plain
+                .post_entries(&account, &[grant("FUNDS", "2")], at())
+                .await
+                .unwrap();
             let one = granted_hold(&plain, &account, "one", 10).await;
             let two = granted_hold(&plain, &account, "two", 10).await;
             let case = format!("{operation} {fault:?}");
@@ -225,7 +297,12 @@ async fn a_crash_between_any_two_steps_of_settle_or_release_ends_as_if_it_had_no
                 let settled = store.post_charges(&account, &charge, at()).await.is_ok();
                 let released = store.release_failed(&account, &fail, at()).await.is_ok();
                 let deleted = store
-                    .release_hold(&account, &two.id, HoldStatus::Released, OffsetDateTime::now_utc())
+                    .release_hold(
+                        &account,
+                        &two.id,
+                        HoldStatus::Released,
+                        OffsetDateTime::now_utc(),
+                    )
                     .await;
                 if settled && released && deleted.is_ok() {
                     break;
@@ -237,19 +314,38 @@ async fn a_crash_between_any_two_steps_of_settle_or_release_ends_as_if_it_had_no
             assert_eq!((one.settled_count, one.failed_count), (1, 1), "{case}");
             assert_eq!(one.remaining, usd("0.1"), "{case}");
             let two = plain.get_hold(&account, &two.id).await.unwrap().unwrap();
-            assert_eq!((two.status, two.released_amount), (HoldStatus::Released, usd("0.125")), "{case}");
+            assert_eq!(
+                (two.status, two.released_amount),
+                (HoldStatus::Released, usd("0.125")),
+                "{case}"
+            );
             let wallet = assert_reconciled(&plain, &account).await;
-            assert_eq!((wallet.balance, wallet.held), (usd("1.9875"), usd("0.1")), "{case}");
+            assert_eq!(
+                (wallet.balance, wallet.held),
+                (usd("1.9875"), usd("0.1")),
+                "{case}"
+            );
         }
     }
     // A delete repeated answers the closed hold and changes nothing.
     let wallet = new_wallet(&plain, "holdagain").await;
-    plain.post_entries(&wallet.account_id, &[grant("FUNDS", "1")], at()).await.unwrap();
+    plain
+        .post_entries(&wallet.account_id, &[grant("FUNDS", "1")], at())
+        .await
+        .unwrap();
     let hold = granted_hold(&plain, &wallet.account_id, "again", 8).await;
     let now = OffsetDateTime::now_utc();
-    let first = plain.release_hold(&wallet.account_id, &hold.id, HoldStatus::Released, now).await.unwrap();
-    let Some(HoldReleased::Released(closed)) = first else { panic!("{first:?}") };
-    let second = plain.release_hold(&wallet.account_id, &hold.id, HoldStatus::Released, now).await.unwrap();
+    let first = plain
+        .release_hold(&wallet.account_id, &hold.id, HoldStatus::Released, now)
+        .await
+        .unwrap();
+    let Some(HoldReleased::Released(closed)) = first else {
+        panic!("{first:?}")
+    };
+    let second = plain
+        .release_hold(&wallet.account_id, &hold.id, HoldStatus::Released, now)
+        .await
+        .unwrap();
     assert_eq!(second, Some(HoldReleased::AlreadyClosed(closed)));
     let after = plain.get_wallet(&wallet.account_id).await.unwrap().unwrap();
     assert_eq!(after.held, usd("0"));

@@ -26,7 +26,11 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (1u64..40).prop_map(Op::Place),
-        (0usize..4, 0u8..12, 0u8..3).prop_map(|(hold, wamid, cost)| Op::Charge { hold, wamid, cost }),
+        (0usize..4, 0u8..12, 0u8..3).prop_map(|(hold, wamid, cost)| Op::Charge {
+            hold,
+            wamid,
+            cost
+        }),
         (0usize..4, 0u8..12).prop_map(|(hold, wamid)| Op::Fail { hold, wamid }),
         (0usize..4).prop_map(Op::Release),
         (0usize..4).prop_map(Op::Expire),
@@ -50,15 +54,34 @@ async fn run(ops: Vec<Op>) {
     let store = dynamo_store().await;
     flat_card(&store).await;
     let account = new_wallet(&store, "holdprop").await.account_id;
-    store.post_entries(&account, &[grant("FUNDS", "1")], at()).await.unwrap();
-    let mut model = Model { balance: Some(usd("1")), ..Model::default() };
+    store
+        .post_entries(&account, &[grant("FUNDS", "1")], at())
+        .await
+        .unwrap();
+    let mut model = Model {
+        balance: Some(usd("1")),
+        ..Model::default()
+    };
     let now = OffsetDateTime::now_utc();
     for (step, op) in ops.into_iter().enumerate() {
-        let pick = |index: usize, model: &Model| model.holds.get(index % model.holds.len().max(1)).cloned();
+        let pick = |index: usize, model: &Model| {
+            model.holds.get(index % model.holds.len().max(1)).cloned()
+        };
         match op {
             Op::Place(count) => {
-                let hold = new_hold(&store, &account, &format!("p{step}"), count, now, Duration::hours(1)).await;
-                let held: Money = model.remaining.values().fold(usd("0"), |sum, r| sum.checked_add(*r).unwrap());
+                let hold = new_hold(
+                    &store,
+                    &account,
+                    &format!("p{step}"),
+                    count,
+                    now,
+                    Duration::hours(1),
+                )
+                .await;
+                let held: Money = model
+                    .remaining
+                    .values()
+                    .fold(usd("0"), |sum, r| sum.checked_add(*r).unwrap());
                 let available = model.balance.unwrap().checked_sub(held).unwrap();
                 let placed = store.place_hold(&hold, now).await.unwrap();
                 if available.amount() >= hold.amount.amount() {
@@ -70,7 +93,9 @@ async fn run(ops: Vec<Op>) {
                 }
             }
             Op::Charge { hold, wamid, cost } => {
-                let Some((id, _)) = pick(hold, &model) else { continue };
+                let Some((id, _)) = pick(hold, &model) else {
+                    continue;
+                };
                 let cost = ["0.0125", "0.02", "0"][usize::from(cost)];
                 let entry = hold_charge(&format!("wamid.P{wamid}"), &id, &format!("-{cost}"));
                 store.post_charges(&account, &[entry], at()).await.unwrap();
@@ -82,27 +107,46 @@ async fn run(ops: Vec<Op>) {
                 }
             }
             Op::Fail { hold, wamid } => {
-                let Some((id, _)) = pick(hold, &model) else { continue };
-                store.release_failed(&account, &[failed(&id, &format!("wamid.P{wamid}"))], at()).await.unwrap();
+                let Some((id, _)) = pick(hold, &model) else {
+                    continue;
+                };
+                store
+                    .release_failed(&account, &[failed(&id, &format!("wamid.P{wamid}"))], at())
+                    .await
+                    .unwrap();
                 if let Some(remaining) = model.remaining.get_mut(&id) {
                     if model.failed.insert(wamid) {
-                        *remaining = remaining.checked_sub(min(usd("0.0125"), *remaining)).unwrap();
+                        *remaining = remaining
+                            .checked_sub(min(usd("0.0125"), *remaining))
+                            .unwrap();
                     }
                 }
             }
             Op::Release(hold) | Op::Expire(hold) => {
-                let Some((id, _)) = pick(hold, &model) else { continue };
+                let Some((id, _)) = pick(hold, &model) else {
+                    continue;
+                };
                 let (status, at_time) = match op {
                     Op::Release(_) => (HoldStatus::Released, now),
                     _ => (HoldStatus::Expired, now + Duration::hours(2)),
                 };
-                store.release_hold(&account, &id, status, at_time).await.unwrap();
+                store
+                    .release_hold(&account, &id, status, at_time)
+                    .await
+                    .unwrap();
                 model.remaining.remove(&id);
             }
         }
         let wallet = assert_reconciled(&store, &account).await;
-        let held: Money = model.remaining.values().fold(usd("0"), |sum, r| sum.checked_add(*r).unwrap());
-        assert_eq!((wallet.balance, wallet.held), (model.balance.unwrap(), held), "after {op:?}");
+        let held: Money = model
+            .remaining
+            .values()
+            .fold(usd("0"), |sum, r| sum.checked_add(*r).unwrap());
+        assert_eq!(
+            (wallet.balance, wallet.held),
+            (model.balance.unwrap(), held),
+            "after {op:?}"
+        );
     }
 }
 

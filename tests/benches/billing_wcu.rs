@@ -65,7 +65,8 @@ async fn main() {
         let (account, phone) = pipeline.wallet("bench", "1000").await;
         let hold_tag = if hold {
             let hold =
-                imcredits_tests::holds::granted_hold(&pipeline.store, &account, "bench", 1_000).await;
+                imcredits_tests::holds::granted_hold(&pipeline.store, &account, "bench", 1_000)
+                    .await;
             Some(hold.tag())
         } else {
             None

@@ -20,7 +20,10 @@ use time::{Duration, OffsetDateTime};
 pub async fn flat_card(store: &DynamoStore) {
     let flat = include_str!("../../shared/rate-cards/zoho-flat-usd.json");
     store
-        .save_rate_card(&RateCard::from_json(flat).expect("the sample card reads"), crate::at())
+        .save_rate_card(
+            &RateCard::from_json(flat).expect("the sample card reads"),
+            crate::at(),
+        )
         .await
         .expect("the flat card saves");
 }
@@ -34,7 +37,10 @@ pub async fn new_hold(
     now: OffsetDateTime,
     ttl: Duration,
 ) -> Hold {
-    let book = store.rate_book(Currency::Usd).await.expect("the book reads");
+    let book = store
+        .rate_book(Currency::Usd)
+        .await
+        .expect("the book reads");
     let lines = price_lines(
         &[LineRequest {
             market: RecipientMarket::Known(Market::parse("IN").expect("a market")),
@@ -62,7 +68,11 @@ pub async fn new_hold(
 pub async fn granted_hold(store: &DynamoStore, account: &AccountId, key: &str, count: u64) -> Hold {
     let now = OffsetDateTime::now_utc();
     let hold = new_hold(store, account, key, count, now, HOLD_TTL_DEFAULT).await;
-    match store.place_hold(&hold, now).await.expect("the store answers") {
+    match store
+        .place_hold(&hold, now)
+        .await
+        .expect("the store answers")
+    {
         HoldPlaced::Granted(hold) => hold,
         other => panic!("hold {key} not granted: {other:?}"),
     }
@@ -71,7 +81,9 @@ pub async fn granted_hold(store: &DynamoStore, account: &AccountId, key: &str, c
 /// A charge of `wamid` carrying the hold's metadata, as billing makes it from a tagged status.
 pub fn hold_charge(wamid: &str, hold: &HoldId, amount: &str) -> NewEntry {
     let mut metadata = Metadata::new();
-    metadata.insert(META_HOLD, hold.as_str()).expect("a hold id fits");
+    metadata
+        .insert(META_HOLD, hold.as_str())
+        .expect("a hold id fits");
     NewEntry::new(
         EntryId::message_charge(wamid).expect("a wamid"),
         EntryKind::Charge,
@@ -117,11 +129,18 @@ pub async fn assert_holds_add_up(store: &DynamoStore, wallet: &Wallet) {
     let mut open_sum = Money::zero(wallet.currency);
     for hold in &holds {
         assert!(!hold.remaining.is_negative(), "{hold:?}");
-        assert_eq!(hold.accounted().expect("one currency"), hold.amount, "{hold:?}");
+        assert_eq!(
+            hold.accounted().expect("one currency"),
+            hold.amount,
+            "{hold:?}"
+        );
         if hold.is_open() {
             open_sum = open_sum.checked_add(hold.remaining).expect("one currency");
         } else {
-            assert!(hold.remaining.is_zero(), "a closed hold holds nothing: {hold:?}");
+            assert!(
+                hold.remaining.is_zero(),
+                "a closed hold holds nothing: {hold:?}"
+            );
         }
     }
     assert_eq!(wallet.held, open_sum, "held is the sum of the open holds");

@@ -158,9 +158,7 @@ fn line_request(index: usize, line: &LineBody) -> Result<LineRequest, ApiError> 
 
 fn hold_error(error: HoldError) -> ApiError {
     match &error {
-        HoldError::Lines(_) | HoldError::TooManyMessages => {
-            ApiError::invalid_field("lines", error)
-        }
+        HoldError::Lines(_) | HoldError::TooManyMessages => ApiError::invalid_field("lines", error),
         HoldError::ZeroCount(index) => {
             ApiError::invalid_field(&format!("lines[{index}].count"), error)
         }
@@ -242,7 +240,12 @@ pub async fn create_hold<S: ApiStore>(
         HoldPlaced::Existing(existing) if existing.request_sha256 == request_sha256 => {
             let mut headers = HeaderMap::new();
             headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-            Ok((StatusCode::CREATED, headers, Json(HoldView::from(&existing))).into_response())
+            Ok((
+                StatusCode::CREATED,
+                headers,
+                Json(HoldView::from(&existing)),
+            )
+                .into_response())
         }
         HoldPlaced::Existing(_) => Err(ApiError::conflict(format!(
             "this {} was used for a different hold request; send a new key for a new hold",

@@ -22,8 +22,8 @@ use crate::ledger::{EntryOutcome, LedgerEntry, NewEntry};
 use crate::meta::{ChargeDecision, decide_charge};
 use crate::money::Currency;
 use crate::ports::clock::Clock;
-use crate::ports::queue::QueueSend;
 use crate::ports::holds::HoldStore;
+use crate::ports::queue::QueueSend;
 use crate::ports::store::{ChargesPost, RateBookGet, RouteGet, StoreError, WalletGet};
 use crate::pricing::RateBook;
 

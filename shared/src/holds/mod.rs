@@ -65,7 +65,11 @@ impl HoldId {
         // Neither an account id nor a key holds a NUL byte, so the pair is unambiguous.
         hash.update([0u8]);
         hash.update(key.as_str().as_bytes());
-        Self(format!("{}{}", Self::PREFIX, hex::encode(&hash.finalize()[..16])))
+        Self(format!(
+            "{}{}",
+            Self::PREFIX,
+            hex::encode(&hash.finalize()[..16])
+        ))
     }
 
     /// Only ids of the form `for_request` makes: what a tag names is checked before any read.

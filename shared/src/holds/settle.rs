@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{META_HOLD, Hold, HoldId};
+use super::{Hold, HoldId, META_HOLD};
 use crate::ledger::{LedgerEntry, NewEntry};
 use crate::money::Money;
 use crate::pricing::{Category, Market};
@@ -57,14 +57,16 @@ pub fn settle_charges(holds: &[Hold], posted: &[LedgerEntry]) -> Vec<HoldChange>
         else {
             continue;
         };
-        let change = changes.entry(hold.id.clone()).or_insert_with(|| HoldChange {
-            id: hold.id.clone(),
-            taken: Money::zero(hold.amount.currency()),
-            remaining_after: hold.remaining,
-            settled_messages: 0,
-            failed_messages: 0,
-            settled: Money::zero(hold.amount.currency()),
-        });
+        let change = changes
+            .entry(hold.id.clone())
+            .or_insert_with(|| HoldChange {
+                id: hold.id.clone(),
+                taken: Money::zero(hold.amount.currency()),
+                remaining_after: hold.remaining,
+                settled_messages: 0,
+                failed_messages: 0,
+                settled: Money::zero(hold.amount.currency()),
+            });
         let cost = entry.amount.negated();
         let taken = min_money(cost, change.remaining_after);
         change.remaining_after = sub(change.remaining_after, taken);
@@ -102,7 +104,11 @@ pub fn failed_estimate(hold: &Hold, failed: &FailedSend) -> Money {
         .lines
         .iter()
         .find(matching)
-        .or_else(|| hold.lines.iter().min_by_key(|line| line.unit_price.amount()))
+        .or_else(|| {
+            hold.lines
+                .iter()
+                .min_by_key(|line| line.unit_price.amount())
+        })
         .map_or(Money::zero(hold.amount.currency()), |line| line.unit_price);
     min_money(unit, hold.remaining)
 }
@@ -115,14 +121,16 @@ pub fn release_failed(holds: &[Hold], failed: &[&FailedSend]) -> Vec<HoldChange>
         let Some(hold) = open.get(&send.hold).copied() else {
             continue;
         };
-        let change = changes.entry(hold.id.clone()).or_insert_with(|| HoldChange {
-            id: hold.id.clone(),
-            taken: Money::zero(hold.amount.currency()),
-            remaining_after: hold.remaining,
-            settled_messages: 0,
-            failed_messages: 0,
-            settled: Money::zero(hold.amount.currency()),
-        });
+        let change = changes
+            .entry(hold.id.clone())
+            .or_insert_with(|| HoldChange {
+                id: hold.id.clone(),
+                taken: Money::zero(hold.amount.currency()),
+                remaining_after: hold.remaining,
+                settled_messages: 0,
+                failed_messages: 0,
+                settled: Money::zero(hold.amount.currency()),
+            });
         let with_remaining = Hold {
             remaining: change.remaining_after,
             ..hold.clone()
@@ -145,9 +153,11 @@ fn min_money(a: Money, b: Money) -> Money {
 }
 
 fn add(a: Money, b: Money) -> Money {
-    a.checked_add(b).expect("a hold's amounts share its currency")
+    a.checked_add(b)
+        .expect("a hold's amounts share its currency")
 }
 
 fn sub(a: Money, b: Money) -> Money {
-    a.checked_sub(b).expect("a hold's amounts share its currency")
+    a.checked_sub(b)
+        .expect("a hold's amounts share its currency")
 }

@@ -107,7 +107,10 @@ pub fn hold_item(hold: &Hold) -> Item {
         ("currency".to_owned(), s(hold.amount.currency().code())),
         ("status".to_owned(), s(hold.status.as_str())),
         ("amount".to_owned(), decimal_to_n(hold.amount.amount())),
-        ("remaining".to_owned(), decimal_to_n(hold.remaining.amount())),
+        (
+            "remaining".to_owned(),
+            decimal_to_n(hold.remaining.amount()),
+        ),
         ("settled_count".to_owned(), n(hold.settled_count)),
         (
             "settled_amount".to_owned(),

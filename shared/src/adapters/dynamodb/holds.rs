@@ -136,7 +136,9 @@ impl DynamoStore {
                                 .amount(),
                         ),
                     );
-                TransactWriteItem::builder().update(built(update.build())).build()
+                TransactWriteItem::builder()
+                    .update(built(update.build()))
+                    .build()
             })
             .collect()
     }
@@ -201,7 +203,10 @@ impl DynamoStore {
             .set_key(Some(Self::key(keys::account_pk(account), keys::WALLET_SK)))
             .update_expression("SET held = :zero, available = :balance")
             .condition_expression("version = :version AND attribute_not_exists(available)")
-            .expression_attribute_values(":zero", decimal_to_n(Money::zero(wallet.currency).amount()))
+            .expression_attribute_values(
+                ":zero",
+                decimal_to_n(Money::zero(wallet.currency).amount()),
+            )
             .expression_attribute_values(":balance", decimal_to_n(wallet.balance.amount()))
             .expression_attribute_values(":version", n(wallet.version))
             .send()
@@ -259,7 +264,11 @@ impl DynamoStore {
             .client()
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(wallet_update).build())
-            .transact_items(TransactWriteItem::builder().update(built(close.build())).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(built(close.build()))
+                    .build(),
+            )
             .send()
             .await;
         match result {
@@ -294,7 +303,11 @@ impl DynamoStore {
         let holds = self
             .holds_by_id(account, &ids.into_iter().collect::<Vec<_>>())
             .await?;
-        let open: BTreeSet<&HoldId> = holds.iter().filter(|h| h.is_open()).map(|h| &h.id).collect();
+        let open: BTreeSet<&HoldId> = holds
+            .iter()
+            .filter(|h| h.is_open())
+            .map(|h| &h.id)
+            .collect();
         // A failure of a closed (or unknown) hold has nothing left to release.
         pending.retain(|send| open.contains(&send.hold));
         if pending.is_empty() {
