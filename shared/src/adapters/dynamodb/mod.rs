@@ -5,6 +5,7 @@
 
 pub mod codec;
 pub mod hold_items;
+mod hold_release;
 pub mod holds;
 pub mod keys;
 pub mod purchases;
