@@ -3,8 +3,8 @@
 //! share, expiry releasing the rest exactly once, crashes ending as if they had not happened.
 //! Every test ends with `held` = the sum of the open holds and a reconciled ledger.
 
-use imcredits::billing::envelope::pack;
-use imcredits::handlers::billing::Record;
+use imcredits::billing::message::pack;
+use imcredits::handlers::batch::Record;
 use imcredits::handlers::holds::sweep_expired_holds;
 use imcredits::holds::HoldStatus;
 use imcredits::meta::parse_webhook;

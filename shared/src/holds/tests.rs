@@ -74,7 +74,7 @@ fn ids_are_per_account_and_key_and_tags_carry_hold_and_template() {
     assert_eq!(
         parse_tag(id.as_str()),
         ParsedTag {
-            hold: Some(id),
+            hold: Some(id.clone()),
             template: None
         }
     );
@@ -146,7 +146,7 @@ fn a_failure_releases_its_line_price_or_the_cheapest() {
     assert_eq!(failed_estimate(&held, &failed("BR", None)), usd("0.004"));
     let almost = Hold {
         remaining: usd("0.001"),
-        ..held
+        ..held.clone()
     };
     assert_eq!(failed_estimate(&almost, &failed("IN", None)), usd("0.001"));
 }

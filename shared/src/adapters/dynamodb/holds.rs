@@ -11,7 +11,7 @@
 //! - **Releasing** (delete, expiry, failed messages) is a version-conditional transaction of the
 //!   wallet and the hold (and, for failures, one marker per wamid, `attribute_not_exists`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
@@ -28,7 +28,7 @@ use crate::money::Money;
 use crate::ports::holds::{
     ExpiredHolds, HoldListRequest, HoldPage, HoldPlaced, HoldReleased, HoldStore,
 };
-use crate::ports::store::{StoreError, WalletGet};
+use crate::ports::store::StoreError;
 use crate::wallet::Wallet;
 
 /// Failed messages released per transaction: each takes a marker and may name its own hold, and
@@ -223,7 +223,6 @@ impl DynamoStore {
             Err(error) => Err(unavailable(error)),
         }
     }
-
 }
 
 impl HoldStore for DynamoStore {
