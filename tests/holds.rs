@@ -274,8 +274,12 @@ async fn a_crash_between_any_two_steps_of_settle_or_release_ends_as_if_it_had_no
     let backend = Backend::dynamodb_local();
     let plain = backend.store().await;
     flat_card(&plain).await;
-    for operation in ["GetItem", "BatchGetItem", "TransactWriteItems"] {
-        for fault in [Fault::RequestLost, Fault::AnswerLost] {
+    let cases = ["GetItem", "BatchGetItem", "TransactWriteItems"]
+        .into_iter()
+        .flat_map(|op| [Fault::RequestLost, Fault::AnswerLost].map(|fault| (op, fault)))
+        .flat_map(|(op, fault)| (0..3).map(move |first| (op, fault, first)));
+    for (operation, fault, first) in cases {
+        {
             let failing = FailOperation::new(operation, fault, 1);
             let interceptor = failing.clone();
             let store = backend
@@ -289,22 +293,29 @@ async fn a_crash_between_any_two_steps_of_settle_or_release_ends_as_if_it_had_no
                 .unwrap();
             let one = granted_hold(&plain, &account, "one", 10).await;
             let two = granted_hold(&plain, &account, "two", 10).await;
-            let case = format!("{operation} {fault:?}");
+            // The fault strikes the first call of its kind: in the step run first.
+            let case = format!("{operation} {fault:?}, step {first} first");
             // Settle: a charge; release: a failed message, a delete.
             let charge = [hold_charge("wamid.C1", &one.id, "-0.0125")];
             let fail = [failed(&one.id, "wamid.C2")];
             for attempt in 0..3 {
-                let settled = store.post_charges(&account, &charge, at()).await.is_ok();
-                let released = store.release_failed(&account, &fail, at()).await.is_ok();
-                let deleted = store
-                    .release_hold(
-                        &account,
-                        &two.id,
-                        HoldStatus::Released,
-                        OffsetDateTime::now_utc(),
-                    )
-                    .await;
-                if settled && released && deleted.is_ok() {
+                let mut all_ok = true;
+                for step in (0..3).map(|k| (first + k) % 3) {
+                    all_ok &= match step {
+                        0 => store.post_charges(&account, &charge, at()).await.is_ok(),
+                        1 => store.release_failed(&account, &fail, at()).await.is_ok(),
+                        _ => store
+                            .release_hold(
+                                &account,
+                                &two.id,
+                                HoldStatus::Released,
+                                OffsetDateTime::now_utc(),
+                            )
+                            .await
+                            .is_ok(),
+                    };
+                }
+                if all_ok {
                     break;
                 }
                 assert!(attempt < 2, "{case}: the retry succeeds");

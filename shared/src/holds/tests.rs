@@ -98,7 +98,7 @@ fn the_available_balance_covers_the_cheapest_messages_first() {
     ];
     assert_eq!(messages_covered(&lines, usd("0")), 5);
     assert_eq!(messages_covered(&lines, usd("0.5")), 45);
-    assert_eq!(messages_covered(&lines, usd("1.3")), 106);
+    assert_eq!(messages_covered(&lines, usd("1.3")), 107);
     assert_eq!(messages_covered(&lines, usd("100")), 115);
     assert_eq!(messages_covered(&lines, usd("-3")), 5);
 }
