@@ -38,7 +38,7 @@ fn records(phone: &str, statuses: Vec<Value>) -> Vec<Record> {
 /// that 7919 (prime) does not divide.
 fn scramble(statuses: &mut Vec<Value>) {
     let n = statuses.len();
-    assert!(n % 7919 != 0);
+    assert!(!n.is_multiple_of(7919));
     let mut placed: Vec<(usize, Value)> = statuses
         .drain(..)
         .enumerate()

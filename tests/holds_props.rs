@@ -114,12 +114,12 @@ async fn run(ops: Vec<Op>) {
                     .release_failed(&account, &[failed(&id, &format!("wamid.P{wamid}"))], at())
                     .await
                     .unwrap();
-                if let Some(remaining) = model.remaining.get_mut(&id) {
-                    if model.failed.insert(wamid) {
-                        *remaining = remaining
-                            .checked_sub(min(usd("0.0125"), *remaining))
-                            .unwrap();
-                    }
+                if let Some(remaining) = model.remaining.get_mut(&id)
+                    && model.failed.insert(wamid)
+                {
+                    *remaining = remaining
+                        .checked_sub(min(usd("0.0125"), *remaining))
+                        .unwrap();
                 }
             }
             Op::Release(hold) | Op::Expire(hold) => {
