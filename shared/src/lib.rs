@@ -6,6 +6,7 @@
 //! - [`ledger`]: entries with deterministic ids and running balances, posting plans, reconciliation;
 //! - [`pricing`]: rate cards, recipient markets and categories: what a charged message costs;
 //! - [`meta`]: Meta's webhook: signature, handshake, tolerant parsing into events, when a status is charged;
+//! - [`reporting`]: the account's reporting time zone, usage buckets and monthly statements;
 //! - [`ports`]: the narrow traits handlers depend on (store, clock);
 //! - [`payments`]: payment ids and amounts; the Stripe adapter (checkout, off-session charges, webhooks);
 //! - [`adapters`]: those traits on real infrastructure (DynamoDB);
@@ -23,5 +24,6 @@ pub mod money;
 pub mod payments;
 pub mod ports;
 pub mod pricing;
+pub mod reporting;
 pub mod setup;
 pub mod wallet;

@@ -247,6 +247,8 @@ pub struct UsageRow {
     pub key: crate::billing::usage::UsageKey,
     pub messages: u64,
     pub charged: u64,
+    /// Legacy conversation-pricing (CBP) charges among `messages`.
+    pub conversations: u64,
     pub cost: Money,
 }
 

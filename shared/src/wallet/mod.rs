@@ -140,6 +140,8 @@ pub struct Wallet {
     pub entry_count: u64,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// Where the account's days and months begin, for usage and statements (default UTC).
+    pub reporting_zone: crate::reporting::ReportingZone,
 }
 
 impl Wallet {
@@ -181,6 +183,7 @@ mod tests {
             entry_count: 0,
             created_at: now,
             updated_at: now,
+            reporting_zone: Default::default(),
         };
         assert_eq!(
             (wallet.status(), wallet.can_send()),

@@ -8,6 +8,8 @@ pub mod keys;
 pub mod purchases;
 pub mod rate_cards;
 pub mod recharge;
+pub mod reporting;
+pub mod review;
 pub mod table;
 pub mod usage;
 

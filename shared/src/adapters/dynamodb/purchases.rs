@@ -40,7 +40,7 @@ use crate::ports::store::{
 /// Attempts at recording a purchase while a concurrent request with the same key holds its items.
 const RECORD_ATTEMPTS_MAX: u32 = 5;
 
-fn is_condition_failure<E, R>(error: &SdkError<E, R>) -> bool
+pub(super) fn is_condition_failure<E, R>(error: &SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {
@@ -55,7 +55,7 @@ fn epoch_ms(at: OffsetDateTime) -> u64 {
     u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
-fn key(account: &AccountId, sk: String) -> Item {
+pub(super) fn key(account: &AccountId, sk: String) -> Item {
     HashMap::from([
         (keys::PK.to_owned(), s(keys::account_pk(account))),
         (keys::SK.to_owned(), s(sk)),
@@ -129,7 +129,7 @@ fn optional<T>(
     }
 }
 
-fn purchase_from_item(item: &Item) -> Result<Purchase, StoreError> {
+pub(super) fn purchase_from_item(item: &Item) -> Result<Purchase, StoreError> {
     let read = Reader(item);
     let id_text = read.str("purchase_id")?;
     let id = PurchaseId::parse(id_text).map_err(|e| corrupt(&e.to_string(), id_text))?;
