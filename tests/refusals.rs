@@ -19,7 +19,12 @@ use tower::ServiceExt;
 
 async fn balance(app: &TestApp, account: &AccountId) -> String {
     let wallet = app
-        .call(Method::GET, "/v1/wallet", &app.token(Some(account), false), None)
+        .call(
+            Method::GET,
+            "/v1/wallet",
+            &app.token(Some(account), false),
+            None,
+        )
         .await;
     wallet.body["balance"]["amount"]
         .as_str()
@@ -50,14 +55,24 @@ async fn json_arrays_are_not_bodies_and_grant_nothing() {
             &operator,
             array(json!(["ARR-1", 2, "store", null])),
         ),
-        (Method::POST, "/v1/wallet/quotes".to_owned(), &owner, array(json!([3]))),
+        (
+            Method::POST,
+            "/v1/wallet/quotes".to_owned(),
+            &owner,
+            array(json!([3])),
+        ),
         (
             Method::PUT,
             "/v1/wallet/auto-recharge".to_owned(),
             &owner,
             array(json!([false, "1.00", 1])),
         ),
-        (Method::PUT, "/v1/wallet/alerts".to_owned(), &owner, array(json!(["1.00"]))),
+        (
+            Method::PUT,
+            "/v1/wallet/alerts".to_owned(),
+            &owner,
+            array(json!(["1.00"])),
+        ),
         (
             Method::PUT,
             "/v1/wallet/reporting-time-zone".to_owned(),
@@ -70,7 +85,12 @@ async fn json_arrays_are_not_bodies_and_grant_nothing() {
             &operator,
             array(json!(["USD"])),
         ),
-        (Method::POST, "/v1/wallet/quotes".to_owned(), &owner, b" \n [3]".to_vec()),
+        (
+            Method::POST,
+            "/v1/wallet/quotes".to_owned(),
+            &owner,
+            b" \n [3]".to_vec(),
+        ),
     ] {
         let answer = app
             .call_raw(method, &path, Some(token), Some("application/json"), body)
@@ -78,7 +98,7 @@ async fn json_arrays_are_not_bodies_and_grant_nothing() {
         assert_names(&answer, StatusCode::UNPROCESSABLE_ENTITY, "body");
         assert_eq!(answer.body["error"]["code"], "invalid_body");
     }
-    assert_eq!(balance(&app, &account).await, "0");
+    assert_eq!(balance(&app, &account).await, "0.00");
     assert_reconciled(&app.store, &account).await;
 }
 
@@ -100,7 +120,9 @@ async fn tokens_from_the_future_are_refused_on_every_route() {
             .replace("{purchase_id}", "pur_x")
             .replace("{currency}", "USD")
             .replace("{month}", "2026-01");
-        let answer = app.call(method.clone(), &concrete, &future_owner, None).await;
+        let answer = app
+            .call(method.clone(), &concrete, &future_owner, None)
+            .await;
         assert_eq!(
             answer.status,
             StatusCode::UNAUTHORIZED,
@@ -142,7 +164,9 @@ async fn the_bearer_scheme_is_case_insensitive() {
 async fn account_ids_that_are_path_tricks_are_refused() {
     let app = TestApp::spawn().await;
     let operator = app.operator();
-    for bad in [".", "..", "...", ".hidden", "acme.", "-acme", "a%2Fb", "a%00b"] {
+    for bad in [
+        ".", "..", "...", ".hidden", "acme.", "-acme", "a%2Fb", "a%00b",
+    ] {
         let created = app
             .call(
                 Method::POST,
@@ -157,7 +181,11 @@ async fn account_ids_that_are_path_tricks_are_refused() {
             "{bad}: {}",
             created.body
         );
-        assert!(created.message().starts_with("account_id: "), "{}", created.body);
+        assert!(
+            created.message().starts_with("account_id: "),
+            "{}",
+            created.body
+        );
         let read = app
             .call(
                 Method::GET,
@@ -178,14 +206,62 @@ async fn wrong_types_enums_and_huge_numbers_name_their_field() {
     let operator = app.operator();
     let grants = format!("/v1/operator/accounts/{account}/grants");
     let cases: [(&str, &str, &str, &[u8], &str); 8] = [
-        ("POST", grants.as_str(), "o", br#"{"order_reference": "T-1", "credits": 1, "source": 5}"#, "source"),
-        ("POST", grants.as_str(), "o", br#"{"order_reference": "T-1", "credits": 1, "source": "shop"}"#, "source"),
-        ("POST", grants.as_str(), "o", br#"{"order_reference": "T-1", "credits": 1e400, "source": "store"}"#, "credits"),
-        ("POST", "/v1/wallet/quotes", "a", br#"{"credits": 1e400}"#, "credits"),
-        ("POST", "/v1/wallet/quotes", "a", br#"{"credits": -1e400}"#, "credits"),
-        ("POST", "/v1/operator/accounts/types-x/wallet", "o", br#"{"currency": 5}"#, "currency"),
-        ("POST", "/v1/operator/accounts/types-x/wallet", "o", br#"{"currency": "XXX"}"#, "currency"),
-        ("PUT", "/v1/wallet/auto-recharge", "a", br#"{"enabled": "yes", "minimum_balance": "1.00", "credits": 1}"#, "enabled"),
+        (
+            "POST",
+            grants.as_str(),
+            "o",
+            br#"{"order_reference": "T-1", "credits": 1, "source": 5}"#,
+            "source",
+        ),
+        (
+            "POST",
+            grants.as_str(),
+            "o",
+            br#"{"order_reference": "T-1", "credits": 1, "source": "shop"}"#,
+            "source",
+        ),
+        (
+            "POST",
+            grants.as_str(),
+            "o",
+            br#"{"order_reference": "T-1", "credits": 1e400, "source": "store"}"#,
+            "credits",
+        ),
+        (
+            "POST",
+            "/v1/wallet/quotes",
+            "a",
+            br#"{"credits": 1e400}"#,
+            "credits",
+        ),
+        (
+            "POST",
+            "/v1/wallet/quotes",
+            "a",
+            br#"{"credits": -1e400}"#,
+            "credits",
+        ),
+        (
+            "POST",
+            "/v1/operator/accounts/types-x/wallet",
+            "o",
+            br#"{"currency": 5}"#,
+            "currency",
+        ),
+        (
+            "POST",
+            "/v1/operator/accounts/types-x/wallet",
+            "o",
+            br#"{"currency": "XXX"}"#,
+            "currency",
+        ),
+        (
+            "PUT",
+            "/v1/wallet/auto-recharge",
+            "a",
+            br#"{"enabled": "yes", "minimum_balance": "1.00", "credits": 1}"#,
+            "enabled",
+        ),
     ];
     for (method, path, who, body, field) in cases {
         let token = if who == "o" { &operator } else { &owner };
@@ -206,7 +282,7 @@ async fn wrong_types_enums_and_huge_numbers_name_their_field() {
             answer.body
         );
     }
-    assert_eq!(balance(&app, &account).await, "0");
+    assert_eq!(balance(&app, &account).await, "0.00");
 }
 
 /// Every route that takes a body answers 413 in the envelope, with its own limit.
@@ -230,7 +306,11 @@ async fn every_body_route_answers_413_in_the_envelope_with_its_limit() {
         let concrete = path
             .replace("{account_id}", account.as_str())
             .replace("{purchase_id}", "pur_x");
-        let token = if path.starts_with("/v1/operator") { &operator } else { &owner };
+        let token = if path.starts_with("/v1/operator") {
+            &operator
+        } else {
+            &owner
+        };
         let answer = app
             .call_with_headers(
                 method.clone(),
@@ -326,9 +406,14 @@ async fn a_paid_amount_that_differs_from_the_quote_is_held_until_an_operator_set
         assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.body);
         assert_eq!(delivered.body["outcome"], "held_for_review");
     }
-    assert_eq!(balance(&app, &account).await, "0");
+    assert_eq!(balance(&app, &account).await, "0.00");
     let history = app
-        .call(Method::GET, "/v1/wallet/purchases", &app.token(Some(&account), false), None)
+        .call(
+            Method::GET,
+            "/v1/wallet/purchases",
+            &app.token(Some(&account), false),
+            None,
+        )
         .await;
     assert_eq!(history.body["purchases"][0]["status"], "held");
 
@@ -336,7 +421,10 @@ async fn a_paid_amount_that_differs_from_the_quote_is_held_until_an_operator_set
     let by_owner = app
         .call(
             Method::POST,
-            &format!("/v1/operator/accounts/{account}/purchases/{}/review", facts.purchase_id),
+            &format!(
+                "/v1/operator/accounts/{account}/purchases/{}/review",
+                facts.purchase_id
+            ),
             &app.token(Some(&account), false),
             Some(json!({"decision": "credit"})),
         )
@@ -354,7 +442,12 @@ async fn a_paid_amount_that_differs_from_the_quote_is_held_until_an_operator_set
     assert_eq!(rejected.status, StatusCode::CONFLICT, "{}", rejected.body);
     // A late, matching-looking replay of the held event changes nothing either.
     let replay = app
-        .deliver_signed(&session_event("evt_held_late", "checkout.session.completed", "paid", &facts))
+        .deliver_signed(&session_event(
+            "evt_held_late",
+            "checkout.session.completed",
+            "paid",
+            &facts,
+        ))
         .await;
     assert_eq!(replay.body["outcome"], "already_credited");
     assert_eq!(balance(&app, &account).await, "20.00");
@@ -363,7 +456,12 @@ async fn a_paid_amount_that_differs_from_the_quote_is_held_until_an_operator_set
     let mut other = pending_purchase(&app, &account, "held-2").await;
     other.amount_total = 999_999;
     let delivered = app
-        .deliver_signed(&session_event("evt_held_b", "checkout.session.completed", "paid", &other))
+        .deliver_signed(&session_event(
+            "evt_held_b",
+            "checkout.session.completed",
+            "paid",
+            &other,
+        ))
         .await;
     assert_eq!(delivered.body["outcome"], "held_for_review");
     for _ in 0..2 {
@@ -382,7 +480,10 @@ async fn a_paid_amount_that_differs_from_the_quote_is_held_until_an_operator_set
     let bad = app
         .call(
             Method::POST,
-            &format!("/v1/operator/accounts/{account}/purchases/{}/review", pending.purchase_id),
+            &format!(
+                "/v1/operator/accounts/{account}/purchases/{}/review",
+                pending.purchase_id
+            ),
             &app.operator(),
             Some(json!({"decision": "refund"})),
         )
@@ -398,15 +499,24 @@ async fn stripe_event_times_out_of_bounds_are_refused_and_credit_nothing() {
     let facts = pending_purchase(&app, &account, "created-1").await;
     let paid = session_event("evt_c", "checkout.session.completed", "paid", &facts);
     let mut event_json: Value = serde_json::from_slice(&paid).unwrap();
-    for created in [0_i64, 253_402_300_799, OffsetDateTime::now_utc().unix_timestamp() + 3_600] {
+    for created in [
+        0_i64,
+        253_402_300_799,
+        OffsetDateTime::now_utc().unix_timestamp() + 3_600,
+    ] {
         event_json["created"] = json!(created);
         let answer = app
             .deliver_signed(&serde_json::to_vec(&event_json).unwrap())
             .await;
-        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{created}: {}", answer.body);
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{created}: {}",
+            answer.body
+        );
         assert!(answer.message().starts_with("created: "), "{}", answer.body);
     }
-    assert_eq!(balance(&app, &account).await, "0");
+    assert_eq!(balance(&app, &account).await, "0.00");
     // In bounds, it credits, and the entry's time is Stripe's.
     let fine = app.deliver_signed(&paid).await;
     assert_eq!(fine.body["outcome"], "credited", "{}", fine.body);

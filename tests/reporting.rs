@@ -55,7 +55,11 @@ fn group<'a>(bucket: &'a Value, key: Value) -> &'a Value {
 /// Statuses at 2025-06-15 23:27:53 UTC: three charged marketing messages (one tagged), one free
 /// service message and one charged CBP conversation.
 fn burst(phone: &str, prefix: &str) -> Vec<u8> {
-    let mut tagged = status(&format!("wamid.{prefix}M1"), "delivered", pmp("regular", "marketing"));
+    let mut tagged = status(
+        &format!("wamid.{prefix}M1"),
+        "delivered",
+        pmp("regular", "marketing"),
+    );
     tagged["biz_opaque_callback_data"] = json!("template:welcome");
     let mut conversation = status(
         &format!("wamid.{prefix}C1"),
@@ -68,8 +72,16 @@ fn burst(phone: &str, prefix: &str) -> Vec<u8> {
         phone,
         vec![
             tagged,
-            status(&format!("wamid.{prefix}M2"), "delivered", pmp("regular", "marketing")),
-            status(&format!("wamid.{prefix}M3"), "read", pmp("regular", "marketing")),
+            status(
+                &format!("wamid.{prefix}M2"),
+                "delivered",
+                pmp("regular", "marketing"),
+            ),
+            status(
+                &format!("wamid.{prefix}M3"),
+                "read",
+                pmp("regular", "marketing"),
+            ),
             status(
                 &format!("wamid.{prefix}F1"),
                 "delivered",
@@ -107,7 +119,10 @@ async fn usage_counts_billed_charges_on_the_wallet_s_days_by_group() {
     assert!(bad.message().starts_with("time_zone: "), "{}", bad.body);
 
     assert_eq!(pipeline.post(burst(&utc_phone, "U")).await, StatusCode::OK);
-    assert_eq!(pipeline.post(burst(&berlin_phone, "B")).await, StatusCode::OK);
+    assert_eq!(
+        pipeline.post(burst(&berlin_phone, "B")).await,
+        StatusCode::OK
+    );
     let outcome = pipeline.bill_all().await;
     assert!(outcome.failed.is_empty(), "{outcome:?}");
 
@@ -123,18 +138,23 @@ async fn usage_counts_billed_charges_on_the_wallet_s_days_by_group() {
         assert_eq!(counted["totals"]["charged_messages"], 4);
         assert_eq!(counted["totals"]["free_messages"], 1);
         assert_eq!(counted["totals"]["conversations"], 1);
-        assert_eq!(counted["totals"]["amount"]["amount"], "0.0500");
+        assert_eq!(amount(&counted["totals"]["amount"]), Decimal::new(5, 2));
         assert_eq!(group(counted, json!("marketing"))["messages"], 3);
         assert_eq!(group(counted, json!("utility"))["conversations"], 1);
         assert_eq!(bucket(&report, other_day)["totals"]["messages"], 0);
         assert_eq!(report["totals"]["amount"]["display"], "0.05");
 
-        let by_template = usage(&app, account, "from=2025-06-01&to=2025-06-30&group_by=template").await;
+        let by_template = usage(
+            &app,
+            account,
+            "from=2025-06-01&to=2025-06-30&group_by=template",
+        )
+        .await;
         let counted = bucket(&by_template, day);
         assert_eq!(group(counted, json!("template:welcome"))["messages"], 1);
         let untagged = group(counted, Value::Null);
         assert_eq!(untagged["messages"], 4);
-        assert_eq!(untagged["amount"]["amount"], "0.0375");
+        assert_eq!(amount(&untagged["amount"]), Decimal::new(375, 4));
 
         let by_month = usage(
             &app,
@@ -163,7 +183,11 @@ async fn usage_counts_billed_charges_on_the_wallet_s_days_by_group() {
             )
             .await;
         assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
-        assert!(answer.message().starts_with(&format!("{field}: ")), "{}", answer.body);
+        assert!(
+            answer.message().starts_with(&format!("{field}: ")),
+            "{}",
+            answer.body
+        );
     }
     assert_reconciled(&pipeline.store, &utc).await;
     assert_reconciled(&pipeline.store, &berlin).await;
@@ -257,10 +281,21 @@ async fn a_year_of_usage_reads_in_a_bounded_number_of_pages_and_units() {
         .expect("a year of charges posts");
     assert_eq!(posted.posted_count(), 365 * 6);
     let last = date!(2025 - 12 - 31);
-    let report = usage(&app, &account, "from=2025-01-01&to=2025-12-31&group_by=template").await;
+    let report = usage(
+        &app,
+        &account,
+        "from=2025-01-01&to=2025-12-31&group_by=template",
+    )
+    .await;
     assert_eq!(report["totals"]["messages"], 365 * 6);
-    assert_eq!(report["totals"]["amount"]["amount"], "27.3750");
-    assert_eq!(bucket(&report, "2025-07-04")["groups"].as_array().unwrap().len(), 2);
+    assert_eq!(amount(&report["totals"]["amount"]), Decimal::new(27_375, 3));
+    assert_eq!(
+        bucket(&report, "2025-07-04")["groups"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     let (year_units, year_pages) = read_units(&app, &account, first, last).await;
     let (quarter_units, quarter_pages) =
@@ -270,7 +305,10 @@ async fn a_year_of_usage_reads_in_a_bounded_number_of_pages_and_units() {
          Query pages, {year_units} read units; a 90-day request {quarter_pages} pages, \
          {quarter_units} read units (eventually consistent)"
     );
-    assert!(quarter_pages <= 2, "a 90-day range is one window: {quarter_pages} pages");
+    assert!(
+        quarter_pages <= 2,
+        "a 90-day range is one window: {quarter_pages} pages"
+    );
     assert!(year_pages <= 8, "{year_pages} pages");
     assert!(year_units < 200.0, "{year_units} units");
 }
@@ -294,9 +332,21 @@ impl Rng {
 fn random_entry(rng: &mut Rng, id: usize, at: OffsetDateTime) -> NewEntry {
     let cents = i64::try_from(rng.below(5_000) + 1).unwrap();
     let (kind, amount, entry_id) = match rng.below(6) {
-        0 => (EntryKind::Grant, Decimal::new(cents, 2), EntryId::grant(&format!("G-{id}"))),
-        1 => (EntryKind::Purchase, Decimal::new(cents, 2), EntryId::purchase(&format!("pur_{id}"))),
-        2 => (EntryKind::AutoRecharge, Decimal::new(cents, 2), EntryId::auto_recharge(&format!("ra_{id}"))),
+        0 => (
+            EntryKind::Grant,
+            Decimal::new(cents, 2),
+            EntryId::grant(&format!("G-{id}")),
+        ),
+        1 => (
+            EntryKind::Purchase,
+            Decimal::new(cents, 2),
+            EntryId::purchase(&format!("pur_{id}")),
+        ),
+        2 => (
+            EntryKind::AutoRecharge,
+            Decimal::new(cents, 2),
+            EntryId::auto_recharge(&format!("ra_{id}")),
+        ),
         _ => (
             EntryKind::Charge,
             -Decimal::new(cents, 4),
@@ -310,7 +360,9 @@ fn random_entry(rng: &mut Rng, id: usize, at: OffsetDateTime) -> NewEntry {
         metadata
             .insert(META_CATEGORY, categories[rng.below(3) as usize])
             .unwrap();
-        metadata.insert(META_MARKET, markets[rng.below(4) as usize]).unwrap();
+        metadata
+            .insert(META_MARKET, markets[rng.below(4) as usize])
+            .unwrap();
     }
     NewEntry::new(
         entry_id.unwrap(),
@@ -325,7 +377,11 @@ fn random_entry(rng: &mut Rng, id: usize, at: OffsetDateTime) -> NewEntry {
 
 /// The month's figures computed independently from the whole ledger: entries posted within the
 /// month (by posting time; the test posts in order, so no cut falls between racing postings).
-fn expected_month(ledger: &[LedgerEntry], start: OffsetDateTime, end: OffsetDateTime) -> (Decimal, Decimal, BTreeMap<&'static str, Decimal>) {
+fn expected_month(
+    ledger: &[LedgerEntry],
+    start: OffsetDateTime,
+    end: OffsetDateTime,
+) -> (Decimal, Decimal, BTreeMap<&'static str, Decimal>) {
     let mut oldest_first: Vec<&LedgerEntry> = ledger.iter().collect();
     oldest_first.sort_by_key(|entry| entry.seq);
     let opening = oldest_first
@@ -355,7 +411,9 @@ fn amount(value: &Value) -> Decimal {
 #[tokio::test]
 async fn monthly_statements_add_up_against_the_ledger_for_random_months() {
     let app = TestApp::spawn().await;
-    let seed = u64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_007).unwrap() | 1;
+    let seed = u64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_007)
+        .unwrap()
+        | 1;
     println!("monthly statement seed: {seed}");
     let mut rng = Rng(seed);
     let account = app.wallet("monthly").await;
@@ -379,8 +437,10 @@ async fn monthly_statements_add_up_against_the_ledger_for_random_months() {
     let ledger = whole_statement(&app.store, &account, 100).await;
     let mut previous_closing: Option<Decimal> = None;
     for month in 1..=9u8 {
-        let start = Date::from_calendar_date(2026, time::Month::try_from(month).unwrap(), 1).unwrap();
-        let end = Date::from_calendar_date(2026, time::Month::try_from(month + 1).unwrap(), 1).unwrap();
+        let start =
+            Date::from_calendar_date(2026, time::Month::try_from(month).unwrap(), 1).unwrap();
+        let end =
+            Date::from_calendar_date(2026, time::Month::try_from(month + 1).unwrap(), 1).unwrap();
         let answer = app
             .call(
                 Method::GET,
@@ -397,11 +457,22 @@ async fn monthly_statements_add_up_against_the_ledger_for_random_months() {
             end.midnight().assume_utc(),
         );
         let sum = |kind: &str| by_kind.get(kind).copied().unwrap_or_default();
-        assert_eq!(amount(&body["opening_balance"]), opening, "seed {seed} month {month}");
-        assert_eq!(amount(&body["closing_balance"]), closing, "seed {seed} month {month}");
+        assert_eq!(
+            amount(&body["opening_balance"]),
+            opening,
+            "seed {seed} month {month}"
+        );
+        assert_eq!(
+            amount(&body["closing_balance"]),
+            closing,
+            "seed {seed} month {month}"
+        );
         assert_eq!(amount(&body["credits_bought"]), sum("purchase"));
         assert_eq!(amount(&body["credits_granted"]), sum("grant"));
-        assert_eq!(amount(&body["credits_auto_recharged"]), sum("auto_recharge"));
+        assert_eq!(
+            amount(&body["credits_auto_recharged"]),
+            sum("auto_recharge")
+        );
         assert_eq!(amount(&body["charges_total"]), -sum("charge"));
         let lines: Decimal = body["charges"]
             .as_array()
@@ -429,9 +500,18 @@ async fn monthly_statements_add_up_against_the_ledger_for_random_months() {
     }
     let wallet = assert_reconciled(&app.store, &account).await;
     assert_eq!(previous_closing, Some(wallet.balance.amount()));
-    for (month, field) in [("2026-13", "month"), ("26-01", "month"), ("2999-01", "month")] {
+    for (month, field) in [
+        ("2026-13", "month"),
+        ("26-01", "month"),
+        ("2999-01", "month"),
+    ] {
         let refused = app
-            .call(Method::GET, &format!("/v1/wallet/statements/{month}"), &owner, None)
+            .call(
+                Method::GET,
+                &format!("/v1/wallet/statements/{month}"),
+                &owner,
+                None,
+            )
             .await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{month}");
         assert!(refused.message().starts_with(&format!("{field}: ")));
@@ -439,7 +519,12 @@ async fn monthly_statements_add_up_against_the_ledger_for_random_months() {
 }
 
 /// A raw GET through the router: status, headers and body text.
-async fn fetch(app: &TestApp, path: &str, token: &str, accept: Option<&str>) -> (StatusCode, axum::http::HeaderMap, String) {
+async fn fetch(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    accept: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
     let mut request = Request::get(path).header(header::AUTHORIZATION, format!("Bearer {token}"));
     if let Some(accept) = accept {
         request = request.header(header::ACCEPT, accept);
@@ -468,7 +553,10 @@ async fn exports_stream_csv_with_running_balances_and_a_printable_month() {
         let entries: Vec<NewEntry> = (0..5)
             .map(|i| random_entry(&mut rng, batch * 10 + i, now))
             .collect();
-        app.store.post_entries(&account, &entries, now).await.unwrap();
+        app.store
+            .post_entries(&account, &entries, now)
+            .await
+            .unwrap();
         posted += entries.len();
     }
     let ledger = whole_statement(&app.store, &account, 100).await;
@@ -479,7 +567,12 @@ async fn exports_stream_csv_with_running_balances_and_a_printable_month() {
     ] {
         let (status, headers, text) = fetch(&app, path, &owner, accept).await;
         assert_eq!(status, StatusCode::OK, "{text}");
-        assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv")
+        );
         let mut lines = text.lines();
         assert!(lines.next().unwrap().starts_with("seq,entry_id,kind,"));
         let rows: Vec<Vec<&str>> = lines.map(|line| line.split(',').collect()).collect();
@@ -487,7 +580,11 @@ async fn exports_stream_csv_with_running_balances_and_a_printable_month() {
         for (row, entry) in rows.iter().zip(&ledger) {
             assert_eq!(row[0], entry.seq.to_string());
             assert_eq!(row[1], entry.id.as_str());
-            assert_eq!(row[9], entry.balance_after.amount().to_string(), "running balance");
+            assert_eq!(
+                row[9],
+                entry.balance_after.amount().to_string(),
+                "running balance"
+            );
         }
     }
     let long = fetch(
@@ -499,16 +596,29 @@ async fn exports_stream_csv_with_running_balances_and_a_printable_month() {
     .await;
     assert_eq!(long.0, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(long.2.contains("\"to: "), "{}", long.2);
-    let unknown = fetch(&app, "/v1/wallet/statement?format=csv&limit=5", &owner, None).await;
+    let unknown = fetch(
+        &app,
+        "/v1/wallet/statement?format=csv&limit=5",
+        &owner,
+        None,
+    )
+    .await;
     assert_eq!(unknown.0, StatusCode::UNPROCESSABLE_ENTITY);
 
     let (status, headers, payments) =
         fetch(&app, "/v1/wallet/purchases?format=csv", &owner, None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     assert!(payments.starts_with("purchase_id,created_at,status,"));
 
-    let month = now.format(time::macros::format_description!("[year]-[month]")).unwrap();
+    let month = now
+        .format(time::macros::format_description!("[year]-[month]"))
+        .unwrap();
     let (status, headers, html) = fetch(
         &app,
         &format!("/v1/wallet/statements/{month}"),
@@ -517,7 +627,12 @@ async fn exports_stream_csv_with_running_balances_and_a_printable_month() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{html}");
-    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
     assert!(policy.starts_with("default-src 'none'") && policy.contains("script-src 'none'"));
     assert!(!html.contains("<script"), "no script on the page");

@@ -484,7 +484,11 @@ mod tests {
             (now, Some(now + CLOCK_LEEWAY_SECS + 30), false),
         ] {
             let answer = local_caller(&config, &key, &bearer(&signed(&key, iat, nbf)));
-            assert_eq!(answer.is_ok(), accepted, "iat {iat} nbf {nbf:?}: {answer:?}");
+            assert_eq!(
+                answer.is_ok(),
+                accepted,
+                "iat {iat} nbf {nbf:?}: {answer:?}"
+            );
             if let Err(refused) = answer {
                 assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
             }
@@ -513,7 +517,11 @@ mod tests {
             });
             assert!(local_caller(&config, &key, &parts).is_ok(), "{scheme}");
         }
-        for value in [format!("Basic {token}"), format!("Bearer{token}"), token.clone()] {
+        for value in [
+            format!("Basic {token}"),
+            format!("Bearer{token}"),
+            token.clone(),
+        ] {
             let parts = parts_with(|parts| {
                 parts
                     .headers
@@ -539,7 +547,9 @@ mod tests {
                 }))
                 .unwrap();
             let parts = parts_with(|parts| {
-                parts.extensions.insert(RequestContext::ApiGatewayV2(context));
+                parts
+                    .extensions
+                    .insert(RequestContext::ApiGatewayV2(context));
             });
             let refused = api_gateway_caller(&config, &parts).unwrap_err();
             assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{claim}");

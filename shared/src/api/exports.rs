@@ -184,7 +184,11 @@ fn charge_labels(entry: &LedgerEntry) -> (&str, &str) {
 }
 
 /// A bounded export range: both ends, at most [`csv::EXPORT_DAYS_MAX`] days apart.
-fn export_range(from: Option<OffsetDateTime>, to: Option<OffsetDateTime>, now: OffsetDateTime) -> Result<PostedRange, ApiError> {
+fn export_range(
+    from: Option<OffsetDateTime>,
+    to: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<PostedRange, ApiError> {
     let to = to.unwrap_or(now);
     let from = from.unwrap_or(to - time::Duration::days(csv::EXPORT_DAYS_DEFAULT));
     if from > to {

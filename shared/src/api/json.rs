@@ -17,7 +17,10 @@ pub const REQUEST_BODY_LEN_MAX: usize = 64 * 1024;
 pub struct BodyLenMax(pub usize);
 
 /// A route's body limit: the limit itself, and the extension its 413 reads the figure from.
-pub fn body_limit<S>(route: axum::routing::MethodRouter<S>, len_max: usize) -> axum::routing::MethodRouter<S>
+pub fn body_limit<S>(
+    route: axum::routing::MethodRouter<S>,
+    len_max: usize,
+) -> axum::routing::MethodRouter<S>
 where
     S: Clone + Send + Sync + 'static,
 {
@@ -96,10 +99,17 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
-        if inner.is_syntax() && path != "." && inner.to_string().starts_with("number out of range")
-        {
+        let out_of_range = inner.to_string().starts_with("number out of range");
+        if inner.is_syntax() && path != "." && out_of_range {
             // Valid JSON (`1e400`) that no number type here holds: the field's value is wrong.
             ApiError::invalid_field(&path, "number out of range")
+        } else if inner.is_syntax() && path != "." && is_json(bytes) {
+            // serde_json reports a well-formed value of the wrong type for an enum (`"source": 5`)
+            // as a syntax error; the body is JSON, so it is the field that is wrong.
+            ApiError::invalid_field(
+                &path,
+                "has the wrong type (see the API's documented values)",
+            )
         } else if inner.is_syntax() || inner.is_eof() {
             ApiError::bad_request(format!("the body is not valid JSON: {inner}"))
         } else if path == "." {
@@ -116,6 +126,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         .end()
         .map_err(|_| ApiError::bad_request("the body has trailing characters after its JSON"))?;
     Ok(value)
+}
+
+/// Whether `bytes` are well-formed JSON (of any shape).
+fn is_json(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
 }
 
 #[cfg(test)]

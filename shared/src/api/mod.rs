@@ -5,13 +5,13 @@
 pub mod auth;
 pub mod envelope;
 pub mod error;
+pub mod exports;
 pub mod json;
 pub mod operator;
 pub mod purchases;
 pub mod query;
 pub mod review;
 pub mod usage;
-pub mod exports;
 pub mod views;
 pub mod wallet;
 

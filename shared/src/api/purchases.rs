@@ -41,12 +41,12 @@ use crate::payments::purchase::{
     PaidCheckout, Purchase, PurchaseCursor, PurchaseKey, PurchaseStatus, SavedPaymentMethod,
     StoredCheckout,
 };
+use crate::payments::review::{HeldPayment, check_event_time, needs_review};
 use crate::payments::stripe::events::{
     CheckoutSessionObject, EventKind, PaymentIntentObject, StripeEvent, parse_event,
 };
 use crate::payments::stripe::webhook::{WEBHOOK_BODY_LEN_MAX, WebhookVerifier};
 use crate::payments::stripe::{StripeClient, StripeSetupError};
-use crate::payments::review::{HeldPayment, check_event_time, needs_review};
 use crate::payments::{PurchaseId, ReturnUrl};
 use crate::ports::payments::{
     CheckoutCreate, CheckoutCustomer, CheckoutRequest, CheckoutSession, PaymentError,

@@ -79,7 +79,8 @@ pub struct UsageView {
 
 /// A date parameter: `YYYY-MM-DD`, or `YYYY-MM` (its first day for `from`, its last for `to`).
 fn date_param(field: &str, value: &str, end_of_month: bool) -> Result<Date, ApiError> {
-    let invalid = || ApiError::invalid_field(field, "expected a date YYYY-MM-DD or a month YYYY-MM");
+    let invalid =
+        || ApiError::invalid_field(field, "expected a date YYYY-MM-DD or a month YYYY-MM");
     if value.len() == 7 {
         let first = parse_day(&format!("{value}-01")).ok_or_else(invalid)?;
         return Ok(if end_of_month {
@@ -93,10 +94,7 @@ fn date_param(field: &str, value: &str, end_of_month: bool) -> Result<Date, ApiE
     parse_day(value).ok_or_else(invalid)
 }
 
-fn usage_request(
-    query: Option<&str>,
-    today: Date,
-) -> Result<(UsageRange, GroupBy), ApiError> {
+fn usage_request(query: Option<&str>, today: Date) -> Result<(UsageRange, GroupBy), ApiError> {
     let (mut from, mut to) = (None, None);
     let mut granularity = Granularity::Day;
     let mut group_by = GroupBy::Category;
@@ -108,7 +106,12 @@ fn usage_request(
                 granularity = match value.as_str() {
                     "day" => Granularity::Day,
                     "month" => Granularity::Month,
-                    _ => return Err(ApiError::invalid_field("granularity", "expected day or month")),
+                    _ => {
+                        return Err(ApiError::invalid_field(
+                            "granularity",
+                            "expected day or month",
+                        ));
+                    }
                 }
             }
             "group_by" => {
@@ -276,7 +279,10 @@ mod tests {
             today,
         )
         .unwrap();
-        assert_eq!((range.from, range.to), (date!(2024 - 01 - 01), date!(2026 - 12 - 31)));
+        assert_eq!(
+            (range.from, range.to),
+            (date!(2024 - 01 - 01), date!(2026 - 12 - 31))
+        );
         for (query, field) in [
             ("from=2026-13-01", "from"),
             ("to=yesterday", "to"),

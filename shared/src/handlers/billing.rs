@@ -227,7 +227,8 @@ where
                 };
                 match charge_entry(event, &usage, free, &book, wallet.currency) {
                     Ok(entry) => {
-                        let entry = crate::reporting::usage::stamp_day(entry, &wallet.reporting_zone);
+                        let entry =
+                            crate::reporting::usage::stamp_day(entry, &wallet.reporting_zone);
                         if entry.metadata().get("flag").is_some() {
                             warn!(entry = %entry.id(), flag = entry.metadata().get("flag"), "charge flagged");
                         }

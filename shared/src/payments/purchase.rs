@@ -303,7 +303,10 @@ mod tests {
             [Pending, Expired, Failed, Held, Rejected]
         );
         // Only an operator leaves `held` (to paid or rejected); events hold from below it.
-        assert_eq!(Held.replaces().collect::<Vec<_>>(), [Pending, Expired, Failed]);
+        assert_eq!(
+            Held.replaces().collect::<Vec<_>>(),
+            [Pending, Expired, Failed]
+        );
         assert_eq!(Failed.replaces().collect::<Vec<_>>(), [Pending, Expired]);
         assert_eq!(Expired.replaces().collect::<Vec<_>>(), [Pending]);
         assert_eq!(Pending.replaces().count(), 0);

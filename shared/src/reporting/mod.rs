@@ -126,7 +126,14 @@ mod tests {
     #[test]
     fn names_are_iana_zones_and_days_begin_where_the_zone_says() {
         assert_eq!(ReportingZone::default().name(), "UTC");
-        for bad in ["", "Mars/Base", "+05:00", "Europe/../etc", "UTC ", &"A".repeat(65)] {
+        for bad in [
+            "",
+            "Mars/Base",
+            "+05:00",
+            "Europe/../etc",
+            "UTC ",
+            &"A".repeat(65),
+        ] {
             assert!(ReportingZone::parse(bad).is_err(), "{bad:?}");
         }
         let berlin = ReportingZone::parse("Europe/Berlin").unwrap();

@@ -51,8 +51,7 @@ pub struct MonthlyStatement {
 impl MonthlyStatement {
     /// Credits in: bought + granted + auto-recharged.
     pub fn credits(&self) -> Money {
-        let amount =
-            self.purchased.amount() + self.granted.amount() + self.auto_recharged.amount();
+        let amount = self.purchased.amount() + self.granted.amount() + self.auto_recharged.amount();
         Money::new(amount, self.currency).expect("sums of amounts keep their scale")
     }
 }
@@ -127,7 +126,11 @@ impl MonthlyBuilder {
             *sums.entry(entry.kind.as_str()).or_default() += entry.amount.amount();
             if entry.kind == EntryKind::Charge {
                 let key = (
-                    entry.metadata.get(META_CATEGORY).unwrap_or("other").to_owned(),
+                    entry
+                        .metadata
+                        .get(META_CATEGORY)
+                        .unwrap_or("other")
+                        .to_owned(),
                     entry
                         .metadata
                         .get(META_MARKET)

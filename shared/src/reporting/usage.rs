@@ -299,10 +299,17 @@ mod tests {
         let (buckets, total) = report(&rows, &range, GroupBy::Template);
         assert_eq!(buckets.len(), 2);
         let first = &buckets[0];
-        assert_eq!(first.groups[&Some("template:welcome".to_owned())].messages, 2);
+        assert_eq!(
+            first.groups[&Some("template:welcome".to_owned())].messages,
+            2
+        );
         let untagged = first.groups[&None];
         assert_eq!(
-            (untagged.messages, untagged.charged_messages, untagged.amount),
+            (
+                untagged.messages,
+                untagged.charged_messages,
+                untagged.amount
+            ),
             (3, 2, Decimal::new(205, 4))
         );
         assert_eq!(untagged.free_messages(), 1);

@@ -44,7 +44,10 @@ impl EntriesGet for DynamoStore {
         account: &AccountId,
         ids: &[EntryId],
     ) -> Result<HashMap<EntryId, LedgerEntry>, StoreError> {
-        assert!(ids.len() <= ENTRIES_BY_ID_MAX, "one batch of entries at a time");
+        assert!(
+            ids.len() <= ENTRIES_BY_ID_MAX,
+            "one batch of entries at a time"
+        );
         let ids: Vec<&EntryId> = ids.iter().collect();
         self.get_entries(account, &ids).await
     }

@@ -71,7 +71,10 @@ fn held_from_item(item: &Item) -> Result<Option<HeldPayment>, StoreError> {
 }
 
 /// The `SET` clauses and values that record a held payment.
-fn held_values(held: &HeldPayment, now: OffsetDateTime) -> (String, HashMap<String, AttributeValue>) {
+fn held_values(
+    held: &HeldPayment,
+    now: OffsetDateTime,
+) -> (String, HashMap<String, AttributeValue>) {
     let mut expression = "SET #status = :held, updated_at = :now, held_at = :now, \
                           held_session_id = :session, held_event_created = :created"
         .to_owned();
@@ -82,7 +85,10 @@ fn held_values(held: &HeldPayment, now: OffsetDateTime) -> (String, HashMap<Stri
         (":created".to_owned(), timestamp(held.event_created)),
     ]);
     let optional = [
-        ("held_customer_id", held.paid.customer.as_ref().map(|c| s(c.as_str()))),
+        (
+            "held_customer_id",
+            held.paid.customer.as_ref().map(|c| s(c.as_str())),
+        ),
         (
             "held_payment_intent_id",
             held.paid.payment_intent.as_ref().map(|p| s(p.as_str())),
@@ -166,8 +172,8 @@ impl PurchaseReview for DynamoStore {
             expression,
             values,
         )
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("purchase {} vanished", purchase.id)))
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("purchase {} vanished", purchase.id)))
     }
 
     async fn held_purchase(
@@ -225,9 +231,8 @@ impl PurchaseReview for DynamoStore {
                 .build(),
         );
         let item = TransactWriteItem::builder().update(update).build();
-        let extras = |_: &crate::wallet::Wallet, _: &[crate::ledger::LedgerEntry]| {
-            vec![item.clone()]
-        };
+        let extras =
+            |_: &crate::wallet::Wallet, _: &[crate::ledger::LedgerEntry]| vec![item.clone()];
         let receipt = self
             .post_entries_with(
                 &purchase.account_id,

@@ -22,7 +22,6 @@ use crate::ports::store::{
     ChargesPost, PostReceipt, StoreError, USAGE_DAYS_MAX, UsageRead, UsageRow,
 };
 
-
 fn usage_sk(key: &UsageKey) -> String {
     let day = day_text(key.day);
     match &key.dimension {

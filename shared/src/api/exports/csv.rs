@@ -98,7 +98,9 @@ struct Walk<S> {
 }
 
 /// The next chunk of a statement export; `None` once it ended.
-async fn next_statement_chunk<S: ApiStore>(mut walk: Walk<S>) -> Option<(Result<Bytes, std::io::Error>, Walk<S>)> {
+async fn next_statement_chunk<S: ApiStore>(
+    mut walk: Walk<S>,
+) -> Option<(Result<Bytes, std::io::Error>, Walk<S>)> {
     if walk.done {
         return None;
     }
@@ -183,7 +185,9 @@ fn payment_row(purchase: &Purchase, credited: Option<&LedgerEntry>) -> String {
         quote.total.amount(),
         quote.total.currency().code(),
         purchase.paid_at.map(rfc3339).unwrap_or_default(),
-        credited.map(|entry| cell(entry.id.as_str())).unwrap_or_default(),
+        credited
+            .map(|entry| cell(entry.id.as_str()))
+            .unwrap_or_default(),
         credited
             .map(|entry| entry.balance_after.amount().to_string())
             .unwrap_or_default(),
@@ -222,7 +226,9 @@ struct History<S> {
     done: bool,
 }
 
-async fn next_payments_chunk<S: ApiStore>(mut walk: History<S>) -> Option<(Result<Bytes, std::io::Error>, History<S>)> {
+async fn next_payments_chunk<S: ApiStore>(
+    mut walk: History<S>,
+) -> Option<(Result<Bytes, std::io::Error>, History<S>)> {
     if walk.done {
         return None;
     }
