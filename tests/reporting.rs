@@ -43,7 +43,7 @@ fn bucket<'a>(report: &'a Value, period: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no bucket {period}"))
 }
 
-fn group<'a>(bucket: &'a Value, key: Value) -> &'a Value {
+fn group(bucket: &Value, key: Value) -> &Value {
     bucket["groups"]
         .as_array()
         .unwrap()
@@ -386,13 +386,11 @@ fn expected_month(
     oldest_first.sort_by_key(|entry| entry.seq);
     let opening = oldest_first
         .iter()
-        .filter(|entry| entry.posted_at < start)
-        .last()
+        .rfind(|entry| entry.posted_at < start)
         .map_or(Decimal::ZERO, |entry| entry.balance_after.amount());
     let closing = oldest_first
         .iter()
-        .filter(|entry| entry.posted_at < end)
-        .last()
+        .rfind(|entry| entry.posted_at < end)
         .map_or(Decimal::ZERO, |entry| entry.balance_after.amount());
     let mut by_kind = BTreeMap::new();
     for entry in oldest_first
