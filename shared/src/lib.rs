@@ -24,6 +24,10 @@ pub mod money;
 pub mod payments;
 pub mod ports;
 pub mod pricing;
+pub mod recharge;
 pub mod reporting;
 pub mod setup;
 pub mod wallet;
+
+#[cfg(test)]
+mod architecture_tests;

@@ -58,6 +58,17 @@ pub struct UsageIncrement {
     pub cost: Decimal,
 }
 
+/// One day's usage of one aggregate (category × market, or template tag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    pub key: UsageKey,
+    pub messages: u64,
+    pub charged: u64,
+    /// Legacy conversation-pricing (CBP) charges among `messages`.
+    pub conversations: u64,
+    pub cost: crate::money::Money,
+}
+
 /// The aggregates an entry counts in (none for entries that are not usage charges).
 fn keys_of(kind: EntryKind, metadata: &Metadata, occurred_at: OffsetDateTime) -> Vec<UsageKey> {
     let (Some(category), Some(market)) = (metadata.get(META_CATEGORY), metadata.get(META_MARKET))

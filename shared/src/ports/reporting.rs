@@ -10,8 +10,8 @@ use super::store::StoreError;
 use crate::ids::AccountId;
 use crate::ledger::{EntryId, LedgerEntry};
 use crate::money::Currency;
-use crate::reporting::ReportingZone;
 use crate::wallet::Wallet;
+use crate::wallet::zone::ReportingZone;
 
 /// Entries one [`EntriesGet::entries_by_id`] call may ask for (one `BatchGetItem`).
 pub const ENTRIES_BY_ID_MAX: usize = 100;

@@ -15,9 +15,8 @@ use rust_decimal::Decimal;
 use time::Date;
 
 use super::ReportingZone;
-use crate::billing::usage::{Dimension, META_DAY, day_text};
+use crate::billing::usage::{Dimension, META_DAY, UsageRow, day_text};
 use crate::ledger::NewEntry;
-use crate::ports::store::UsageRow;
 
 /// Longest range by day, in days (both ends included).
 pub const DAYS_MAX: i64 = 400;

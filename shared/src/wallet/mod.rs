@@ -3,6 +3,8 @@
 //! A wallet starts at zero and its balance moves only through ledger entries (see [`crate::ledger`]),
 //! so the sum of its entries always equals its balance.
 
+pub mod zone;
+
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -141,7 +143,7 @@ pub struct Wallet {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     /// Where the account's days and months begin, for usage and statements (default UTC).
-    pub reporting_zone: crate::reporting::ReportingZone,
+    pub reporting_zone: zone::ReportingZone,
 }
 
 impl Wallet {

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, decimal_to_n, s, timestamp};
-use super::purchases::{is_condition_failure, key, purchase_from_item};
-use super::{DynamoStore, built, keys, unavailable};
+use super::purchases::{key, purchase_from_item};
+use super::{DynamoStore, built, conditional, keys, unavailable};
 use crate::ids::{AccountId, IdError};
 use crate::ledger::{EntryOutcome, NewEntry};
 use crate::money::Money;
@@ -144,13 +144,12 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Some(Closed::Changed(target))),
-            Err(error) if is_condition_failure(&error) => Ok(self
+        match conditional(result)? {
+            Some(_) => Ok(Some(Closed::Changed(target))),
+            None => Ok(self
                 .get_purchase(account, purchase)
                 .await?
                 .map(|current| Closed::Unchanged(current.status))),
-            Err(error) => Err(unavailable(error)),
         }
     }
 }
