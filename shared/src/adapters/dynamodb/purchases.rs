@@ -456,13 +456,7 @@ impl PurchaseRead for DynamoStore {
             .clone()
             .unwrap_or_else(|| format!("{}$", keys::PURCHASE_LOG_SK_PREFIX.trim_end_matches('#')));
         let output = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
-            .expression_attribute_values(":pk", s(keys::account_pk(account)))
-            .expression_attribute_values(":low", s(keys::PURCHASE_LOG_SK_PREFIX))
-            .expression_attribute_values(":high", s(high))
+            .account_range(account, keys::PURCHASE_LOG_SK_PREFIX.to_owned(), high)
             .scan_index_forward(false)
             .consistent_read(true)
             .limit(i32::try_from(limit + 2).unwrap_or(i32::MAX))
