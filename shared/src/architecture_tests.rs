@@ -8,8 +8,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The domain: rules and types, no I/O.
-const DOMAIN: [&str; 10] = [
-    "money", "ids", "wallet", "ledger", "pricing", "meta", "billing", "payments", "recharge",
+const DOMAIN: [&str; 11] = [
+    "money",
+    "ids",
+    "wallet",
+    "ledger",
+    "pricing",
+    "meta",
+    "billing",
+    "payments",
+    "recharge",
+    "reporting",
     "holds",
 ];
 const PORTS: &str = "ports";

@@ -3,12 +3,16 @@
 //! router and is checked against the OpenAPI file (`docs/openapi.json`) by a test.
 
 pub mod auth;
+pub mod envelope;
 pub mod error;
+pub mod exports;
 pub mod holds;
 pub mod json;
 pub mod operator;
 pub mod purchases;
 pub mod query;
+pub mod review;
+pub mod usage;
 pub mod views;
 pub mod wallet;
 
@@ -50,6 +54,10 @@ pub trait ApiStore:
     + PurchaseSettle
     + PaymentMethodGet
     + PaymentMethodSave
+    + crate::ports::review::PurchaseReview
+    + crate::ports::store::UsageRead
+    + crate::ports::reporting::ReportingZoneSet
+    + crate::ports::reporting::EntriesGet
     // Holds: reserve before a send, release what is not used.
     + HoldStore
     + Clone
@@ -73,6 +81,10 @@ impl<T> ApiStore for T where
         + PurchaseSettle
         + PaymentMethodGet
         + PaymentMethodSave
+        + crate::ports::review::PurchaseReview
+        + crate::ports::store::UsageRead
+        + crate::ports::reporting::ReportingZoneSet
+        + crate::ports::reporting::EntriesGet
         + HoldStore
         + Clone
         + Send
@@ -166,8 +178,10 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
         (
             Method::POST,
             "/v1/operator/rate-cards",
-            post(operator::upload_rate_card::<S>)
-                .layer(DefaultBodyLimit::max(operator::RATE_CARD_BODY_LEN_MAX)),
+            json::body_limit(
+                post(operator::upload_rate_card::<S>),
+                operator::RATE_CARD_BODY_LEN_MAX,
+            ),
         ),
         (
             Method::GET,
@@ -190,6 +204,28 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
             Method::POST,
             "/webhooks/stripe",
             post(purchases::stripe_webhook::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/accounts/{account_id}/purchases/{purchase_id}/review",
+            post(review::review_purchase::<S>),
+        ),
+        // Reporting: usage from the aggregates, the zone that decides its days, statements.
+        (Method::GET, "/v1/wallet/usage", get(usage::get_usage::<S>)),
+        (
+            Method::PUT,
+            "/v1/wallet/reporting-time-zone",
+            put(usage::put_reporting_zone::<S>),
+        ),
+        (
+            Method::PUT,
+            "/v1/operator/accounts/{account_id}/reporting-time-zone",
+            put(usage::put_account_reporting_zone::<S>),
+        ),
+        (
+            Method::GET,
+            "/v1/wallet/statements/{month}",
+            get(exports::get_monthly_statement::<S>),
         ),
         // Holds: reserve a send's cost before it goes out; charges with the hold's tag settle it.
         (
@@ -242,5 +278,6 @@ pub fn router<S: ApiStore>(app: App<S>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json::REQUEST_BODY_LEN_MAX))
+        .layer(axum::middleware::map_response(envelope::envelope_errors))
         .with_state(AppState(Arc::new(app)))
 }

@@ -15,9 +15,11 @@ pub mod charge_rules;
 pub mod events;
 pub mod handshake;
 pub mod ids;
+mod items;
 mod loose;
 pub mod normalise;
 mod raw;
+mod report;
 pub mod signature;
 
 #[cfg(test)]
