@@ -2,12 +2,14 @@
 //! local runner through `axum::serve`. Every route is listed once in [`routes`], which builds the
 //! router and is checked against the OpenAPI file (`docs/openapi.json`) by a test.
 
+pub mod adjustments;
 pub mod auth;
 pub mod error;
 pub mod json;
 pub mod operator;
 pub mod purchases;
 pub mod query;
+pub mod rate_card_import;
 pub mod views;
 pub mod wallet;
 
@@ -88,7 +90,7 @@ pub struct CreditPricing {
 
 impl Default for CreditPricing {
     /// Zoho's: 2.00 a credit in the wallet's currency, a 3% fee, up to 10,000 credits at a time.
-    /// JPY has no cents, and 2 yen a credit would be no price at all, so it is left unpriced.
+    /// CLP has no minor unit, and 2 pesos a credit would be no price at all, so it is left unpriced.
     fn default() -> Self {
         Self {
             unit_prices: Currency::ALL
@@ -230,8 +232,13 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
         ),
         (
             Method::POST,
+            "/v1/operator/accounts/{account_id}/adjustments",
+            post(adjustments::create_adjustment::<S>),
+        ),
+        (
+            Method::POST,
             "/v1/operator/rate-cards",
-            post(operator::upload_rate_card::<S>)
+            post(rate_card_import::upload_rate_card_any::<S>)
                 .layer(DefaultBodyLimit::max(operator::RATE_CARD_BODY_LEN_MAX)),
         ),
         (

@@ -11,6 +11,7 @@
 //! - [`events`]: the normalised events, serialisable for the queue, personal data redacted in `Debug`;
 //! - [`charge_rules`]: charge / free usage / no charge / needs review, with the entry id.
 
+pub mod account_update;
 pub mod charge_rules;
 mod envelope;
 pub mod events;
@@ -18,6 +19,7 @@ pub mod handshake;
 pub mod ids;
 mod loose;
 pub mod normalise;
+mod recipients;
 pub mod signature;
 
 #[cfg(test)]
