@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use imcredits::adapters::memory_queue::MemoryQueue;
-use imcredits::billing::envelope::pack;
-use imcredits::handlers::billing::{Billing, Record};
+use imcredits::billing::message::pack;
+use imcredits::handlers::batch::Record;
+use imcredits::handlers::billing::Billing;
 use imcredits::ids::AccountId;
 use imcredits::ledger::{EntryKind, LedgerEntry};
 use imcredits::meta::parse_webhook;

@@ -82,7 +82,7 @@ async fn serve(
     // Auto-recharge: the recharge queue and a tick for the schedule, on the same handler as AWS.
     let (charges, payment_routes) = match stripe_config {
         Some(config) => (
-            recharge::LocalCharges::Stripe(imcredits::payments::stripe::StripeClient::new(config)?),
+            recharge::LocalCharges::Stripe(imcredits::adapters::stripe::StripeClient::new(config)?),
             payment_routes,
         ),
         None => {

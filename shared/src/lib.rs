@@ -23,5 +23,9 @@ pub mod money;
 pub mod payments;
 pub mod ports;
 pub mod pricing;
+pub mod recharge;
 pub mod setup;
 pub mod wallet;
+
+#[cfg(test)]
+mod architecture_tests;

@@ -6,17 +6,18 @@
 //! else in it is still posted; entries are idempotent by id, so the redelivery posts only what was
 //! missing. Charges of all records for one wallet are posted together, in bounded transactions.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::Hash;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::billing::charges::charge_entry;
-use crate::billing::envelope::BillingMessage;
+use crate::billing::message::BillingMessage;
 use crate::billing::thresholds::crossings;
 use crate::billing::usage::keys_of_new;
+use crate::handlers::batch::Record;
+use crate::handlers::cache::TtlCache;
 use crate::ids::{AccountId, PhoneNumberId};
 use crate::ledger::{EntryOutcome, LedgerEntry, NewEntry};
 use crate::meta::{ChargeDecision, decide_charge};
@@ -25,47 +26,6 @@ use crate::ports::clock::Clock;
 use crate::ports::queue::QueueSend;
 use crate::ports::store::{ChargesPost, RateBookGet, RouteGet, StoreError, WalletGet};
 use crate::pricing::RateBook;
-
-/// Cache entries kept at most; past this the cache starts afresh (it only saves reads).
-const CACHE_ENTRIES_MAX: usize = 10_000;
-
-/// A small TTL cache: routes and rate books change rarely, and billing reads them per event.
-pub struct TtlCache<K, V> {
-    entries: Mutex<HashMap<K, (V, Instant)>>,
-    ttl: Duration,
-}
-
-impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
-    pub fn new(ttl: Duration) -> Self {
-        Self {
-            entries: Mutex::new(HashMap::new()),
-            ttl,
-        }
-    }
-
-    fn get(&self, key: &K) -> Option<V> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(key)
-            .filter(|(_, stored_at)| stored_at.elapsed() < self.ttl)
-            .map(|(value, _)| value.clone())
-    }
-
-    fn put(&self, key: K, value: V) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= CACHE_ENTRIES_MAX {
-            entries.clear();
-        }
-        entries.insert(key, (value, Instant::now()));
-    }
-}
-
-/// One queue record.
-#[derive(Debug, Clone)]
-pub struct Record {
-    pub id: String,
-    pub body: String,
-}
 
 /// What a batch did; `failed` are the ids of records to leave on the queue.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -112,9 +72,9 @@ where
             store,
             notifications,
             recharges,
+            routes: TtlCache::new(cache_ttl, Arc::clone(&clock)),
+            rates: TtlCache::new(cache_ttl, Arc::clone(&clock)),
             clock,
-            routes: TtlCache::new(cache_ttl),
-            rates: TtlCache::new(cache_ttl),
         }
     }
 
@@ -291,37 +251,4 @@ where
         }
         Ok(())
     }
-}
-
-/// The SQS event's records; a record without an id or body cannot be reported back, so it is
-/// logged (SQS redelivers what is not acknowledged, and such a record never is).
-pub fn records_from_sqs(event: aws_lambda_events::event::sqs::SqsEvent) -> Vec<Record> {
-    event
-        .records
-        .into_iter()
-        .filter_map(|message| match (message.message_id, message.body) {
-            (Some(id), Some(body)) => Some(Record { id, body }),
-            (id, _) => {
-                warn!(?id, "SQS record without id or body");
-                None
-            }
-        })
-        .collect()
-}
-
-/// Partial batch failure: only the failed records return to the queue.
-pub fn sqs_batch_response(
-    outcome: &BatchOutcome,
-) -> aws_lambda_events::event::sqs::SqsBatchResponse {
-    let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
-    response.batch_item_failures = outcome
-        .failed
-        .iter()
-        .map(|id| {
-            let mut failure = aws_lambda_events::event::sqs::BatchItemFailure::default();
-            failure.item_identifier = id.clone();
-            failure
-        })
-        .collect();
-    response
 }

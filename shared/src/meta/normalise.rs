@@ -23,15 +23,15 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::envelope::{
-    RawChange, RawConversation, RawEntry, RawError, RawMessage, RawPricing, RawStatus, RawValue,
-};
 use super::events::{
     Conversation, InboundMessage, MessageStatus, Pricing, PricingModel, RecipientType, StatusError,
     StatusEvent, ValueError, code_text,
 };
 use super::ids::{ConversationId, OpaqueData, PersonalId, WabaId, Wamid};
 use super::loose::{Items, Loose, Overspent, UnixSeconds, with_budget};
+use super::raw::{
+    RawChange, RawConversation, RawEntry, RawError, RawMessage, RawPricing, RawStatus, RawValue,
+};
 use crate::ids::{IdError, PhoneNumberId};
 
 /// Largest body parsed. API Gateway and the caller bound it too; this keeps the parser safe alone.
@@ -232,7 +232,7 @@ pub fn parse_webhook(body: &[u8]) -> Result<WebhookBatch, EnvelopeError> {
         });
     }
     let (parsed, overspent) = with_budget(EVENTS_PER_BODY_MAX, ITEMS_PER_BODY_MAX, || {
-        serde_json::from_slice::<Loose<super::envelope::RawEnvelope>>(body)
+        serde_json::from_slice::<Loose<super::raw::RawEnvelope>>(body)
     });
     match overspent {
         Some(Overspent::Events) => return Err(EnvelopeError::TooManyEvents),

@@ -61,18 +61,37 @@ where
     StoreError::Unavailable(DisplayErrorContext(error).to_string())
 }
 
+/// The one reading of a conditional write: `Some(output)` written, `None` its condition failed
+/// (someone else decided first), anything else [`unavailable`].
+pub(crate) fn conditional<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+) -> Result<Option<T>, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(error)
+            if error
+                .as_service_error()
+                .and_then(|e| e.code())
+                .is_some_and(|code| code == "ConditionalCheckFailedException") =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(unavailable(error)),
+    }
+}
+
 pub(crate) fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -> T {
     // Builders fail only when a required field is missing, which is a bug in this module.
     result.expect("every required field of a DynamoDB request is set")
 }
 
-/// Full-jitter exponential backoff: spreads concurrent posters to one wallet apart.
+/// Spreads concurrent posters to one wallet apart.
 async fn backoff(attempt: u32) {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1 << attempt.min(16))
-        .min(BACKOFF_CAP);
-    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-    tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=millis))).await;
+    tokio::time::sleep(super::backoff::backoff(attempt, BACKOFF_BASE, BACKOFF_CAP)).await;
 }
 
 /// How a cancelled transaction failed, read from its cancellation reasons (one per item, in order).
@@ -237,23 +256,12 @@ impl DynamoStore {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(output) => output
-                .attributes()
-                .map(codec::wallet_from_item)
-                .transpose()?
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!("update of {account} returned nothing"))
-                }),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::WalletNotFound(account.clone()))
-            }
-            Err(error) => Err(unavailable(error)),
-        }
+        conditional(result)?
+            .ok_or_else(|| StoreError::WalletNotFound(account.clone()))?
+            .attributes()
+            .map(codec::wallet_from_item)
+            .transpose()?
+            .ok_or_else(|| StoreError::Corrupt(format!("update of {account} returned nothing")))
     }
 
     fn posting_transaction(
@@ -337,17 +345,9 @@ impl WalletCreate for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(created),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::WalletExists(wallet.account_id.clone()))
-            }
-            Err(error) => Err(unavailable(error)),
-        }
+        conditional(result)?
+            .map(|_| created)
+            .ok_or_else(|| StoreError::WalletExists(wallet.account_id.clone()))
     }
 }
 
@@ -702,16 +702,6 @@ impl RouteSet for DynamoStore {
             .expression_attribute_values(":account", s(account.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(unavailable(error)),
-        }
+        Ok(conditional(result)?.is_some())
     }
 }
