@@ -97,7 +97,7 @@ mod tests {
         );
         assert_eq!(
             price("FR", "group_utility"),
-            ("0.0070".to_owned(), RateBasis::Fallback)
+            ("0.007".to_owned(), RateBasis::Fallback)
         );
         // A truly unknown category still takes the card's default.
         assert_eq!(
