@@ -82,6 +82,19 @@ impl TestApp {
             .expect("signing works")
     }
 
+    /// A token issued at `issued_at` (a year ahead, say), valid for three years from now.
+    pub fn token_issued_at(
+        &self,
+        account: Option<&AccountId>,
+        operator: bool,
+        issued_at: OffsetDateTime,
+    ) -> String {
+        let lifetime = OffsetDateTime::now_utc() + time::Duration::days(3 * 365) - issued_at;
+        self.key
+            .mint(&self.auth, account, operator, issued_at, lifetime)
+            .expect("signing works")
+    }
+
     pub fn operator(&self) -> String {
         self.token(None, true)
     }

@@ -4,12 +4,16 @@
 
 pub mod adjustments;
 pub mod auth;
+pub mod envelope;
 pub mod error;
+pub mod exports;
 pub mod json;
 pub mod operator;
 pub mod purchases;
 pub mod query;
 pub mod rate_card_import;
+pub mod review;
+pub mod usage;
 pub mod views;
 pub mod wallet;
 
@@ -50,6 +54,10 @@ pub trait ApiStore:
     + PurchaseSettle
     + PaymentMethodGet
     + PaymentMethodSave
+    + crate::ports::review::PurchaseReview
+    + crate::ports::store::UsageRead
+    + crate::ports::reporting::ReportingZoneSet
+    + crate::ports::reporting::EntriesGet
     + Clone
     + Send
     + Sync
@@ -71,6 +79,10 @@ impl<T> ApiStore for T where
         + PurchaseSettle
         + PaymentMethodGet
         + PaymentMethodSave
+        + crate::ports::review::PurchaseReview
+        + crate::ports::store::UsageRead
+        + crate::ports::reporting::ReportingZoneSet
+        + crate::ports::reporting::EntriesGet
         + Clone
         + Send
         + Sync
@@ -168,8 +180,10 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
         (
             Method::POST,
             "/v1/operator/rate-cards",
-            post(rate_card_import::upload_rate_card_any::<S>)
-                .layer(DefaultBodyLimit::max(operator::RATE_CARD_BODY_LEN_MAX)),
+            json::body_limit(
+                post(rate_card_import::upload_rate_card_any::<S>),
+                operator::RATE_CARD_BODY_LEN_MAX,
+            ),
         ),
         (
             Method::GET,
@@ -192,6 +206,28 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
             Method::POST,
             "/webhooks/stripe",
             post(purchases::stripe_webhook::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/accounts/{account_id}/purchases/{purchase_id}/review",
+            post(review::review_purchase::<S>),
+        ),
+        // Reporting: usage from the aggregates, the zone that decides its days, statements.
+        (Method::GET, "/v1/wallet/usage", get(usage::get_usage::<S>)),
+        (
+            Method::PUT,
+            "/v1/wallet/reporting-time-zone",
+            put(usage::put_reporting_zone::<S>),
+        ),
+        (
+            Method::PUT,
+            "/v1/operator/accounts/{account_id}/reporting-time-zone",
+            put(usage::put_account_reporting_zone::<S>),
+        ),
+        (
+            Method::GET,
+            "/v1/wallet/statements/{month}",
+            get(exports::get_monthly_statement::<S>),
         ),
     ]
 }
@@ -227,5 +263,6 @@ pub fn router<S: ApiStore>(app: App<S>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json::REQUEST_BODY_LEN_MAX))
+        .layer(axum::middleware::map_response(envelope::envelope_errors))
         .with_state(AppState(Arc::new(app)))
 }

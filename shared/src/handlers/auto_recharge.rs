@@ -207,13 +207,25 @@ where
             payment_method: attempt.payment_method.clone(),
         };
         let answer = self.payments.charge_off_session(&request).await;
+        self.settle(account, &attempt, held, now, answer).await
+    }
+
+    /// What the provider's answer makes of the held attempt.
+    async fn settle(
+        &self,
+        account: &AccountId,
+        attempt: &InFlight,
+        held: RechargeState,
+        now: OffsetDateTime,
+        answer: Result<ChargeOutcome, crate::ports::payments::PaymentError>,
+    ) -> Result<RechargeOutcome, RechargeError> {
         match answer {
             Ok(ChargeOutcome::Succeeded { payment_id }) => {
-                self.credit(account, &attempt, payment_id, held, now).await
+                self.credit(account, attempt, payment_id, held, now).await
             }
             Ok(ChargeOutcome::Processing { .. }) => Ok(RechargeOutcome::Pending),
             Ok(ChargeOutcome::RequiresAction { .. }) => {
-                self.declined(account, &attempt, held, now, "requires_action".into())
+                self.declined(account, attempt, held, now, "requires_action".into())
                     .await
             }
             Ok(ChargeOutcome::Declined {
@@ -223,7 +235,7 @@ where
                     Some(decline) => format!("{code}: {decline}"),
                     None => code,
                 };
-                self.declined(account, &attempt, held, now, reason).await
+                self.declined(account, attempt, held, now, reason).await
             }
             Err(error) if error.is_retryable() => {
                 // The lease lapses and the next trigger resumes the same attempt.
@@ -239,7 +251,7 @@ where
                 self.notify(
                     NoticeKind::RechargeFailed,
                     account,
-                    &attempt,
+                    attempt,
                     Some(error.to_string()),
                     now,
                 )

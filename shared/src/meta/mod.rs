@@ -16,10 +16,12 @@ pub mod charge_rules;
 pub mod events;
 pub mod handshake;
 pub mod ids;
+mod items;
 mod loose;
 pub mod normalise;
 mod raw;
 mod recipients;
+mod report;
 pub mod signature;
 
 #[cfg(test)]

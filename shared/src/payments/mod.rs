@@ -8,6 +8,7 @@
 //! id, Stripe metadata, an HTTP header), and return URLs a browser can follow.
 
 pub mod purchase;
+pub mod review;
 
 use std::fmt;
 

@@ -22,6 +22,7 @@ fn wallet(balance: &str, enabled: bool) -> Wallet {
         entry_count: 1,
         created_at: at,
         updated_at: at,
+        reporting_zone: Default::default(),
     }
 }
 

@@ -47,7 +47,7 @@ fn epoch_ms(at: OffsetDateTime) -> u64 {
     u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
-fn key(account: &AccountId, sk: String) -> Item {
+pub(super) fn key(account: &AccountId, sk: String) -> Item {
     HashMap::from([
         (keys::PK.to_owned(), s(keys::account_pk(account))),
         (keys::SK.to_owned(), s(sk)),
@@ -121,7 +121,7 @@ fn optional<T>(
     }
 }
 
-fn purchase_from_item(item: &Item) -> Result<Purchase, StoreError> {
+pub(super) fn purchase_from_item(item: &Item) -> Result<Purchase, StoreError> {
     let read = Reader(item);
     let id_text = read.str("purchase_id")?;
     let id = PurchaseId::parse(id_text).map_err(|e| corrupt(&e.to_string(), id_text))?;
@@ -456,13 +456,7 @@ impl PurchaseRead for DynamoStore {
             .clone()
             .unwrap_or_else(|| format!("{}$", keys::PURCHASE_LOG_SK_PREFIX.trim_end_matches('#')));
         let output = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
-            .expression_attribute_values(":pk", s(keys::account_pk(account)))
-            .expression_attribute_values(":low", s(keys::PURCHASE_LOG_SK_PREFIX))
-            .expression_attribute_values(":high", s(high))
+            .account_range(account, keys::PURCHASE_LOG_SK_PREFIX.to_owned(), high)
             .scan_index_forward(false)
             .consistent_read(true)
             .limit(i32::try_from(limit + 2).unwrap_or(i32::MAX))
