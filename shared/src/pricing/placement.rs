@@ -115,4 +115,41 @@ mod tests {
                 .is_none()
         );
     }
+
+    #[test]
+    fn an_imported_card_prices_only_under_the_list_it_was_mapped_with() {
+        use crate::pricing::csv::MetaRates;
+        use crate::pricing::{Category, MarketList};
+        let list = |version: &str, from: &str| {
+            MarketList::from_json(&format!(
+                r#"{{"version": "{version}", "effective_from": "{from}", "source": "test",
+                    "markets": {{"North America": ["US", "CA"]}}, "other": "Other"}}"#
+            ))
+            .unwrap()
+        };
+        let lists = MarketLists::new([list("a", "2026-04-01"), list("b", "2026-10-01")]).unwrap();
+        let rates = MetaRates::parse(
+            "Cost per message in USD\nMarket,Currency,Marketing,Utility,Authentication\n\
+             North America,USD,0.0112,0.0021,0.0021\nOther,USD,0.0912,0.0070,0.0070\n",
+        )
+        .unwrap();
+        let card = rates
+            .to_card(
+                lists.by_version("a").unwrap(),
+                time::macros::datetime!(2026-04-01 0:00 UTC),
+                "test",
+            )
+            .unwrap();
+        let book = RateBook::from_cards(Currency::Usd, [card]).unwrap();
+        let us = RecipientMarket::Known(Market::parse("US").unwrap());
+        let price =
+            |at| book.price_under_lists(&lists, at, Currency::Usd, us, &Category::Marketing);
+        let under_a = price(time::macros::datetime!(2026-09-30 12:00 UTC)).unwrap();
+        assert_eq!(under_a.amount.amount().to_string(), "0.0112");
+        // List b took effect and no card was loaded for it: refused, not guessed.
+        assert!(matches!(
+            price(time::macros::datetime!(2026-10-01 0:00 UTC)),
+            Err(PricingError::MarketListChanged { .. })
+        ));
+    }
 }
