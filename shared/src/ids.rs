@@ -89,6 +89,49 @@ string_id!(
     |byte| byte.is_ascii_digit()
 );
 
+const INVALID_CURSOR: IdError = IdError {
+    what: "cursor",
+    reason: "not a cursor this API issued",
+};
+
+/// The one cursor codec of every paged list: `prefix` (which names the list and the cursor's
+/// version) and `body`, base64url without padding. Opaque to callers, and names no account.
+pub fn encode_cursor(prefix: &str, body: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{prefix}{body}"))
+}
+
+/// The body of a cursor [`encode_cursor`] made with `prefix`, if `text` is one of at most
+/// `len_max` characters.
+pub fn decode_cursor(text: &str, prefix: &str, len_max: usize) -> Result<String, IdError> {
+    use base64::Engine;
+    if text.is_empty() || text.len() > len_max {
+        return Err(INVALID_CURSOR);
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| INVALID_CURSOR)?;
+    let decoded = String::from_utf8(bytes).map_err(|_| INVALID_CURSOR)?;
+    decoded
+        .strip_prefix(prefix)
+        .map(str::to_owned)
+        .ok_or(INVALID_CURSOR)
+}
+
+/// The cursor error, for a body that decodes but does not parse.
+pub fn invalid_cursor() -> IdError {
+    INVALID_CURSOR
+}
+
+/// The one request fingerprint: 16 bytes of SHA-256 over the request's JSON, in hex. Stored with
+/// what a request made, so that a replay under the same key is told apart from a different
+/// request reusing it.
+pub fn fingerprint(request: &impl serde::Serialize) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::to_vec(request).expect("a request always serializes");
+    hex::encode(&Sha256::digest(&canonical)[..16])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

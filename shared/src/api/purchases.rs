@@ -27,7 +27,6 @@ use axum::extract::{FromRequestParts, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::auth::AccountCaller;
@@ -36,17 +35,17 @@ use super::json::ApiJson;
 use super::views::{AmountView, QuoteView};
 use super::wallet::{credits_error, load_wallet};
 use super::{ApiStore, AppState};
+use crate::adapters::stripe::events::{
+    CheckoutSessionObject, EventKind, PaymentIntentObject, StripeEvent, parse_event,
+};
+use crate::adapters::stripe::webhook::{WEBHOOK_BODY_LEN_MAX, WebhookVerifier};
 use crate::ids::AccountId;
+use crate::ids::fingerprint;
 use crate::ledger::{EntryId, EntryKind, Metadata, NewEntry};
 use crate::payments::purchase::{
     PaidCheckout, Purchase, PurchaseCursor, PurchaseKey, PurchaseStatus, SavedPaymentMethod,
     StoredCheckout,
 };
-use crate::payments::stripe::events::{
-    CheckoutSessionObject, EventKind, PaymentIntentObject, StripeEvent, parse_event,
-};
-use crate::payments::stripe::webhook::{WEBHOOK_BODY_LEN_MAX, WebhookVerifier};
-use crate::payments::stripe::{StripeClient, StripeSetupError};
 use crate::payments::{PurchaseId, ReturnUrl};
 use crate::ports::payments::{
     CheckoutCreate, CheckoutCustomer, CheckoutRequest, CheckoutSession, PaymentError,
@@ -83,18 +82,6 @@ pub struct Payments {
     pub webhook: WebhookVerifier,
     pub success_url: ReturnUrl,
     pub cancel_url: ReturnUrl,
-}
-
-impl Payments {
-    /// Payments through Stripe's API, as configured.
-    pub fn stripe(config: crate::config::PaymentsConfig) -> Result<Self, StripeSetupError> {
-        Ok(Self {
-            checkout: Arc::new(StripeClient::new(config.stripe)?),
-            webhook: config.webhook,
-            success_url: config.success_url,
-            cancel_url: config.cancel_url,
-        })
-    }
 }
 
 /// The buyer's `Idempotency-Key` header, required on `POST /v1/wallet/purchases`.
@@ -135,13 +122,6 @@ impl<S: Send + Sync> FromRequestParts<S> for PurchaseKeyHeader {
 #[serde(deny_unknown_fields)]
 pub struct PurchaseRequest {
     pub credits: u64,
-}
-
-/// A fingerprint of what was asked, stored with the purchase, so that a replay of the same key is
-/// told apart from a different request reusing it.
-fn fingerprint(request: &PurchaseRequest) -> String {
-    let canonical = serde_json::to_vec(request).expect("a purchase request always serializes");
-    hex::encode(&Sha256::digest(&canonical)[..16])
 }
 
 /// A purchase as the buyer sees it.

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::charges::charge_entry;
-use super::envelope::{BillingMessage, EVENTS_PER_MESSAGE_MAX, pack};
+use super::message::{BillingMessage, EVENTS_PER_MESSAGE_MAX, pack};
 use super::thresholds::{CrossingKind, crossings};
 use super::usage::{Dimension, increments};
 use crate::ids::AccountId;

@@ -13,7 +13,7 @@ use axum::routing::{MethodRouter, get};
 use tracing::{error, info, warn};
 
 use crate::api::error::ApiError;
-use crate::billing::envelope::pack;
+use crate::billing::message::pack;
 use crate::meta::{
     AppSecret, BODY_LEN_MAX, EnvelopeError, HandshakeQuery, SIGNATURE_HEADER, VerifyToken,
     WebhookRejection, answer_handshake, verify_and_parse,

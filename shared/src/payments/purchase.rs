@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::{CheckoutSessionId, ProviderCustomerId, ProviderPaymentId, PurchaseId};
-use crate::ids::{AccountId, IdError, check_token};
+use crate::ids::{AccountId, IdError, check_token, decode_cursor, encode_cursor, invalid_cursor};
 use crate::money::CreditQuote;
 
 /// The buyer's `Idempotency-Key`: 1 to 128 letters, digits, `-`, `_`, `.` or `:` (a UUID fits).
@@ -209,36 +209,21 @@ const CURSOR_LEN_MAX: usize = 256;
 
 impl PurchaseCursor {
     pub fn encode(&self) -> String {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-            "{CURSOR_PREFIX}{}.{}",
-            self.created_ms, self.purchase
-        ))
+        encode_cursor(
+            CURSOR_PREFIX,
+            &format!("{}.{}", self.created_ms, self.purchase),
+        )
     }
 
     pub fn decode(text: &str) -> Result<Self, IdError> {
-        use base64::Engine;
-        let invalid = IdError {
-            what: "cursor",
-            reason: "not a cursor this API issued",
-        };
-        if text.is_empty() || text.len() > CURSOR_LEN_MAX {
-            return Err(invalid);
-        }
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(text)
-            .map_err(|_| invalid.clone())?;
-        let decoded = std::str::from_utf8(&bytes).map_err(|_| invalid.clone())?;
-        let (millis, purchase) = decoded
-            .strip_prefix(CURSOR_PREFIX)
-            .and_then(|rest| rest.split_once('.'))
-            .ok_or(invalid.clone())?;
+        let body = decode_cursor(text, CURSOR_PREFIX, CURSOR_LEN_MAX)?;
+        let (millis, purchase) = body.split_once('.').ok_or_else(invalid_cursor)?;
         if millis.is_empty() || !millis.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid);
+            return Err(invalid_cursor());
         }
         Ok(Self {
-            created_ms: millis.parse().map_err(|_| invalid.clone())?,
-            purchase: PurchaseId::parse(purchase).map_err(|_| invalid)?,
+            created_ms: millis.parse().map_err(|_| invalid_cursor())?,
+            purchase: PurchaseId::parse(purchase).map_err(|_| invalid_cursor())?,
         })
     }
 }

@@ -125,13 +125,11 @@ impl UsageRead for DynamoStore {
         let mut start_key: Option<HashMap<String, AttributeValue>> = None;
         for _ in 0..QUERY_PAGES_MAX {
             let output = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
-                .expression_attribute_values(":pk", s(keys::account_pk(account)))
-                .expression_attribute_values(":low", s(format!("USAGE#{}#", day_text(from))))
-                .expression_attribute_values(":high", s(format!("USAGE#{}#~", day_text(to))))
+                .account_range(
+                    account,
+                    format!("USAGE#{}#", day_text(from)),
+                    format!("USAGE#{}#~", day_text(to)),
+                )
                 .set_exclusive_start_key(start_key.take())
                 .send()
                 .await
