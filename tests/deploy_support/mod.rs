@@ -232,7 +232,10 @@ impl Template {
             };
             for (key, value) in properties {
                 let key = key.as_str().unwrap_or_default();
-                if key.ends_with("Name") && key != "MetricName" && key != "IndexName" {
+                // Physical names; not a metric, an index or the API's `$default` stage.
+                let physical = key.ends_with("Name")
+                    && !matches!(key, "MetricName" | "IndexName" | "StageName");
+                if physical {
                     if let Some(text) = Self::sub_text(value) {
                         names.insert(substitute(&text, parameters));
                     }
