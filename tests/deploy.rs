@@ -34,8 +34,8 @@ fn each_environment_deploys_its_own_stage_under_its_own_names() {
             deploy.template_file.is_none(),
             "[{env}] names a template_file: sam deploy would package the unbuilt source template"
         );
-        let declared: BTreeSet<&String> = template.parameters().keys().collect();
-        let given: BTreeSet<&String> = deploy.overrides.keys().collect();
+        let declared: BTreeSet<String> = template.parameters().into_keys().collect();
+        let given: BTreeSet<String> = deploy.overrides.keys().cloned().collect();
         assert_eq!(
             declared, given,
             "[{env}] must set every template parameter and nothing else"
