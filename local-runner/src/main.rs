@@ -3,6 +3,7 @@
 
 mod args;
 mod engine;
+mod import;
 mod payments;
 mod pipeline;
 mod recharge;
@@ -16,7 +17,6 @@ use anyhow::Context;
 use imcredits::api::auth::AuthConfig;
 use imcredits::api::{App, router};
 use imcredits::ids::AccountId;
-use imcredits::money::CreditPricing;
 use imcredits::ports::clock::{Clock, SystemClock};
 
 use args::Command;
@@ -56,6 +56,11 @@ async fn serve(
     let key = secrets::jwt_key(data_dir)?;
     let app_secret = secrets::meta_app_secret(data_dir)?;
     let (verify_token, verify_token_text) = secrets::meta_verify_token(data_dir)?;
+    // The same credit prices the functions read (CREDIT_UNIT_PRICES, CREDIT_FEE_RATE,
+    // CREDITS_PER_PURCHASE_MAX), by the same code: a bad value stops the runner at start.
+    let credits = imcredits::config::ApiConfig::from_env()
+        .context("credit prices")?
+        .credits;
     let engine = engine::Engine::start(data_dir).await?;
     let queues = Arc::new(pipeline::Queues::new());
     let (stop_billing, billing_stopped) = tokio::sync::watch::channel(false);
@@ -91,13 +96,14 @@ async fn serve(
         Arc::clone(&queues),
         charges,
         recharge_tick,
+        credits.clone(),
         stop_billing.subscribe(),
     ));
     let app = App {
         store: engine.store.clone(),
         clock: Arc::new(SystemClock),
         auth: AuthConfig::local(key),
-        credits: CreditPricing::default().validated()?,
+        credits,
         payments,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
@@ -180,7 +186,11 @@ fn token(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match args::parse(std::env::args().skip(1)) {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    if arguments.first().map(String::as_str) == Some(import::COMMAND) {
+        std::process::exit(import::run(&arguments[1..])?);
+    }
+    match args::parse(arguments) {
         Ok(Command::Serve {
             port,
             data_dir,
@@ -218,7 +228,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Ok(Command::Help) => {
-            print!("{}", args::USAGE);
+            print!("{}{}", args::USAGE, import::USAGE);
             Ok(())
         }
         Err(problem) => {

@@ -44,7 +44,11 @@ impl Answer {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        let store = crate::dynamo_store().await;
+        Self::spawn_on(crate::dynamo_store().await).await
+    }
+
+    /// The API on `store` (e.g. a table of its own, for rate cards no other test shares).
+    pub async fn spawn_on(store: DynamoStore) -> Self {
         let stripe = StripeStandIn::start().await;
         let key = LocalJwtKey::generate().expect("random bytes");
         let auth = AuthConfig::local(key.clone());

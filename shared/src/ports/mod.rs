@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod holds;
+pub mod metrics;
 pub mod payments;
 pub mod queue;
 pub mod recharge;
