@@ -65,7 +65,8 @@ async fn the_openapi_file_names_exactly_the_routes_of_the_router() {
     for (method, path) in &api_routes {
         let concrete = path
             .replace("{account_id}", "nobody")
-            .replace("{phone_number_id}", "1");
+            .replace("{phone_number_id}", "1")
+            .replace("{asset}", "app.js");
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let answer = app.call(method.clone(), &concrete, &operator, None).await;
         assert!(

@@ -3,6 +3,7 @@
 //! router and is checked against the OpenAPI file (`docs/openapi.json`) by a test.
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod json;
 pub mod operator;
@@ -256,6 +257,10 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
             "/webhooks/stripe",
             post(purchases::stripe_webhook::<S>),
         ),
+        // The dashboard page and its files: no token (the page calls the API with one), so the
+        // template leaves them out of the authorizer.
+        (Method::GET, "/", get(dashboard::page)),
+        (Method::GET, "/dashboard/{asset}", get(dashboard::asset)),
     ]
 }
 
