@@ -83,7 +83,9 @@ impl Default for DashboardConfig {
 
 impl DashboardConfig {
     /// Reads `DASHBOARD_FRAME_ANCESTORS` (absent or empty: `'none'`).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, FrameAncestorsError> {
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, FrameAncestorsError> {
         match lookup(FRAME_ANCESTORS_VAR) {
             Some(value) if !value.trim().is_empty() => Self::frame_ancestors(&value),
             _ => Ok(Self::default()),
@@ -158,7 +160,10 @@ fn serve(asset: &Asset, config: Option<Extension<DashboardConfig>>) -> Response 
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(
         HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin"),
@@ -194,7 +199,13 @@ mod tests {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/web");
         let mut on_disk: Vec<String> = std::fs::read_dir(dir)
             .expect("shared/web exists")
-            .map(|entry| entry.expect("readable").file_name().to_string_lossy().into_owned())
+            .map(|entry| {
+                entry
+                    .expect("readable")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .filter(|name| name != "index.html" && name != "VENDOR.md")
             .collect();
         on_disk.sort();
@@ -210,7 +221,8 @@ mod tests {
             if asset.name.ends_with(".html") || asset.name.ends_with(".svg") {
                 // A <script> always has a src; no handler attributes, no style attributes.
                 for (index, _) in text.match_indices("<script") {
-                    let tag = &text[index..text[index..].find('>').map_or(text.len(), |e| index + e)];
+                    let tag =
+                        &text[index..text[index..].find('>').map_or(text.len(), |e| index + e)];
                     assert!(tag.contains("src=\"/dashboard/"), "{}: {tag}", asset.name);
                 }
                 for attribute in [" onclick=", " onload=", " onerror=", " style=", "<style"] {
@@ -218,7 +230,13 @@ mod tests {
                 }
             }
             // No network beyond our own origin: no absolute URL is fetched or loaded.
-            for remote in ["src=\"http", "href=\"http", "url(http", "import(\"http", "from \"http"] {
+            for remote in [
+                "src=\"http",
+                "href=\"http",
+                "url(http",
+                "import(\"http",
+                "from \"http",
+            ] {
                 assert!(!text.contains(remote), "{}: {remote}", asset.name);
             }
         }
@@ -227,7 +245,11 @@ mod tests {
     #[test]
     fn frame_ancestors_are_configurable_and_checked() {
         let default = DashboardConfig::from_lookup(|_| None).unwrap();
-        assert!(default.content_security_policy().ends_with("frame-ancestors 'none'"));
+        assert!(
+            default
+                .content_security_policy()
+                .ends_with("frame-ancestors 'none'")
+        );
         let host = DashboardConfig::from_lookup(|_| {
             Some("https://desk.example.com https://*.zoho.com".to_owned())
         })
