@@ -1,5 +1,7 @@
 //! Adapters: the ports implemented on real infrastructure.
 
+pub mod backoff;
 pub mod dynamodb;
 pub mod memory_queue;
 pub mod sqs;
+pub mod stripe;

@@ -4,4 +4,6 @@ pub mod clock;
 pub mod payments;
 pub mod queue;
 pub mod recharge;
+pub mod reporting;
+pub mod review;
 pub mod store;
