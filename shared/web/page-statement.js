@@ -92,7 +92,7 @@ async function showMonth(event) {
   try {
     const answer = await api.get(`/v1/wallet/statements/${encodeURIComponent(month)}`);
     view.append(h('h2', {}, `Statement for ${month}`),
-      Object.entries(answer).map(([key, value]) => renderValue(key, value)));
+      ...Object.entries(answer).map(([key, value]) => renderValue(key, value)));
     $('month-print').hidden = false;
   } catch (error) {
     say($('month-error'), error.message);
