@@ -245,14 +245,14 @@ fn every_alarm_has_a_runbook_and_every_queue_of_last_resort_an_alarm() {
             anchors.contains(anchor),
             "{id}: no `### ` section for #{anchor}"
         );
-        if let Some(namespace) = properties.get("Namespace").and_then(Template::sub_text) {
-            if namespace == "imcredits/${Stage}" {
-                let name = text(properties.get("MetricName")).unwrap();
-                assert!(
-                    metric_names.contains(name),
-                    "{id}: {name} is no Metric the code emits"
-                );
-            }
+        if let Some(namespace) = properties.get("Namespace").and_then(Template::sub_text)
+            && namespace == "imcredits/${Stage}"
+        {
+            let name = text(properties.get("MetricName")).unwrap();
+            assert!(
+                metric_names.contains(name),
+                "{id}: {name} is no Metric the code emits"
+            );
         }
         watched.extend(template.referenced_ids(properties));
     }

@@ -235,10 +235,8 @@ impl Template {
                 // Physical names; not a metric, an index or the API's `$default` stage.
                 let physical = key.ends_with("Name")
                     && !matches!(key, "MetricName" | "IndexName" | "StageName");
-                if physical {
-                    if let Some(text) = Self::sub_text(value) {
-                        names.insert(substitute(&text, parameters));
-                    }
+                if physical && let Some(text) = Self::sub_text(value) {
+                    names.insert(substitute(&text, parameters));
                 }
             }
         }

@@ -4,6 +4,7 @@
 
 pub mod adjustments;
 pub mod auth;
+pub mod dashboard;
 pub mod envelope;
 pub mod error;
 pub mod exports;
@@ -251,6 +252,10 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
             "/v1/wallet/holds/{hold_id}",
             delete(holds::delete_hold::<S>),
         ),
+        // The dashboard page and its files: no token (the page calls the API with one), so the
+        // template leaves them out of the authorizer.
+        (Method::GET, "/", get(dashboard::page)),
+        (Method::GET, "/dashboard/{asset}", get(dashboard::asset)),
     ]
 }
 
