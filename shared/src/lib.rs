@@ -9,10 +9,12 @@
 //! - [`ports`]: the narrow traits handlers depend on (store, clock);
 //! - [`payments`]: payment ids and amounts; the Stripe adapter (checkout, off-session charges, webhooks);
 //! - [`adapters`]: those traits on real infrastructure (DynamoDB);
+//! - [`notices`]: events accounts are told about, the in-app feed, signed webhooks;
 //! - [`config`] and [`setup`]: typed configuration and clients, built once at cold start.
 
 pub mod adapters;
 pub mod api;
+pub mod backoff;
 pub mod billing;
 pub mod config;
 pub mod handlers;
@@ -20,6 +22,8 @@ pub mod ids;
 pub mod ledger;
 pub mod meta;
 pub mod money;
+pub mod notices;
+pub mod notices_setup;
 pub mod payments;
 pub mod ports;
 pub mod pricing;

@@ -7,9 +7,13 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use imcredits::adapters::dynamodb::DynamoStore;
+use imcredits::adapters::http_webhooks::{StaticResolver, WebhookClient};
+use imcredits::adapters::memory_queue::MemoryQueue;
 use imcredits::api::auth::{AuthConfig, LocalJwtKey};
+use imcredits::api::notices::NoticesApi;
 use imcredits::api::{App, CreditPricing, router};
 use imcredits::ids::AccountId;
+use imcredits::notices::address::AddressPolicy;
 use imcredits::ports::clock::SystemClock;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -20,6 +24,8 @@ use crate::stripe::StripeStandIn;
 pub struct TestApp {
     pub router: Router,
     pub store: DynamoStore,
+    /// Where the API publishes events (purchases, grants, resends).
+    pub notifications: MemoryQueue,
     /// Stripe's API, stood in for on loopback.
     pub stripe: StripeStandIn,
     key: LocalJwtKey,
@@ -43,7 +49,15 @@ impl Answer {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(AddressPolicy::AllowLoopbackHttp, StaticResolver::default()).await
+    }
+
+    /// An app whose webhook registrations are checked by `policy`, names resolved by `resolver`
+    /// (a fixed table: no test asks a real DNS server).
+    pub async fn spawn_with(policy: AddressPolicy, resolver: StaticResolver) -> Self {
         let store = crate::dynamo_store().await;
+        let notifications = MemoryQueue::new(5, std::time::Duration::from_secs(30));
+        let urls = WebhookClient::new(policy, Arc::new(resolver)).expect("a webhook client");
         let stripe = StripeStandIn::start().await;
         let key = LocalJwtKey::generate().expect("random bytes");
         let auth = AuthConfig::local(key.clone());
@@ -55,10 +69,15 @@ impl TestApp {
                 .validated()
                 .expect("defaults are valid"),
             payments: stripe.payments(),
+            notices: NoticesApi {
+                publish: Arc::new(notifications.clone()),
+                urls: Arc::new(urls),
+            },
         };
         Self {
             router: router(app),
             store,
+            notifications,
             stripe,
             key,
             auth,

@@ -1,5 +1,6 @@
 //! Adapters: the ports implemented on real infrastructure.
 
 pub mod dynamodb;
+pub mod http_webhooks;
 pub mod memory_queue;
 pub mod sqs;

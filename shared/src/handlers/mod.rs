@@ -2,6 +2,7 @@
 
 pub mod auto_recharge;
 pub mod billing;
+pub mod notifications;
 pub mod webhook;
 
 use serde_json::Value;

@@ -5,11 +5,13 @@
 
 pub mod codec;
 pub mod keys;
+pub mod notices;
 pub mod purchases;
 pub mod rate_cards;
 pub mod recharge;
 pub mod table;
 pub mod usage;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -68,11 +70,12 @@ pub(crate) fn built<T>(result: Result<T, aws_sdk_dynamodb::error::BuildError>) -
 
 /// Full-jitter exponential backoff: spreads concurrent posters to one wallet apart.
 async fn backoff(attempt: u32) {
-    let ceiling = BACKOFF_BASE
-        .saturating_mul(1 << attempt.min(16))
-        .min(BACKOFF_CAP);
-    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-    tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=millis))).await;
+    tokio::time::sleep(crate::backoff::full_jitter(
+        attempt,
+        BACKOFF_BASE,
+        BACKOFF_CAP,
+    ))
+    .await;
 }
 
 /// How a cancelled transaction failed, read from its cancellation reasons (one per item, in order).

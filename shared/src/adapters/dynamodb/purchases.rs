@@ -40,7 +40,7 @@ use crate::ports::store::{
 /// Attempts at recording a purchase while a concurrent request with the same key holds its items.
 const RECORD_ATTEMPTS_MAX: u32 = 5;
 
-fn is_condition_failure<E, R>(error: &SdkError<E, R>) -> bool
+pub(crate) fn is_condition_failure<E, R>(error: &SdkError<E, R>) -> bool
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {
