@@ -219,3 +219,52 @@ impl UrlCheck for WebhookClient {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(policy: AddressPolicy) -> WebhookClient {
+        let table = [
+            ("metadata.test", "169.254.169.254"),
+            ("private.test", "10.0.0.1"),
+            ("v6.test", "fd00:ec2::254"),
+        ]
+        .into_iter()
+        .map(|(name, ip)| (name.to_owned(), vec![ip.parse().unwrap()]))
+        .collect();
+        WebhookClient::new(policy, Arc::new(StaticResolver(table))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn names_and_literals_of_forbidden_ranges_are_refused_before_connecting() {
+        let aws = client(AddressPolicy::PublicHttpsOnly);
+        for url in [
+            "https://metadata.test/latest/meta-data/",
+            "https://private.test/",
+            "https://v6.test/",
+            "https://169.254.169.254/",
+            "https://10.0.0.1:8443/",
+            "http://127.0.0.1:9/",
+            "https://127.0.0.1:9/",
+        ] {
+            let outcome = aws.post(url, &[], "{}", Duration::from_secs(1)).await;
+            assert!(
+                matches!(outcome, AttemptOutcome::Refused(_)),
+                "{url}: {outcome:?}"
+            );
+            assert!(aws.check_url(url).await.is_err(), "{url}");
+        }
+        // On the runner too, except loopback.
+        let runner = client(AddressPolicy::AllowLoopbackHttp);
+        let outcome = runner
+            .post("https://metadata.test/", &[], "{}", Duration::from_secs(1))
+            .await;
+        assert!(matches!(outcome, AttemptOutcome::Refused(_)), "{outcome:?}");
+        assert!(runner.check_url("http://127.0.0.1:9/hook").await.is_ok());
+        assert!(matches!(
+            runner.check_url("https://nowhere.test/").await,
+            Err(AddressRefused::Unresolved(_))
+        ));
+    }
+}

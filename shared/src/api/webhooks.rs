@@ -361,7 +361,7 @@ async fn resend<S: ApiStore>(
 
 /// One pair of route handlers per owner, so each route names its caller.
 macro_rules! owner_routes {
-    ($caller:ty, $owner:expr, $create:ident, $list:ident, $delete:ident, $rotate:ident, $deliveries:ident, $resend:ident) => {
+    ($caller:ty, $owner:ident, $create:ident, $list:ident, $delete:ident, $rotate:ident, $deliveries:ident, $resend:ident) => {
         pub async fn $create<S: ApiStore>(
             State(app): State<AppState<S>>,
             caller: $caller,
@@ -414,9 +414,17 @@ macro_rules! owner_routes {
     };
 }
 
+fn account_owner(AccountCaller(account): AccountCaller) -> Owner {
+    Owner::Account(account)
+}
+
+fn platform_owner(_: OperatorCaller) -> Owner {
+    Owner::Platform
+}
+
 owner_routes!(
     AccountCaller,
-    |AccountCaller(account)| Owner::Account(account),
+    account_owner,
     create_account_endpoint,
     list_account_endpoints,
     delete_account_endpoint,
@@ -427,7 +435,7 @@ owner_routes!(
 
 owner_routes!(
     OperatorCaller,
-    |_: OperatorCaller| Owner::Platform,
+    platform_owner,
     create_platform_endpoint,
     list_platform_endpoints,
     delete_platform_endpoint,
