@@ -484,8 +484,8 @@ async fn forged_stale_and_missing_signatures_are_400_and_change_nothing() {
         &facts(&purchase, &account),
     );
     let now = OffsetDateTime::now_utc();
-    let forged = imcredits::payments::stripe::webhook::signature_header(
-        &imcredits::payments::stripe::webhook::WebhookSecret::parse("whsec_not_ours").unwrap(),
+    let forged = imcredits::adapters::stripe::webhook::signature_header(
+        &imcredits::adapters::stripe::webhook::WebhookSecret::parse("whsec_not_ours").unwrap(),
         now,
         &body,
     );

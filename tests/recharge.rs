@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use imcredits::adapters::dynamodb::codec;
-use imcredits::handlers::auto_recharge::{RechargeLimits, RechargeOutcome, Skip};
-use imcredits::handlers::billing::Record;
+use imcredits::handlers::auto_recharge::RechargeOutcome;
+use imcredits::handlers::batch::Record;
 use imcredits::money::Currency;
 use imcredits::ports::recharge::RechargeStore;
 use imcredits::ports::store::{EntriesPost, WalletCreate, WalletGet, WalletSettingsSet};
+use imcredits::recharge::{RechargeLimits, Skip};
 use imcredits::wallet::{AutoRecharge, NewWallet};
 use imcredits_tests::recharge::{IntentPerKey, RechargeRig, declined, idempotency_key};
 use imcredits_tests::{assert_reconciled, at, charge, dynamo_store, unique_account, usd};
@@ -652,8 +653,8 @@ impl imcredits::ports::queue::QueueSend for FlakyQueue {
 
 #[tokio::test]
 async fn a_notice_that_fails_to_send_is_sent_by_the_retry_and_nothing_is_paid_twice() {
+    use imcredits::adapters::stripe::{StripeClient, StripeConfig, StripeSecretKey};
     use imcredits::handlers::auto_recharge::AutoRecharger;
-    use imcredits::payments::stripe::{StripeClient, StripeConfig, StripeSecretKey};
 
     let rig = rig().await;
     rig.answer_every_charge(IntentPerKey {
@@ -675,7 +676,7 @@ async fn a_notice_that_fails_to_send_is_sent_by_the_retry_and_nothing_is_paid_tw
             fails: std::sync::atomic::AtomicU32::new(1),
         },
         clock: rig.clock.clone(),
-        pricing: imcredits::api::CreditPricing::default(),
+        pricing: imcredits::money::CreditPricing::default(),
         limits: limits(),
     };
     assert!(

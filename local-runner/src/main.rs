@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use imcredits::api::auth::AuthConfig;
-use imcredits::api::{App, CreditPricing, router};
+use imcredits::api::{App, router};
 use imcredits::ids::AccountId;
+use imcredits::money::CreditPricing;
 use imcredits::ports::clock::{Clock, SystemClock};
 
 use args::Command;
@@ -78,7 +79,7 @@ async fn serve(
     // Auto-recharge: the recharge queue and a tick for the schedule, on the same handler as AWS.
     let (charges, payment_routes) = match stripe_config {
         Some(config) => (
-            recharge::LocalCharges::Stripe(imcredits::payments::stripe::StripeClient::new(config)?),
+            recharge::LocalCharges::Stripe(imcredits::adapters::stripe::StripeClient::new(config)?),
             payment_routes,
         ),
         None => {

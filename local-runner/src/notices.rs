@@ -8,7 +8,7 @@ use std::time::Duration;
 use imcredits::adapters::dynamodb::DynamoStore;
 use imcredits::adapters::http_webhooks::{SystemResolver, WebhookClient};
 use imcredits::api::notices::NoticesApi;
-use imcredits::handlers::billing::Record;
+use imcredits::handlers::batch::Record;
 use imcredits::handlers::notifications::Notifier;
 use imcredits::notices::address::AddressPolicy;
 use imcredits::notices::retry::RetryPolicy;

@@ -16,13 +16,13 @@ use axum::http::StatusCode;
 use axum::response::Html;
 use axum::routing::{get, post};
 use imcredits::adapters::dynamodb::DynamoStore;
+use imcredits::adapters::stripe::webhook::{
+    TOLERANCE_S_DEFAULT, WebhookSecret, WebhookVerifier, signature_header,
+};
 use imcredits::api::purchases::Payments;
 use imcredits::config::PaymentsConfig;
 use imcredits::ids::AccountId;
 use imcredits::payments::purchase::Purchase;
-use imcredits::payments::stripe::webhook::{
-    TOLERANCE_S_DEFAULT, WebhookSecret, WebhookVerifier, signature_header,
-};
 use imcredits::payments::{CheckoutSessionId, PurchaseId, ReturnUrl};
 use imcredits::ports::payments::{CheckoutCreate, CheckoutRequest, CheckoutSession, PaymentError};
 use imcredits::ports::store::PurchaseRead;
@@ -93,7 +93,7 @@ pub fn payments(
 ) -> anyhow::Result<(
     Payments,
     Router,
-    Option<imcredits::payments::stripe::StripeConfig>,
+    Option<imcredits::adapters::stripe::StripeConfig>,
 )> {
     let return_url = |result: &str| {
         ReturnUrl::parse(&format!("{base_url}/local/checkout-return?result={result}"))
@@ -113,7 +113,11 @@ pub fn payments(
             })
             .context("--payments stripe needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRETS")?;
             let stripe = config.stripe.clone();
-            Ok((Payments::stripe(config)?, pages, Some(stripe)))
+            Ok((
+                imcredits::setup::payments_through_stripe(config)?,
+                pages,
+                Some(stripe),
+            ))
         }
         PaymentsMode::Fake => {
             // A fresh secret per start: only this process signs and checks the fake's events.

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use imcredits::adapters::dynamodb::DynamoStore;
 use imcredits::adapters::memory_queue::MemoryQueue;
-use imcredits::handlers::billing::{Billing, Record};
+use imcredits::handlers::batch::Record;
+use imcredits::handlers::billing::Billing;
 use imcredits::ports::clock::SystemClock;
 use tokio::sync::watch;
 

@@ -13,15 +13,16 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
 use imcredits::adapters::dynamodb::DynamoStore;
-use imcredits::api::CreditPricing;
-use imcredits::handlers::auto_recharge::{AutoRecharger, RechargeLimits};
-use imcredits::handlers::billing::Record;
+use imcredits::adapters::stripe::StripeClient;
+use imcredits::handlers::auto_recharge::AutoRecharger;
+use imcredits::handlers::batch::Record;
+use imcredits::money::CreditPricing;
 use imcredits::payments::ProviderPaymentId;
-use imcredits::payments::stripe::StripeClient;
 use imcredits::ports::clock::SystemClock;
 use imcredits::ports::payments::{
     ChargeOutcome, OffSessionCharge, OffSessionChargeRequest, PaymentError,
 };
+use imcredits::recharge::RechargeLimits;
 use serde_json::json;
 use tokio::sync::watch;
 

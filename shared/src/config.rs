@@ -6,12 +6,12 @@ use std::env;
 
 use rust_decimal::Decimal;
 
-use crate::api::CreditPricing;
+use crate::adapters::stripe::webhook::{TOLERANCE_S_DEFAULT, WebhookSecret, WebhookVerifier};
+use crate::adapters::stripe::{StripeConfig, StripeSecretKey};
 use crate::api::auth::{ACCOUNT_CLAIM_DEFAULT, OPERATOR_SCOPE_DEFAULT};
+use crate::money::CreditPricing;
 use crate::money::{Currency, parse_exact_decimal};
 use crate::payments::ReturnUrl;
-use crate::payments::stripe::webhook::{TOLERANCE_S_DEFAULT, WebhookSecret, WebhookVerifier};
-use crate::payments::stripe::{StripeConfig, StripeSecretKey};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ConfigError {
@@ -319,11 +319,11 @@ pub struct AutoRechargeConfig {
     pub stripe: StripeConfig,
     /// `CREDIT_UNIT_PRICES`, `CREDIT_FEE_RATE`, `CREDITS_PER_PURCHASE_MAX`: the same prices the
     /// API quotes.
-    pub credits: crate::api::CreditPricing,
+    pub credits: crate::money::CreditPricing,
     /// `RECHARGES_PER_DAY_MAX` (default 3, 1..=24), `RECHARGE_MONTHLY_CREDITS_MAX` (optional),
     /// `RECHARGE_LEASE_SECONDS` (default 120, 60..=900), `RECHARGE_SWEEP_WALLETS_MAX` (default 200,
     /// 1..=10,000), `RECHARGE_SWEEP_BUDGET_SECONDS` (default 240, 10..=800).
-    pub limits: crate::handlers::auto_recharge::RechargeLimits,
+    pub limits: crate::recharge::RechargeLimits,
 }
 
 fn bounded_number(
@@ -358,11 +358,11 @@ impl AutoRechargeConfig {
             name: PaymentsConfig::SECRET_KEY,
             reason: "a Stripe secret (sk_...) or restricted (rk_...) key",
         })?;
-        let defaults = crate::handlers::auto_recharge::RechargeLimits::default();
+        let defaults = crate::recharge::RechargeLimits::default();
         let seconds = |value: Option<u64>, default: std::time::Duration| {
             value.map_or(default, std::time::Duration::from_secs)
         };
-        let limits = crate::handlers::auto_recharge::RechargeLimits {
+        let limits = crate::recharge::RechargeLimits {
             per_day_max: bounded_number(&lookup, "RECHARGES_PER_DAY_MAX", 1..=24, "1 to 24")?
                 .map_or(defaults.per_day_max, |value| value as u32),
             monthly_credits_max: bounded_number(
@@ -510,7 +510,7 @@ mod tests {
         // Both secrets verify: a secret roll in progress.
         let now = time::OffsetDateTime::now_utc();
         for secret in ["whsec_current", "whsec_previous"] {
-            let header = crate::payments::stripe::webhook::signature_header(
+            let header = crate::adapters::stripe::webhook::signature_header(
                 &WebhookSecret::parse(secret).unwrap(),
                 now,
                 b"{}",

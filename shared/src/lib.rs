@@ -1,20 +1,27 @@
-//! imcredits: prepaid WhatsApp messaging credits.
+//! imcredits: prepaid WhatsApp messaging credits. The layers and the import rule are in
+//! `docs/architecture.md`; `architecture_tests` holds the rule.
 //!
-//! Where a rule lives:
-//! - [`money`]: exact amounts, currencies, the rounding rule, credit quotes;
+//! Domain (imports nothing outer):
+//! - [`money`]: exact amounts, currencies, the rounding rule, credit pricing and quotes;
+//! - [`ids`]: identifiers, the one cursor codec, the one request fingerprint;
 //! - [`wallet`]: one balance per account, its status and settings;
 //! - [`ledger`]: entries with deterministic ids and running balances, posting plans, reconciliation;
 //! - [`pricing`]: rate cards, recipient markets and categories: what a charged message costs;
 //! - [`meta`]: Meta's webhook: signature, handshake, tolerant parsing into events, when a status is charged;
-//! - [`ports`]: the narrow traits handlers depend on (store, clock);
-//! - [`payments`]: payment ids and amounts; the Stripe adapter (checkout, off-session charges, webhooks);
-//! - [`adapters`]: those traits on real infrastructure (DynamoDB);
-//! - [`notices`]: events accounts are told about, the in-app feed, signed webhooks;
-//! - [`config`] and [`setup`]: typed configuration and clients, built once at cold start.
+//! - [`billing`]: the billing queue's message, charges, usage aggregates, threshold crossings;
+//! - [`payments`]: purchase ids, amounts and the purchase state machine;
+//! - [`recharge`]: when auto-recharge may charge, and the lock item after each outcome;
+//! - [`reporting`]: usage buckets by day or month and group, monthly statements (the reporting time
+//!   zone itself lives on the wallet: `wallet::zone`);
+//! - [`notices`]: the events accounts are told (feed, signed webhooks), endpoints, the SSRF rules.
+//!
+//! Around it: [`ports`] (the narrow traits handlers depend on), [`adapters`] (those traits on
+//! DynamoDB, SQS, an in-process queue and Stripe), [`handlers`] and [`api`] (what each function
+//! does, against ports), and [`config`] and [`setup`] (typed configuration and clients, built once
+//! at cold start: the only place that names concrete adapters).
 
 pub mod adapters;
 pub mod api;
-pub mod backoff;
 pub mod billing;
 pub mod config;
 pub mod handlers;
@@ -27,5 +34,10 @@ pub mod notices_setup;
 pub mod payments;
 pub mod ports;
 pub mod pricing;
+pub mod recharge;
+pub mod reporting;
 pub mod setup;
 pub mod wallet;
+
+#[cfg(test)]
+mod architecture_tests;

@@ -78,6 +78,22 @@ pub async fn resolve_secrets(
     Ok(resolved)
 }
 
+/// The one "secret, then environment" lookup of every function: each of `names` read from Secrets
+/// Manager where `<NAME>_SECRET_ID` references it ([`resolve_secrets`]), everything else (and any
+/// name without a reference) from the environment.
+pub async fn secrets_then_env(
+    sdk: &aws_config::SdkConfig,
+    names: &[&'static str],
+) -> Result<impl Fn(&str) -> Option<String> + use<>, SecretError> {
+    let secrets = resolve_secrets(sdk, names, |name| std::env::var(name).ok()).await?;
+    Ok(move |name: &str| {
+        secrets
+            .get(name)
+            .cloned()
+            .or_else(|| std::env::var(name).ok())
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PaymentsSetupError {
     #[error(transparent)]
@@ -85,7 +101,7 @@ pub enum PaymentsSetupError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
-    Stripe(#[from] crate::payments::stripe::StripeSetupError),
+    Stripe(#[from] crate::adapters::stripe::StripeSetupError),
 }
 
 /// Payments through Stripe, configured from the environment, with the secrets read from Secrets
@@ -94,19 +110,36 @@ pub async fn stripe_payments(
     sdk: &aws_config::SdkConfig,
 ) -> Result<crate::api::purchases::Payments, PaymentsSetupError> {
     use crate::config::PaymentsConfig;
-    let secrets = resolve_secrets(
+    let lookup = secrets_then_env(
         sdk,
         &[PaymentsConfig::SECRET_KEY, PaymentsConfig::WEBHOOK_SECRETS],
-        |name| std::env::var(name).ok(),
     )
     .await?;
-    let config = PaymentsConfig::from_lookup(|name| {
-        secrets
-            .get(name)
-            .cloned()
-            .or_else(|| std::env::var(name).ok())
-    })?;
-    Ok(crate::api::purchases::Payments::stripe(config)?)
+    Ok(payments_through_stripe(PaymentsConfig::from_lookup(
+        lookup,
+    )?)?)
+}
+
+/// Payments through Stripe's API, as configured.
+pub fn payments_through_stripe(
+    config: crate::config::PaymentsConfig,
+) -> Result<crate::api::purchases::Payments, crate::adapters::stripe::StripeSetupError> {
+    Ok(crate::api::purchases::Payments {
+        checkout: std::sync::Arc::new(crate::adapters::stripe::StripeClient::new(config.stripe)?),
+        webhook: config.webhook,
+        success_url: config.success_url,
+        cancel_url: config.cancel_url,
+    })
+}
+
+/// The auto-recharge function's settings; its Stripe key from Secrets Manager where
+/// `STRIPE_SECRET_KEY_SECRET_ID` names it (as in AWS).
+pub async fn auto_recharge_config(
+    sdk: &aws_config::SdkConfig,
+) -> Result<crate::config::AutoRechargeConfig, PaymentsSetupError> {
+    use crate::config::{AutoRechargeConfig, PaymentsConfig};
+    let lookup = secrets_then_env(sdk, &[PaymentsConfig::SECRET_KEY]).await?;
+    Ok(AutoRechargeConfig::from_lookup(lookup)?)
 }
 
 /// The webhook's secrets: from the environment, or from Secrets Manager where
@@ -115,14 +148,8 @@ pub async fn meta_secrets(
     sdk: &aws_config::SdkConfig,
 ) -> Result<(crate::meta::AppSecret, crate::meta::VerifyToken), MetaSecretsError> {
     const NAMES: [&str; 2] = ["META_APP_SECRET", "META_VERIFY_TOKEN"];
-    let secrets = resolve_secrets(sdk, &NAMES, |name| std::env::var(name).ok()).await?;
-    let value = |name: &'static str| {
-        secrets
-            .get(name)
-            .cloned()
-            .or_else(|| std::env::var(name).ok())
-            .ok_or(crate::config::ConfigError::Missing(name))
-    };
+    let lookup = secrets_then_env(sdk, &NAMES).await?;
+    let value = |name: &'static str| lookup(name).ok_or(crate::config::ConfigError::Missing(name));
     let app_secret =
         crate::meta::AppSecret::new(value("META_APP_SECRET")?.as_bytes()).map_err(|_| {
             crate::config::ConfigError::Invalid {

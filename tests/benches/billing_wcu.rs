@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use imcredits::handlers::billing::Record;
+use imcredits::handlers::batch::Record;
 use imcredits::meta::parse_webhook;
 use imcredits_tests::pipeline::{Pipeline, meta_body, pmp};
 use serde_json::{Value, json};
@@ -57,7 +57,7 @@ async fn main() {
         let (account, phone) = pipeline.wallet("bench", "1000").await;
         let body = meta_body(&phone, statuses(&markets, tags));
         let batch = parse_webhook(&body).expect("the body parses");
-        let records: Vec<Record> = imcredits::billing::envelope::pack(&batch)
+        let records: Vec<Record> = imcredits::billing::message::pack(&batch)
             .into_iter()
             .enumerate()
             .map(|(index, body)| Record {

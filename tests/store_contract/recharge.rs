@@ -5,12 +5,14 @@
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use imcredits::adapters::dynamodb::recharge::{DUE_INDEX, attempt_id};
+use imcredits::adapters::dynamodb::recharge::DUE_INDEX;
 use imcredits::adapters::dynamodb::table;
 use imcredits::ledger::{EntryId, EntryKind, Metadata, NewEntry};
 use imcredits::money::Currency;
-use imcredits::ports::recharge::{RechargeState, RechargeStore};
+use imcredits::ports::recharge::RechargeStore;
 use imcredits::ports::store::{EntriesPost, StoreError, WalletGet, WalletSettingsSet};
+use imcredits::recharge::RechargeState;
+use imcredits::recharge::attempt_id;
 use imcredits::wallet::AutoRecharge;
 use imcredits_tests::{Backend, assert_reconciled, at, charge, grant, new_wallet, usd};
 

@@ -11,8 +11,9 @@ use imcredits::adapters::http_webhooks::{StaticResolver, WebhookClient};
 use imcredits::adapters::memory_queue::MemoryQueue;
 use imcredits::api::auth::{AuthConfig, LocalJwtKey};
 use imcredits::api::notices::NoticesApi;
-use imcredits::api::{App, CreditPricing, router};
+use imcredits::api::{App, router};
 use imcredits::ids::AccountId;
+use imcredits::money::CreditPricing;
 use imcredits::notices::address::AddressPolicy;
 use imcredits::ports::clock::SystemClock;
 use serde_json::Value;
@@ -93,6 +94,19 @@ impl TestApp {
                 OffsetDateTime::now_utc(),
                 time::Duration::hours(1),
             )
+            .expect("signing works")
+    }
+
+    /// A token issued at `issued_at` (a year ahead, say), valid for three years from now.
+    pub fn token_issued_at(
+        &self,
+        account: Option<&AccountId>,
+        operator: bool,
+        issued_at: OffsetDateTime,
+    ) -> String {
+        let lifetime = OffsetDateTime::now_utc() + time::Duration::days(3 * 365) - issued_at;
+        self.key
+            .mint(&self.auth, account, operator, issued_at, lifetime)
             .expect("signing works")
     }
 

@@ -9,7 +9,7 @@ use axum::http::{Method, StatusCode};
 use imcredits::adapters::dynamodb::DynamoStore;
 use imcredits::adapters::http_webhooks::{StaticResolver, WebhookClient};
 use imcredits::adapters::memory_queue::MemoryQueue;
-use imcredits::handlers::billing::Record;
+use imcredits::handlers::batch::Record;
 use imcredits::handlers::notifications::Notifier;
 use imcredits::ids::AccountId;
 use imcredits::notices::address::AddressPolicy;

@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use imcredits::adapters::dynamodb::DynamoStore;
 use imcredits::adapters::memory_queue::MemoryQueue;
-use imcredits::api::CreditPricing;
-use imcredits::handlers::auto_recharge::{AutoRecharger, RechargeLimits};
+use imcredits::adapters::stripe::{StripeClient, StripeConfig, StripeSecretKey};
+use imcredits::handlers::auto_recharge::AutoRecharger;
 use imcredits::ids::AccountId;
+use imcredits::money::CreditPricing;
 use imcredits::payments::purchase::SavedPaymentMethod;
-use imcredits::payments::stripe::{StripeClient, StripeConfig, StripeSecretKey};
 use imcredits::payments::{ProviderCustomerId, ProviderPaymentMethodId, PurchaseId};
 use imcredits::ports::clock::Clock;
 use imcredits::ports::store::{EntriesPost, PaymentMethodSave, WalletSettingsSet};
+use imcredits::recharge::RechargeLimits;
 use imcredits::wallet::AutoRecharge;
 use serde_json::{Value, json};
 use time::OffsetDateTime;

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use imcredits::api::purchases::Payments;
-use imcredits::payments::ReturnUrl;
-use imcredits::payments::stripe::webhook::{
+use imcredits::adapters::stripe::webhook::{
     TOLERANCE_S_DEFAULT, WebhookSecret, WebhookVerifier, signature_header,
 };
-use imcredits::payments::stripe::{StripeClient, StripeConfig, StripeSecretKey};
+use imcredits::adapters::stripe::{StripeClient, StripeConfig, StripeSecretKey};
+use imcredits::api::purchases::Payments;
+use imcredits::payments::ReturnUrl;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use wiremock::matchers::{method, path};

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use imcredits::adapters::sqs::SqsQueue;
 use imcredits::config::{BillingConfig, StoreConfig};
-use imcredits::handlers::billing::{Billing, records_from_sqs, sqs_batch_response};
+use imcredits::handlers::batch::{batch_response, records_from_sqs};
+use imcredits::handlers::billing::Billing;
 use imcredits::ports::clock::SystemClock;
 use imcredits::setup;
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -29,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
     let billing = &billing;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
         let outcome = billing.handle(&records_from_sqs(event.payload)).await;
-        Ok::<SqsBatchResponse, lambda_runtime::Error>(sqs_batch_response(&outcome))
+        Ok::<SqsBatchResponse, lambda_runtime::Error>(batch_response(&outcome.failed))
     }))
     .await
     .map_err(|error| anyhow::anyhow!(error))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use imcredits::adapters::sqs::SqsQueue;
 use imcredits::config::StoreConfig;
-use imcredits::handlers::billing::{records_from_sqs, sqs_batch_response};
+use imcredits::handlers::batch::{batch_response, records_from_sqs};
 use imcredits::handlers::notifications::Notifier;
 use imcredits::notices_setup::{NotificationsConfig, aws_webhook_client};
 use imcredits::ports::clock::SystemClock;
@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
     let notifier = &notifier;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
         let outcome = notifier.handle(&records_from_sqs(event.payload)).await;
-        Ok::<SqsBatchResponse, lambda_runtime::Error>(sqs_batch_response(&outcome))
+        Ok::<SqsBatchResponse, lambda_runtime::Error>(batch_response(&outcome.failed))
     }))
     .await
     .map_err(|error| anyhow::anyhow!(error))

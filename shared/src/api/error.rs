@@ -89,6 +89,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::money::NotSold> for ApiError {
+    fn from(error: crate::money::NotSold) -> Self {
+        Self::conflict(error.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {

@@ -3,12 +3,16 @@
 //! router and is checked against the OpenAPI file (`docs/openapi.json`) by a test.
 
 pub mod auth;
+pub mod envelope;
 pub mod error;
+pub mod exports;
 pub mod json;
 pub mod notices;
 pub mod operator;
 pub mod purchases;
 pub mod query;
+pub mod review;
+pub mod usage;
 pub mod views;
 pub mod wallet;
 pub mod webhooks;
@@ -21,9 +25,8 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post, put};
-use rust_decimal::Decimal;
 
-use crate::money::{Currency, Money, QuoteError, QuotePolicy, quote::CREDITS_ABS_MAX};
+pub use crate::money::CreditPricing;
 use crate::ports::clock::Clock;
 use crate::ports::notices::{DeliveryStore, EndpointStore, NoticeFeed};
 use crate::ports::store::{
@@ -56,6 +59,10 @@ pub trait ApiStore:
     + NoticeFeed
     + EndpointStore
     + DeliveryStore
+    + crate::ports::review::PurchaseReview
+    + crate::ports::store::UsageRead
+    + crate::ports::reporting::ReportingZoneSet
+    + crate::ports::reporting::EntriesGet
     + Clone
     + Send
     + Sync
@@ -80,80 +87,15 @@ impl<T> ApiStore for T where
         + NoticeFeed
         + EndpointStore
         + DeliveryStore
+        + crate::ports::review::PurchaseReview
+        + crate::ports::store::UsageRead
+        + crate::ports::reporting::ReportingZoneSet
+        + crate::ports::reporting::EntriesGet
         + Clone
         + Send
         + Sync
         + 'static
 {
-}
-
-/// The price of credits: a unit price per currency, one fee rate, one purchase limit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CreditPricing {
-    /// Currencies absent here are not sold: a quote in them is refused, never guessed.
-    pub unit_prices: BTreeMap<Currency, Decimal>,
-    pub fee_rate: Decimal,
-    pub credits_per_purchase_max: u32,
-}
-
-impl Default for CreditPricing {
-    /// Zoho's: 2.00 a credit in the wallet's currency, a 3% fee, up to 10,000 credits at a time.
-    /// JPY has no cents, and 2 yen a credit would be no price at all, so it is left unpriced.
-    fn default() -> Self {
-        Self {
-            unit_prices: Currency::ALL
-                .into_iter()
-                .filter(|currency| currency.minor_unit_digits() == 2)
-                .map(|currency| (currency, Decimal::new(200, 2)))
-                .collect(),
-            fee_rate: Decimal::new(3, 2),
-            credits_per_purchase_max: QuotePolicy::CREDITS_MAX_DEFAULT,
-        }
-    }
-}
-
-impl CreditPricing {
-    /// Checks every configured price, so a bad one fails at start, not on a request.
-    pub fn validated(self) -> Result<Self, QuoteError> {
-        for (currency, unit_price) in &self.unit_prices {
-            self.try_policy(*currency, *unit_price, self.credits_per_purchase_max)?;
-        }
-        Ok(self)
-    }
-
-    fn try_policy(
-        &self,
-        currency: Currency,
-        unit_price: Decimal,
-        credits_max: u32,
-    ) -> Result<QuotePolicy, QuoteError> {
-        QuotePolicy::new(
-            Money::new(unit_price, currency)?,
-            self.fee_rate,
-            credits_max,
-        )
-    }
-
-    fn policy(&self, currency: Currency, credits_max: u32) -> Result<QuotePolicy, ApiError> {
-        let unit_price = self.unit_prices.get(&currency).ok_or_else(|| {
-            ApiError::conflict(format!(
-                "credits are not sold in {currency}; an operator must give them a price"
-            ))
-        })?;
-        Ok(self
-            .try_policy(currency, *unit_price, credits_max)
-            .expect("credit pricing was validated at start"))
-    }
-
-    /// What buyers are quoted.
-    pub fn quote_policy(&self, currency: Currency) -> Result<QuotePolicy, ApiError> {
-        self.policy(currency, self.credits_per_purchase_max)
-    }
-
-    /// Operators may grant larger offline orders than one online purchase.
-    pub fn grant_policy(&self, currency: Currency) -> Result<QuotePolicy, ApiError> {
-        self.policy(currency, CREDITS_ABS_MAX)
-    }
 }
 
 /// What the handlers share.
@@ -243,8 +185,10 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
         (
             Method::POST,
             "/v1/operator/rate-cards",
-            post(operator::upload_rate_card::<S>)
-                .layer(DefaultBodyLimit::max(operator::RATE_CARD_BODY_LEN_MAX)),
+            json::body_limit(
+                post(operator::upload_rate_card::<S>),
+                operator::RATE_CARD_BODY_LEN_MAX,
+            ),
         ),
         (
             Method::GET,
@@ -267,6 +211,28 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
             Method::POST,
             "/webhooks/stripe",
             post(purchases::stripe_webhook::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/accounts/{account_id}/purchases/{purchase_id}/review",
+            post(review::review_purchase::<S>),
+        ),
+        // Reporting: usage from the aggregates, the zone that decides its days, statements.
+        (Method::GET, "/v1/wallet/usage", get(usage::get_usage::<S>)),
+        (
+            Method::PUT,
+            "/v1/wallet/reporting-time-zone",
+            put(usage::put_reporting_zone::<S>),
+        ),
+        (
+            Method::PUT,
+            "/v1/operator/accounts/{account_id}/reporting-time-zone",
+            put(usage::put_account_reporting_zone::<S>),
+        ),
+        (
+            Method::GET,
+            "/v1/wallet/statements/{month}",
+            get(exports::get_monthly_statement::<S>),
         ),
     ];
     routes.extend(notice_routes::<S>());
@@ -381,5 +347,6 @@ pub fn router<S: ApiStore>(app: App<S>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json::REQUEST_BODY_LEN_MAX))
+        .layer(axum::middleware::map_response(envelope::envelope_errors))
         .with_state(AppState(Arc::new(app)))
 }

@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::auth::OperatorCaller;
 use super::error::ApiError;
@@ -13,6 +12,7 @@ use super::json::ApiJson;
 use super::views::{AmountView, WalletView};
 use super::wallet::{credits_error, load_wallet, settings_error};
 use super::{ApiStore, AppState};
+use crate::ids::fingerprint;
 use crate::ids::{AccountId, PhoneNumberId};
 use crate::ledger::{EntryId, EntryKind, EntryOutcome, LedgerEntry, Metadata, NewEntry};
 use crate::money::Currency;
@@ -133,13 +133,6 @@ pub struct GrantView {
     pub balance_after: AmountView,
     #[serde(with = "time::serde::rfc3339")]
     pub posted_at: time::OffsetDateTime,
-}
-
-/// A fingerprint of what was asked, stored with the entry, so that a replay of the same order
-/// reference is told apart from a different request reusing it.
-fn fingerprint(request: &GrantRequest) -> String {
-    let canonical = serde_json::to_vec(request).expect("a grant request always serializes");
-    hex::encode(&Sha256::digest(&canonical)[..16])
 }
 
 fn grant_view(request: &GrantRequest, entry: &LedgerEntry) -> GrantView {

@@ -54,6 +54,8 @@ pub struct WalletView {
     pub low_balance_threshold: AmountView,
     pub auto_recharge: AutoRechargeView,
     pub entry_count: u64,
+    /// The IANA time zone whose days and months usage and statements use.
+    pub reporting_time_zone: String,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
@@ -69,6 +71,7 @@ impl From<&Wallet> for WalletView {
             low_balance_threshold: wallet.low_balance_threshold.into(),
             auto_recharge: (&wallet.auto_recharge).into(),
             entry_count: wallet.entry_count,
+            reporting_time_zone: wallet.reporting_zone.name().to_owned(),
             updated_at: wallet.updated_at,
         }
     }

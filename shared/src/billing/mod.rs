@@ -1,6 +1,6 @@
 //! Billing: from Meta's status events to charges on wallets.
 //!
-//! - [`envelope`]: what the webhook puts on the billing queue;
+//! - [`message`]: what the webhook puts on the billing queue;
 //! - [`charges`]: the ledger entry for a charged or free status, priced by the rate card in force;
 //! - [`usage`]: per-day aggregates by category × market and by template tag;
 //! - [`thresholds`]: low-balance, depleted and recovered crossings, and recharge requests.
@@ -8,7 +8,7 @@
 //! When a status is charged at all is decided in [`crate::meta::charge_rules`].
 
 pub mod charges;
-pub mod envelope;
+pub mod message;
 pub mod thresholds;
 pub mod usage;
 

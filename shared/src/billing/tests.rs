@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::charges::charge_entry;
-use super::envelope::{BillingMessage, EVENTS_PER_MESSAGE_MAX, pack};
+use super::message::{BillingMessage, EVENTS_PER_MESSAGE_MAX, pack};
 use super::thresholds::{CrossingKind, crossings};
 use super::usage::{Dimension, increments};
 use crate::ids::AccountId;
@@ -295,6 +295,7 @@ fn crossings_are_found_once_each_in_sequence_order() {
         entry_count: 9,
         created_at: OffsetDateTime::UNIX_EPOCH,
         updated_at: OffsetDateTime::UNIX_EPOCH,
+        reporting_zone: Default::default(),
     };
     // 6 → 4 (low), 4 → 2 (below the recharge minimum), 2 → -1 (depleted); given out of order.
     let entries = [

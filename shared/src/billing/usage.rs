@@ -13,6 +13,23 @@ pub const META_CATEGORY: &str = "category";
 pub const META_MARKET: &str = "market";
 pub const META_TAG: &str = "tag";
 pub const META_FLAG: &str = "flag";
+/// The local date (`YYYY-MM-DD`) a charge counts on in the wallet's reporting time zone; absent
+/// on charges of UTC wallets and on charges posted before zones existed (their day is the UTC
+/// date of `occurred_at`).
+pub const META_DAY: &str = "usage_day";
+/// The pricing model of a charge: `cbp` charges are conversations.
+pub const META_MODEL: &str = "model";
+const DAY_FORMAT: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+/// `YYYY-MM-DD`.
+pub fn day_text(day: Date) -> String {
+    day.format(DAY_FORMAT).expect("a date always formats")
+}
+
+pub fn parse_day(text: &str) -> Option<Date> {
+    Date::parse(text, DAY_FORMAT).ok()
+}
 pub const UNKNOWN_MARKET: &str = "unknown";
 pub const TAG_LEN_MAX: usize = 64;
 
@@ -35,8 +52,21 @@ pub struct UsageIncrement {
     pub messages: u64,
     /// Messages with a non-zero charge.
     pub charged: u64,
+    /// Charges of legacy conversation pricing (CBP): one per conversation.
+    pub conversations: u64,
     /// What they cost, as a positive amount in the wallet's currency.
     pub cost: Decimal,
+}
+
+/// One day's usage of one aggregate (category × market, or template tag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    pub key: UsageKey,
+    pub messages: u64,
+    pub charged: u64,
+    /// Legacy conversation-pricing (CBP) charges among `messages`.
+    pub conversations: u64,
+    pub cost: crate::money::Money,
 }
 
 /// The aggregates an entry counts in (none for entries that are not usage charges).
@@ -48,7 +78,10 @@ fn keys_of(kind: EntryKind, metadata: &Metadata, occurred_at: OffsetDateTime) ->
     if kind != EntryKind::Charge {
         return Vec::new();
     }
-    let day = occurred_at.to_offset(time::UtcOffset::UTC).date();
+    let day = metadata
+        .get(META_DAY)
+        .and_then(parse_day)
+        .unwrap_or_else(|| occurred_at.to_offset(time::UtcOffset::UTC).date());
     let mut keys = vec![UsageKey {
         day,
         dimension: Dimension::CategoryMarket {
@@ -78,9 +111,13 @@ pub fn increments(posted: &[LedgerEntry]) -> Vec<UsageIncrement> {
                 key,
                 messages: 0,
                 charged: 0,
+                conversations: 0,
                 cost: Decimal::ZERO,
             });
             total.messages += 1;
+            if entry.metadata.get(META_MODEL) == Some("cbp") {
+                total.conversations += 1;
+            }
             if !entry.amount.is_zero() {
                 total.charged += 1;
             }

@@ -11,87 +11,27 @@
 //!    whoever loses that race does nothing;
 //! 4. charge; succeeded: post `recharge:<attempt>` for credits × unit price and release the lock in
 //!    the same transaction; declined or `requires_action`: back off 1 h, 6 h, 24 h, and after
-//!    [`DECLINES_MAX`] in a row turn auto-recharge off; no answer: keep the attempt, let the
+//!    [`DECLINES_MAX`](crate::recharge::DECLINES_MAX) in a row turn auto-recharge off; no answer: keep the attempt, let the
 //!    lease lapse, and the next trigger resumes it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
-use crate::adapters::dynamodb::recharge::attempt_id;
-use crate::api::CreditPricing;
-use crate::handlers::billing::{BatchOutcome, Record};
+use crate::handlers::batch::{Failures, Record, batch_response, each_message, records_from_sqs};
 use crate::ids::AccountId;
 use crate::ledger::{EntryId, EntryKind, Metadata, NewEntry};
-use crate::money::Money;
+use crate::money::{CreditPricing, Money};
 use crate::ports::clock::Clock;
 use crate::ports::payments::{ChargeOutcome, OffSessionCharge, OffSessionChargeRequest};
 use crate::ports::queue::QueueSend;
-use crate::ports::recharge::{InFlight, RechargeState, RechargeStore, SUCCESSES_KEPT_MAX};
+use crate::ports::recharge::RechargeStore;
 use crate::ports::store::{PaymentMethodGet, StoreError, WalletGet};
-
-/// Declines (or `requires_action`) in a row after which auto-recharge turns itself off.
-pub const DECLINES_MAX: u32 = 3;
-/// How long to wait after the 1st, 2nd and 3rd decline in a row.
-pub const DECLINE_BACKOFF: [Duration; 3] = [
-    Duration::from_secs(3_600),
-    Duration::from_secs(6 * 3_600),
-    Duration::from_secs(24 * 3_600),
-];
-const DAY_MS: i64 = 24 * 3_600 * 1_000;
-/// An attempt in flight is resumed only this long after it was made: Stripe keeps an idempotency
-/// key at least 24 hours, and past that a resumed request could become a second payment.
-const RESUME_WINDOW_MS: i64 = 23 * 3_600 * 1_000;
-
-/// Limits of auto-recharge, from configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RechargeLimits {
-    /// Successful recharges per wallet in any rolling 24 hours (1..=[`SUCCESSES_KEPT_MAX`]).
-    pub per_day_max: u32,
-    /// Credits auto-recharge may buy per wallet per calendar month (UTC); `None`: no cap.
-    pub monthly_credits_max: Option<u64>,
-    /// How long the lock is held: longer than the worst case of one provider call.
-    pub lease: Duration,
-    /// Wallets one sweep handles at most.
-    pub sweep_wallets_max: usize,
-    /// A sweep starts no new wallet after this long (the rest wait for the next sweep), so it
-    /// ends within the function's timeout even when the provider is slow.
-    pub sweep_budget: Duration,
-}
-
-impl Default for RechargeLimits {
-    fn default() -> Self {
-        Self {
-            per_day_max: 3,
-            monthly_credits_max: None,
-            lease: Duration::from_secs(120),
-            sweep_wallets_max: 200,
-            sweep_budget: Duration::from_secs(240),
-        }
-    }
-}
-
-/// Why nothing was charged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Skip {
-    NoWallet,
-    Disabled,
-    NotDue,
-    /// Another trigger holds the lock.
-    Busy,
-    BackingOff,
-    DailyCap,
-    MonthlyCap,
-    NoCard,
-    NotSold,
-    /// An attempt whose answer was lost is older than the provider's idempotency window: neither
-    /// resumed nor replaced until an operator has looked the payment up (logged at error).
-    Stuck,
-}
+use crate::recharge::{InFlight, RechargeLimits, RechargeState, Skip, attempt_id, epoch_ms};
 
 /// What one trigger did for one wallet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,18 +91,6 @@ pub struct AutoRecharger<S, P, N> {
     pub limits: RechargeLimits,
 }
 
-fn epoch_ms(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn month_of(at: OffsetDateTime) -> String {
-    format!("{:04}-{:02}", at.year(), u8::from(at.month()))
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
 impl<S, P, N> AutoRecharger<S, P, N>
 where
     S: RechargeStore + WalletGet + PaymentMethodGet + Send + Sync,
@@ -171,22 +99,11 @@ where
 {
     /// Recharge requests from the queue; `failed` are the records to leave on it (retryable
     /// failures only: an unreadable request goes back too, and on to the dead-letter queue).
-    pub async fn handle_requests(&self, records: &[Record]) -> BatchOutcome {
-        let mut outcome = BatchOutcome::default();
-        for record in records {
-            let result = match serde_json::from_str::<RequestBody>(&record.body) {
-                Ok(request) => self.recharge(&request.account_id).await,
-                Err(error) => Err(RechargeError::Request(error.to_string())),
-            };
-            match result {
-                Ok(done) => info!(message_id = %record.id, ?done, "recharge request handled"),
-                Err(error) => {
-                    warn!(message_id = %record.id, %error, "recharge request failed; retried");
-                    outcome.failed.push(record.id.clone());
-                }
-            }
-        }
-        outcome
+    pub async fn handle_requests(&self, records: &[Record]) -> Failures {
+        each_message(records, |request: RequestBody| async move {
+            self.recharge(&request.account_id).await
+        })
+        .await
     }
 
     /// The scheduled backstop: every wallet the sparse index lists as due (at most
@@ -228,7 +145,6 @@ where
     /// One trigger for one wallet. Safe to call any number of times, concurrently.
     pub async fn recharge(&self, account: &AccountId) -> Result<RechargeOutcome, RechargeError> {
         let now = self.clock.now();
-        let now_ms = epoch_ms(now);
         // The lock first, then the wallet: a success credits the wallet and releases the lock in
         // one transaction, so a wallet read after a released lock already shows that credit, and a
         // lock read before the release makes our own write fail on its revision.
@@ -240,13 +156,13 @@ where
         let Some(wallet) = self.store.get_wallet(account).await? else {
             return Ok(RechargeOutcome::Skipped(Skip::NoWallet));
         };
-        if state.lease_until_ms > now_ms {
+        if state.is_held(now) {
             return Ok(RechargeOutcome::Skipped(Skip::Busy));
         }
         let (attempt, attempt_seq) = match &state.in_flight {
             // A lost answer: the same charge again, whatever the settings say now, because the
             // first call may have taken the money; the idempotency key keeps it one payment.
-            Some(attempt) if now_ms.saturating_sub(attempt.started_ms) > RESUME_WINDOW_MS => {
+            Some(attempt) if !attempt.may_resume(now) => {
                 tracing::error!(
                     %account,
                     attempt_id = %attempt.attempt_id,
@@ -256,18 +172,12 @@ where
                 return Ok(RechargeOutcome::Skipped(Skip::Stuck));
             }
             Some(attempt) => (attempt.clone(), state.attempt_seq),
-            None => match self.new_attempt(&wallet, &state, now, now_ms).await? {
+            None => match self.new_attempt(&wallet, &state, now).await? {
                 Ok(attempt) => (attempt, state.attempt_seq + 1),
                 Err(skip) => return Ok(RechargeOutcome::Skipped(skip)),
             },
         };
-        let held = RechargeState {
-            rev: state.rev + 1,
-            lease_until_ms: now_ms.saturating_add(millis(self.limits.lease)),
-            in_flight: Some(attempt.clone()),
-            attempt_seq,
-            ..state.clone()
-        };
+        let held = state.held(attempt.clone(), attempt_seq, now, self.limits.lease);
         if !self.store.put_recharge_state(account, &held).await? {
             return Ok(RechargeOutcome::Skipped(Skip::Busy));
         }
@@ -282,13 +192,25 @@ where
             payment_method: attempt.payment_method.clone(),
         };
         let answer = self.payments.charge_off_session(&request).await;
+        self.settle(account, &attempt, held, now, answer).await
+    }
+
+    /// What the provider's answer makes of the held attempt.
+    async fn settle(
+        &self,
+        account: &AccountId,
+        attempt: &InFlight,
+        held: RechargeState,
+        now: OffsetDateTime,
+        answer: Result<ChargeOutcome, crate::ports::payments::PaymentError>,
+    ) -> Result<RechargeOutcome, RechargeError> {
         match answer {
             Ok(ChargeOutcome::Succeeded { payment_id }) => {
-                self.credit(account, &attempt, payment_id, held, now).await
+                self.credit(account, attempt, payment_id, held, now).await
             }
             Ok(ChargeOutcome::Processing { .. }) => Ok(RechargeOutcome::Pending),
             Ok(ChargeOutcome::RequiresAction { .. }) => {
-                self.declined(account, &attempt, held, now, "requires_action".into())
+                self.declined(account, attempt, held, now, "requires_action".into())
                     .await
             }
             Ok(ChargeOutcome::Declined {
@@ -298,7 +220,7 @@ where
                     Some(decline) => format!("{code}: {decline}"),
                     None => code,
                 };
-                self.declined(account, &attempt, held, now, reason).await
+                self.declined(account, attempt, held, now, reason).await
             }
             Err(error) if error.is_retryable() => {
                 // The lease lapses and the next trigger resumes the same attempt.
@@ -308,19 +230,13 @@ where
             Err(error) => {
                 // Refused as sent or misconfigured: no money moved. Back off without counting it
                 // against the card.
-                let released = RechargeState {
-                    rev: held.rev + 1,
-                    lease_until_ms: 0,
-                    in_flight: None,
-                    backoff_until_ms: now_ms.saturating_add(millis(DECLINE_BACKOFF[0])),
-                    ..held
-                };
+                let released = held.after_refusal(now);
                 // Notices go out before the lock is released: if sending fails, the attempt is
                 // still held and its retry sends them again (same ids, for consumers to drop).
                 self.notify(
                     NoticeKind::RechargeFailed,
                     account,
-                    &attempt,
+                    attempt,
                     Some(error.to_string()),
                     now,
                 )
@@ -337,37 +253,11 @@ where
         wallet: &crate::wallet::Wallet,
         state: &RechargeState,
         now: OffsetDateTime,
-        now_ms: i64,
     ) -> Result<Result<InFlight, Skip>, RechargeError> {
+        if let Err(skip) = state.may_charge(wallet, &self.limits, now) {
+            return Ok(Err(skip));
+        }
         let settings = &wallet.auto_recharge;
-        if !settings.enabled {
-            return Ok(Err(Skip::Disabled));
-        }
-        if wallet.balance.amount() >= settings.minimum_balance.amount() {
-            return Ok(Err(Skip::NotDue));
-        }
-        if state.backoff_until_ms > now_ms {
-            return Ok(Err(Skip::BackingOff));
-        }
-        let per_day_max = self.limits.per_day_max.min(SUCCESSES_KEPT_MAX as u32);
-        let recent = state
-            .successes_ms
-            .iter()
-            .filter(|at| now_ms.saturating_sub(**at) < DAY_MS)
-            .count();
-        if recent >= per_day_max as usize {
-            return Ok(Err(Skip::DailyCap));
-        }
-        let this_month = if state.month == month_of(now) {
-            state.month_credits
-        } else {
-            0
-        };
-        if let Some(cap) = self.limits.monthly_credits_max
-            && this_month.saturating_add(u64::from(settings.credits)) > cap
-        {
-            return Ok(Err(Skip::MonthlyCap));
-        }
         let Some(card) = self.store.get_payment_method(&wallet.account_id).await? else {
             return Ok(Err(Skip::NoCard));
         };
@@ -389,7 +279,7 @@ where
             quote,
             customer: card.customer,
             payment_method,
-            started_ms: now_ms,
+            started_ms: epoch_ms(now),
         }))
     }
 
@@ -401,31 +291,7 @@ where
         held: RechargeState,
         now: OffsetDateTime,
     ) -> Result<RechargeOutcome, RechargeError> {
-        let now_ms = epoch_ms(now);
-        let month = month_of(now);
-        let month_credits = if held.month == month {
-            held.month_credits
-        } else {
-            0
-        }
-        .saturating_add(u64::from(attempt.quote.credits));
-        let mut successes_ms = held.successes_ms.clone();
-        successes_ms.retain(|at| now_ms.saturating_sub(*at) < DAY_MS);
-        successes_ms.push(now_ms);
-        if successes_ms.len() > SUCCESSES_KEPT_MAX {
-            successes_ms.remove(0);
-        }
-        let released = RechargeState {
-            rev: held.rev + 1,
-            lease_until_ms: 0,
-            in_flight: None,
-            successes_ms,
-            month,
-            month_credits,
-            declines: 0,
-            backoff_until_ms: 0,
-            ..held.clone()
-        };
+        let released = held.after_success(attempt.quote.credits, now);
         let mut metadata = Metadata::new();
         metadata.insert("attempt_id", attempt.attempt_id.as_str())?;
         metadata.insert("credits", &attempt.quote.credits.to_string())?;
@@ -488,18 +354,8 @@ where
         now: OffsetDateTime,
         reason: String,
     ) -> Result<RechargeOutcome, RechargeError> {
-        let declines = held.declines.saturating_add(1);
-        let wait = DECLINE_BACKOFF[usize::try_from(declines - 1)
-            .unwrap_or(usize::MAX)
-            .min(DECLINE_BACKOFF.len() - 1)];
-        let released = RechargeState {
-            rev: held.rev + 1,
-            lease_until_ms: 0,
-            in_flight: None,
-            declines,
-            backoff_until_ms: epoch_ms(now).saturating_add(millis(wait)),
-            ..held
-        };
+        let (released, disabled) = held.after_decline(now);
+        let declines = released.declines;
         // Notices and the disabling happen while the attempt is still held: if any fails, the
         // retry replays the same decline (same idempotency key) and repeats them (same ids).
         self.notify(
@@ -510,7 +366,6 @@ where
             now,
         )
         .await?;
-        let disabled = declines >= DECLINES_MAX;
         if disabled {
             self.store
                 .update_auto_recharge(
@@ -574,6 +429,64 @@ where
     }
 }
 
+/// What starts the auto-recharge function: a batch of billing's requests from the recharge queue,
+/// or the EventBridge schedule (the backstop sweep).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RechargeTrigger {
+    Requests(SqsEvent),
+    Schedule(EventBridgeEvent),
+}
+
+/// The function's answer: the records to retry, or what the sweep did.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum TriggerAnswer {
+    Requests(SqsBatchResponse),
+    Sweep {
+        due: usize,
+        credited: usize,
+        failed: usize,
+        deferred: usize,
+    },
+}
+
+/// The `detail-type` of EventBridge's scheduled events.
+const SCHEDULED_EVENT: &str = "Scheduled Event";
+
+impl<S, P, N> AutoRecharger<S, P, N>
+where
+    S: RechargeStore + WalletGet + PaymentMethodGet + Send + Sync,
+    P: OffSessionCharge + Send + Sync,
+    N: QueueSend + Send + Sync,
+{
+    /// One invocation: requests get partial batch failures, the schedule a sweep.
+    pub async fn handle_trigger(
+        &self,
+        trigger: RechargeTrigger,
+    ) -> Result<TriggerAnswer, RechargeError> {
+        match trigger {
+            RechargeTrigger::Requests(event) => {
+                let outcome = self.handle_requests(&records_from_sqs(event)).await;
+                Ok(TriggerAnswer::Requests(batch_response(&outcome.failed)))
+            }
+            RechargeTrigger::Schedule(event) if event.detail_type == SCHEDULED_EVENT => {
+                let outcome = self.sweep().await?;
+                Ok(TriggerAnswer::Sweep {
+                    due: outcome.due,
+                    credited: outcome.credited,
+                    failed: outcome.failed,
+                    deferred: outcome.deferred,
+                })
+            }
+            RechargeTrigger::Schedule(event) => Err(RechargeError::Request(format!(
+                "unknown event: neither an SQS batch nor the schedule ({})",
+                event.detail_type
+            ))),
+        }
+    }
+}
+
 /// What a sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SweepOutcome {
@@ -608,13 +521,5 @@ mod tests {
         let parsed: RequestBody = serde_json::from_str(&body).unwrap();
         assert_eq!(parsed.account_id.as_str(), "acme");
         assert!(serde_json::from_str::<RequestBody>(r#"{"account_id": "a b"}"#).is_err());
-    }
-
-    #[test]
-    fn months_and_backoff_steps() {
-        let at = time::macros::datetime!(2026-11-30 23:59 UTC);
-        assert_eq!(month_of(at), "2026-11");
-        assert_eq!(month_of(at + time::Duration::minutes(1)), "2026-12");
-        assert_eq!(DECLINE_BACKOFF.len() as u32, DECLINES_MAX);
     }
 }

@@ -6,17 +6,18 @@
 //! else in it is still posted; entries are idempotent by id, so the redelivery posts only what was
 //! missing. Charges of all records for one wallet are posted together, in bounded transactions.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::Hash;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::billing::charges::charge_entry;
-use crate::billing::envelope::BillingMessage;
+use crate::billing::message::BillingMessage;
 use crate::billing::thresholds::crossings;
-use crate::billing::usage::keys_of_new;
+use crate::billing::usage::{META_FLAG, keys_of_new};
+use crate::handlers::batch::Record;
+use crate::handlers::cache::TtlCache;
 use crate::ids::{AccountId, PhoneNumberId};
 use crate::ledger::{EntryOutcome, LedgerEntry, NewEntry};
 use crate::meta::{ChargeDecision, decide_charge};
@@ -25,47 +26,6 @@ use crate::ports::clock::Clock;
 use crate::ports::queue::QueueSend;
 use crate::ports::store::{ChargesPost, RateBookGet, RouteGet, StoreError, WalletGet};
 use crate::pricing::RateBook;
-
-/// Cache entries kept at most; past this the cache starts afresh (it only saves reads).
-const CACHE_ENTRIES_MAX: usize = 10_000;
-
-/// A small TTL cache: routes and rate books change rarely, and billing reads them per event.
-pub struct TtlCache<K, V> {
-    entries: Mutex<HashMap<K, (V, Instant)>>,
-    ttl: Duration,
-}
-
-impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
-    pub fn new(ttl: Duration) -> Self {
-        Self {
-            entries: Mutex::new(HashMap::new()),
-            ttl,
-        }
-    }
-
-    fn get(&self, key: &K) -> Option<V> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(key)
-            .filter(|(_, stored_at)| stored_at.elapsed() < self.ttl)
-            .map(|(value, _)| value.clone())
-    }
-
-    fn put(&self, key: K, value: V) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= CACHE_ENTRIES_MAX {
-            entries.clear();
-        }
-        entries.insert(key, (value, Instant::now()));
-    }
-}
-
-/// One queue record.
-#[derive(Debug, Clone)]
-pub struct Record {
-    pub id: String,
-    pub body: String,
-}
 
 /// What a batch did; `failed` are the ids of records to leave on the queue.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -84,13 +44,6 @@ pub struct Billing<S, N, R> {
     pub clock: Arc<dyn Clock>,
     routes: TtlCache<PhoneNumberId, Option<AccountId>>,
     rates: TtlCache<Currency, Arc<RateBook>>,
-}
-
-/// A wallet's share of a batch: its entries, and which record each came from.
-#[derive(Default)]
-struct WalletWork {
-    entries: Vec<NewEntry>,
-    records: BTreeSet<usize>,
 }
 
 impl<S, N, R> Billing<S, N, R>
@@ -112,9 +65,9 @@ where
             store,
             notifications,
             recharges,
+            routes: TtlCache::new(cache_ttl, Arc::clone(&clock)),
+            rates: TtlCache::new(cache_ttl, Arc::clone(&clock)),
             clock,
-            routes: TtlCache::new(cache_ttl),
-            rates: TtlCache::new(cache_ttl),
         }
     }
 
@@ -199,6 +152,9 @@ where
         outcome
     }
 
+    /// Posts a wallet's share of the batch and sends what its crossings call for. Records whose
+    /// events cannot be charged go into `failed` here; an `Err` fails all the wallet's records
+    /// (the caller marks them), so nothing is recorded twice.
     async fn bill_wallet(
         &self,
         account: &AccountId,
@@ -212,60 +168,39 @@ where
             .await?
             .ok_or_else(|| StoreError::WalletNotFound(account.clone()))?;
         let book = self.rate_book(wallet.currency).await?;
-        let mut wallet_work = WalletWork::default();
-        for (index, message) in messages {
-            for event in &message.statuses {
-                let (usage, free) = match decide_charge(event) {
-                    ChargeDecision::Charge(usage) => (usage, false),
-                    ChargeDecision::FreeUsage(usage) => (usage, true),
-                    ChargeDecision::NoCharge { .. } => continue,
-                    ChargeDecision::NeedsReview(reason) => {
-                        warn!(wamid = event.wamid.as_str(), ?reason, "status needs review");
-                        failed.insert(*index);
-                        continue;
-                    }
-                };
-                match charge_entry(event, &usage, free, &book, wallet.currency) {
-                    Ok(entry) => {
-                        if entry.metadata().get("flag").is_some() {
-                            warn!(entry = %entry.id(), flag = entry.metadata().get("flag"), "charge flagged");
-                        }
-                        wallet_work.entries.push(entry);
-                        wallet_work.records.insert(*index);
-                    }
-                    Err(error) => {
-                        warn!(wamid = event.wamid.as_str(), %error, "cannot price the charge");
-                        failed.insert(*index);
-                    }
-                }
-            }
-        }
-        if wallet_work.entries.is_empty() {
+        // Each charge counts on its local day in the wallet's reporting time zone.
+        let mut entries: Vec<NewEntry> = charge_entries(messages, &book, wallet.currency, failed)
+            .into_iter()
+            .map(|entry| crate::reporting::usage::stamp_day(entry, &wallet.reporting_zone))
+            .collect();
+        if entries.is_empty() {
             return Ok(());
         }
         // Entries that count in the same aggregates go together, so each transaction's chunk
         // touches few of them and carries many entries (the order of a batch is free to choose).
-        wallet_work.entries.sort_by_cached_key(keys_of_new);
-        let receipt = match self
+        entries.sort_by_cached_key(keys_of_new);
+        let receipt = self
             .store
-            .post_charges(account, &wallet_work.entries, self.clock.now())
-            .await
-        {
-            Ok(receipt) => receipt,
-            Err(error) => {
-                failed.extend(&wallet_work.records);
-                return Err(error);
-            }
-        };
-        let entries: Vec<LedgerEntry> =
-            receipt.outcomes.iter().map(|o| o.entry().clone()).collect();
+            .post_charges(account, &entries, self.clock.now())
+            .await?;
         outcome.posted += receipt.outcomes.iter().filter(|o| o.is_posted()).count();
         outcome.replayed += receipt
             .outcomes
             .iter()
             .filter(|o| matches!(o, EntryOutcome::AlreadyPosted(_)))
             .count();
-        let (notices, recharge) = crossings(&receipt.wallet, &entries);
+        let posted: Vec<LedgerEntry> = receipt.outcomes.iter().map(|o| o.entry().clone()).collect();
+        self.send_crossings(&receipt.wallet, &posted, outcome).await
+    }
+
+    /// Low balance, depleted and recovered notices, and a recharge request below the minimum.
+    async fn send_crossings(
+        &self,
+        wallet: &crate::wallet::Wallet,
+        posted: &[LedgerEntry],
+        outcome: &mut BatchOutcome,
+    ) -> Result<(), StoreError> {
+        let (notices, recharge) = crossings(wallet, posted);
         let mut bodies: Vec<String> = notices
             .iter()
             .map(|notice| crate::notices::delivery::event_message(&notice.into()))
@@ -273,55 +208,58 @@ where
         bodies.sort();
         bodies.dedup();
         if !bodies.is_empty() {
-            if let Err(error) = self.notifications.send_all(&bodies).await {
-                failed.extend(&wallet_work.records);
-                return Err(StoreError::Unavailable(format!("notifications: {error}")));
-            }
+            self.notifications
+                .send_all(&bodies)
+                .await
+                .map_err(|error| StoreError::Unavailable(format!("notifications: {error}")))?;
             outcome.notices += bodies.len();
         }
         if let Some(request) = recharge {
             let body = serde_json::to_string(&request).expect("requests serialize");
-            if let Err(error) = self.recharges.send_all(&[body]).await {
-                failed.extend(&wallet_work.records);
-                return Err(StoreError::Unavailable(format!(
-                    "recharge requests: {error}"
-                )));
-            }
+            self.recharges
+                .send_all(&[body])
+                .await
+                .map_err(|error| StoreError::Unavailable(format!("recharge requests: {error}")))?;
             outcome.recharge_requests += 1;
         }
         Ok(())
     }
 }
 
-/// The SQS event's records; a record without an id or body cannot be reported back, so it is
-/// logged (SQS redelivers what is not acknowledged, and such a record never is).
-pub fn records_from_sqs(event: aws_lambda_events::event::sqs::SqsEvent) -> Vec<Record> {
-    event
-        .records
-        .into_iter()
-        .filter_map(|message| match (message.message_id, message.body) {
-            (Some(id), Some(body)) => Some(Record { id, body }),
-            (id, _) => {
-                warn!(?id, "SQS record without id or body");
-                None
+/// The entries the messages' statuses charge (free ones at zero); the index of each record with a
+/// status that cannot be charged goes into `failed`.
+fn charge_entries(
+    messages: &[(usize, BillingMessage)],
+    book: &RateBook,
+    currency: Currency,
+    failed: &mut BTreeSet<usize>,
+) -> Vec<NewEntry> {
+    let mut entries = Vec::new();
+    for (index, message) in messages {
+        for event in &message.statuses {
+            let (usage, free) = match decide_charge(event) {
+                ChargeDecision::Charge(usage) => (usage, false),
+                ChargeDecision::FreeUsage(usage) => (usage, true),
+                ChargeDecision::NoCharge { .. } => continue,
+                ChargeDecision::NeedsReview(reason) => {
+                    warn!(wamid = event.wamid.as_str(), ?reason, "status needs review");
+                    failed.insert(*index);
+                    continue;
+                }
+            };
+            match charge_entry(event, &usage, free, book, currency) {
+                Ok(entry) => {
+                    if let Some(flag) = entry.metadata().get(META_FLAG) {
+                        warn!(entry = %entry.id(), flag, "charge flagged");
+                    }
+                    entries.push(entry);
+                }
+                Err(error) => {
+                    warn!(wamid = event.wamid.as_str(), %error, "cannot price the charge");
+                    failed.insert(*index);
+                }
             }
-        })
-        .collect()
-}
-
-/// Partial batch failure: only the failed records return to the queue.
-pub fn sqs_batch_response(
-    outcome: &BatchOutcome,
-) -> aws_lambda_events::event::sqs::SqsBatchResponse {
-    let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
-    response.batch_item_failures = outcome
-        .failed
-        .iter()
-        .map(|id| {
-            let mut failure = aws_lambda_events::event::sqs::BatchItemFailure::default();
-            failure.item_identifier = id.clone();
-            failure
-        })
-        .collect();
-    response
+        }
+    }
+    entries
 }

@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
-use super::billing::{BatchOutcome, Record};
+use super::batch::{Failures, Record, each_message};
 use crate::notices::delivery::{
     AttemptRecord, AttemptTask, Delivery, DeliveryStatus, QueueMessage, delivery_key, event_message,
 };
@@ -68,25 +68,19 @@ where
     Q: QueueSend + QueueSendDelayed + Send + Sync,
     W: WebhookPost + Send + Sync,
 {
-    pub async fn handle(&self, records: &[Record]) -> BatchOutcome {
-        let mut outcome = BatchOutcome::default();
-        for record in records {
-            let result = match serde_json::from_str::<QueueMessage>(&record.body) {
-                Ok(QueueMessage::Event(event)) => match Event::parse(&event.to_json()) {
-                    Ok(event) => self.accept(&event).await.map(|_| ()),
-                    Err(problem) => Err(NoticeError::Unreadable(problem)),
-                },
-                Ok(QueueMessage::Attempt(task)) => self.attempt(&task).await,
-                Err(problem) => Err(NoticeError::Unreadable(problem.to_string())),
-            };
-            if let Err(problem) = result {
-                warn!(message_id = %record.id, %problem, "notification failed; it will be retried");
-                outcome.failed.push(record.id.clone());
-            } else {
-                outcome.notices += 1;
+    /// A batch from the notifications queue; `failed` are the records to leave on it.
+    pub async fn handle(&self, records: &[Record]) -> Failures {
+        each_message(records, |message: QueueMessage| self.process(message)).await
+    }
+
+    async fn process(&self, message: QueueMessage) -> Result<(), NoticeError> {
+        match message {
+            QueueMessage::Event(event) => {
+                let event = Event::parse(&event.to_json()).map_err(NoticeError::Unreadable)?;
+                self.accept(&event).await.map(|_| ())
             }
+            QueueMessage::Attempt(task) => self.attempt(&task).await,
         }
-        outcome
     }
 
     /// Stores the event in the feed (once) and opens a delivery on every endpoint that wants it;
@@ -236,7 +230,7 @@ where
         );
         let policy = self.policy;
         let mut next = policy.next_wait(&outcome, task.attempt + 1, elapsed, |index| {
-            crate::backoff::full_jitter(index, policy.base, policy.cap)
+            crate::adapters::backoff::backoff(index, policy.base, policy.cap)
         });
         if self.failed(&endpoint, now).await? {
             next = None;

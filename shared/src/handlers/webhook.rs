@@ -13,7 +13,7 @@ use axum::routing::{MethodRouter, get};
 use tracing::{error, info, warn};
 
 use crate::api::error::ApiError;
-use crate::billing::envelope::pack;
+use crate::billing::message::pack;
 use crate::meta::{
     AppSecret, BODY_LEN_MAX, EnvelopeError, HandshakeQuery, SIGNATURE_HEADER, VerifyToken,
     WebhookRejection, answer_handshake, verify_and_parse,
@@ -55,6 +55,9 @@ pub fn router<Q: QueueSend + Send + Sync + 'static>(app: WebhookApp<Q>) -> Route
     let method_router = method_router.expect("the webhook has routes");
     Router::new()
         .route(WEBHOOK_PATH, method_router)
+        .layer(axum::middleware::map_response(
+            crate::api::envelope::envelope_errors,
+        ))
         .with_state(Arc::new(app))
 }
 
@@ -81,8 +84,16 @@ async fn handshake<Q>(State(app): State<Shared<Q>>, RawQuery(query): RawQuery) -
 async fn receive<Q: QueueSend + Send + Sync>(
     State(app): State<Shared<Q>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    // Past the route's limit the body is never read in full; the 413 is the envelope's.
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return crate::api::json::too_large(BODY_LEN_MAX).into_response();
+        }
+        Err(_) => return ApiError::bad_request("body: could not be read").into_response(),
+    };
     let signature = headers.get(SIGNATURE_HEADER).map(|value| value.as_bytes());
     let batch = match verify_and_parse(&app.secret, signature, &body) {
         Ok(batch) => batch,
@@ -93,12 +104,7 @@ async fn receive<Q: QueueSend + Send + Sync>(
         }
         Err(WebhookRejection::Envelope(EnvelopeError::TooLarge { body_len })) => {
             warn!(body_len, "webhook body too large");
-            return ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "bodies are at most 3 MiB",
-            )
-            .into_response();
+            return crate::api::json::too_large(BODY_LEN_MAX).into_response();
         }
         Err(WebhookRejection::Envelope(EnvelopeError::NotWhatsApp { object })) => {
             // Signed by Meta but for another product: nothing to bill, and a refusal would only

@@ -102,6 +102,7 @@ mod tests {
             entry_count,
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
+            reporting_zone: Default::default(),
         }
     }
 

@@ -1,9 +1,6 @@
 //! The statement cursor: where the next, older page of a statement starts.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-use crate::ids::IdError;
+use crate::ids::{IdError, decode_cursor, encode_cursor, invalid_cursor};
 
 /// Opaque to callers: it encodes the sequence number of the newest entry of the next page. It
 /// names no account, so a cursor taken from one wallet reveals nothing of another.
@@ -27,25 +24,16 @@ impl StatementCursor {
     }
 
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{}", self.seq_max))
+        encode_cursor(CURSOR_PREFIX, &self.seq_max.to_string())
     }
 
     pub fn decode(text: &str) -> Result<Self, IdError> {
-        let invalid = IdError {
-            what: "cursor",
-            reason: "not a cursor this API issued",
-        };
-        if text.is_empty() || text.len() > CURSOR_LEN_MAX {
-            return Err(invalid);
-        }
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid.clone())?;
-        let decoded = std::str::from_utf8(&bytes).map_err(|_| invalid.clone())?;
-        let seq_max = decoded
-            .strip_prefix(CURSOR_PREFIX)
+        let digits = decode_cursor(text, CURSOR_PREFIX, CURSOR_LEN_MAX)?;
+        let seq_max = Some(digits.as_str())
             .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|digits| digits.parse::<u64>().ok())
             .filter(|seq| *seq >= 1)
-            .ok_or(invalid)?;
+            .ok_or_else(invalid_cursor)?;
         Ok(Self { seq_max })
     }
 }

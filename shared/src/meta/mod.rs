@@ -7,17 +7,19 @@
 //! - [`signature`]: `X-Hub-Signature-256`, HMAC-SHA256 of the raw body, constant-time;
 //! - [`handshake`]: the `hub.challenge` GET verification;
 //! - [`normalise`]: the body into events, with limits and a report of everything skipped
-//!   (the raw serde shape is in `envelope`, its tolerant building blocks in `loose`);
+//!   (the raw serde shape is in `raw`, its tolerant building blocks in `loose`);
 //! - [`events`]: the normalised events, serialisable for the queue, personal data redacted in `Debug`;
 //! - [`charge_rules`]: charge / free usage / no charge / needs review, with the entry id.
 
 pub mod charge_rules;
-mod envelope;
 pub mod events;
 pub mod handshake;
 pub mod ids;
+mod items;
 mod loose;
 pub mod normalise;
+mod raw;
+mod report;
 pub mod signature;
 
 #[cfg(test)]

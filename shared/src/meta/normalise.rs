@@ -20,19 +20,15 @@
 //! `display_phone_number`, `biz_opaque_callback_data`, error texts, conversation origin and expiry)
 //! are dropped or cut when odd, counted in [`BodyCounts::fields_dropped`], and the item is kept.
 
-use serde::Serialize;
-use time::OffsetDateTime;
-
-use super::envelope::{
-    RawChange, RawConversation, RawEntry, RawError, RawMessage, RawPricing, RawStatus, RawValue,
+use super::events::{InboundMessage, StatusEvent, ValueError, code_text};
+use super::ids::WabaId;
+use super::items::{normalise_error, normalise_message, normalise_status, required_id};
+use super::loose::{Items, Loose, Overspent, with_budget};
+use super::raw::{RawChange, RawEntry, RawError, RawMessage, RawMetadata, RawStatus, RawValue};
+pub use super::report::{
+    BodyCounts, FieldCount, ItemKind, ParseReport, Problem, SkipReason, Skipped,
 };
-use super::events::{
-    Conversation, InboundMessage, MessageStatus, Pricing, PricingModel, RecipientType, StatusError,
-    StatusEvent, ValueError, code_text,
-};
-use super::ids::{ConversationId, OpaqueData, PersonalId, WabaId, Wamid};
-use super::loose::{Items, Loose, Overspent, UnixSeconds, with_budget};
-use crate::ids::{IdError, PhoneNumberId};
+use crate::ids::PhoneNumberId;
 
 /// Largest body parsed. API Gateway and the caller bound it too; this keeps the parser safe alone.
 pub const BODY_LEN_MAX: usize = 3 * 1024 * 1024;
@@ -80,141 +76,6 @@ pub enum EnvelopeError {
     TooManyItems,
 }
 
-/// What went wrong with one field of a skipped item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Problem {
-    Missing,
-    /// Not the JSON type expected, or (for timestamps) not unix seconds.
-    WrongType,
-    /// The right type, but not a valid value (too long, bad characters, out of range).
-    Invalid,
-}
-
-/// Why an item was skipped: which field (a path such as `"status.pricing.type"`) and what was wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct SkipReason {
-    pub field: &'static str,
-    pub problem: Problem,
-}
-
-impl std::fmt::Display for SkipReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let problem = match self.problem {
-            Problem::Missing => "is missing",
-            Problem::WrongType => "has the wrong JSON type",
-            Problem::Invalid => "is not valid",
-        };
-        write!(f, "{} {problem}", self.field)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ItemKind {
-    Entry,
-    Change,
-    Status,
-    Message,
-}
-
-/// One skipped item: where it was in the body, and why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Skipped {
-    pub kind: ItemKind,
-    pub entry_index: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub change_index: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub item_index: Option<u32>,
-    pub reason: SkipReason,
-    /// It carried pricing, or its content could not be seen: it may have been a charge.
-    pub possibly_billable: bool,
-}
-
-/// Counts for the caller to log and turn into metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct BodyCounts {
-    pub entries: u32,
-    pub changes: u32,
-    /// Changes for another `field` than `messages` (e.g. `account_update`): skipped by design.
-    pub changes_unknown_field: u32,
-    /// Statuses normalised.
-    pub statuses: u32,
-    /// Inbound messages normalised.
-    pub messages: u32,
-    pub contacts: u32,
-    pub value_errors: u32,
-    pub statuses_skipped: u32,
-    pub messages_skipped: u32,
-    /// Entries or changes that could not be read at all (not an object, `value` missing, ...).
-    pub containers_skipped: u32,
-    /// Skipped items that may have been charges: anything above zero deserves an alarm.
-    pub possibly_billable_skipped: u32,
-    /// Fields billing does not need that were dropped or cut because they were odd.
-    pub fields_dropped: u32,
-}
-
-/// How often one unknown `field` value was seen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldCount {
-    /// The field name if it is a short printable code, else `"(not a code)"`, `"(missing)"`.
-    pub field: String,
-    pub count: u32,
-}
-
-/// Everything about a body that is not an event: safe to log whole (no personal data).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ParseReport {
-    pub counts: BodyCounts,
-    pub unknown_fields: Vec<FieldCount>,
-    /// The first [`SKIPPED_LISTED_MAX`] skipped items.
-    pub skipped: Vec<Skipped>,
-}
-
-impl ParseReport {
-    /// True if something that may have been a charge was skipped: log at error level and alarm.
-    pub fn possibly_billable_lost(&self) -> bool {
-        self.counts.possibly_billable_skipped > 0
-    }
-
-    fn skip(&mut self, skipped: Skipped) {
-        let counts = &mut self.counts;
-        match skipped.kind {
-            ItemKind::Entry | ItemKind::Change => counts.containers_skipped += 1,
-            ItemKind::Status => counts.statuses_skipped += 1,
-            ItemKind::Message => counts.messages_skipped += 1,
-        }
-        if skipped.possibly_billable {
-            counts.possibly_billable_skipped += 1;
-        }
-        if self.skipped.len() < SKIPPED_LISTED_MAX {
-            self.skipped.push(skipped);
-        }
-    }
-
-    fn unknown_field(&mut self, field: &Loose<String>) {
-        self.counts.changes_unknown_field += 1;
-        let name = match field {
-            Loose::Got(name) => code_text(name).unwrap_or("(not a code)"),
-            Loose::Absent => "(missing)",
-            Loose::Wrong => "(not a string)",
-        };
-        if let Some(seen) = self
-            .unknown_fields
-            .iter_mut()
-            .find(|seen| seen.field == name)
-        {
-            seen.count += 1;
-        } else if self.unknown_fields.len() < UNKNOWN_FIELDS_LISTED_MAX {
-            self.unknown_fields.push(FieldCount {
-                field: name.to_owned(),
-                count: 1,
-            });
-        }
-    }
-}
-
 /// A webhook body, normalised.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WebhookBatch {
@@ -232,7 +93,7 @@ pub fn parse_webhook(body: &[u8]) -> Result<WebhookBatch, EnvelopeError> {
         });
     }
     let (parsed, overspent) = with_budget(EVENTS_PER_BODY_MAX, ITEMS_PER_BODY_MAX, || {
-        serde_json::from_slice::<Loose<super::envelope::RawEnvelope>>(body)
+        serde_json::from_slice::<Loose<super::raw::RawEnvelope>>(body)
     });
     match overspent {
         Some(Overspent::Events) => return Err(EnvelopeError::TooManyEvents),
@@ -309,7 +170,7 @@ impl Position {
     }
 }
 
-fn problem_of<T>(value: &Loose<T>) -> Problem {
+pub(super) fn problem_of<T>(value: &Loose<T>) -> Problem {
     match value {
         Loose::Absent => Problem::Missing,
         Loose::Wrong | Loose::Got(_) => Problem::WrongType,
@@ -317,10 +178,10 @@ fn problem_of<T>(value: &Loose<T>) -> Problem {
 }
 
 /// What every event of one change shares.
-struct ChangeContext<'a> {
-    phone_number_id: &'a PhoneNumberId,
-    display_phone_number: Option<&'a str>,
-    waba_id: Option<&'a WabaId>,
+pub(super) struct ChangeContext<'a> {
+    pub(super) phone_number_id: &'a PhoneNumberId,
+    pub(super) display_phone_number: Option<&'a str>,
+    pub(super) waba_id: Option<&'a WabaId>,
 }
 
 fn normalise_entry(entry: RawEntry, here: Position, batch: &mut WebhookBatch) {
@@ -378,21 +239,7 @@ fn normalise_change(
 ) {
     let is_messages = matches!(&change.field, Loose::Got(field) if field == FIELD_MESSAGES);
     if !is_messages {
-        batch.report.unknown_field(&change.field);
-        // A value under another field should hold no statuses; if one holds priced statuses
-        // anyway, they are charges this code would miss, so say so.
-        if let Loose::Got(RawValue {
-            statuses: Loose::Got(Items(statuses)),
-            ..
-        }) = &change.value
-        {
-            let priced = statuses.iter().filter(|status| match status {
-                Loose::Got(status) => status.pricing.is_present(),
-                Loose::Absent | Loose::Wrong => false,
-            });
-            let priced = u32::try_from(priced.count()).unwrap_or(u32::MAX);
-            batch.report.counts.possibly_billable_skipped += priced;
-        }
+        count_other_field(&change, batch);
         return;
     }
     let value = match change.value {
@@ -405,7 +252,6 @@ fn normalise_change(
             return;
         }
     };
-
     let RawValue {
         metadata,
         statuses,
@@ -416,111 +262,14 @@ fn normalise_change(
     if let Loose::Got(count) = contacts {
         batch.report.counts.contacts += count.0;
     }
-    let (phone_number_id, display_phone_number) = match metadata {
-        Loose::Got(metadata) => {
-            let display = match &metadata.display_phone_number {
-                Loose::Got(number) => {
-                    let ok = number.len() <= 32 && number.bytes().all(|b| b.is_ascii_graphic());
-                    if !ok {
-                        batch.report.counts.fields_dropped += 1;
-                    }
-                    ok.then(|| number.clone())
-                }
-                Loose::Absent => None,
-                Loose::Wrong => {
-                    batch.report.counts.fields_dropped += 1;
-                    None
-                }
-            };
-            let id = required_id(
-                &metadata.phone_number_id,
-                "metadata.phone_number_id",
-                PhoneNumberId::parse,
-            );
-            (id, display)
-        }
-        other => {
-            let reason = SkipReason {
-                field: "metadata",
-                problem: problem_of(&other),
-            };
-            (Err(reason), None)
-        }
-    };
-
-    // Value-level errors do not need the phone number id; keep them even without it.
-    if let Loose::Got(Items(errors)) = errors {
-        for error in errors {
-            match error {
-                Loose::Got(error) => {
-                    let error = normalise_error(error, &mut batch.report.counts.fields_dropped);
-                    batch.value_errors.push(ValueError {
-                        phone_number_id: phone_number_id.as_ref().ok().cloned(),
-                        error,
-                    });
-                    batch.report.counts.value_errors += 1;
-                }
-                Loose::Absent | Loose::Wrong => batch.report.counts.fields_dropped += 1,
-            }
-        }
-    }
-
-    let statuses = match statuses {
-        Loose::Got(Items(statuses)) => statuses,
-        Loose::Absent => Vec::new(),
-        Loose::Wrong => {
-            batch.report.skip(here.skipped(
-                ItemKind::Change,
-                None,
-                "value.statuses",
-                Problem::WrongType,
-                true,
-            ));
-            Vec::new()
-        }
-    };
-    let messages = match messages {
-        Loose::Got(Items(messages)) => messages,
-        Loose::Absent => Vec::new(),
-        Loose::Wrong => {
-            batch.report.skip(here.skipped(
-                ItemKind::Change,
-                None,
-                "value.messages",
-                Problem::WrongType,
-                false,
-            ));
-            Vec::new()
-        }
-    };
-
+    let (phone_number_id, display_phone_number) = business_number(metadata, &mut batch.report);
+    keep_value_errors(errors, phone_number_id.as_ref().ok(), batch);
+    let statuses = items_or_skip(statuses, "value.statuses", true, here, &mut batch.report);
+    let messages = items_or_skip(messages, "value.messages", false, here, &mut batch.report);
     let phone_number_id = match phone_number_id {
         Ok(id) => id,
         Err(reason) => {
-            // Without the business number no event can be attributed to an account: skip them
-            // all, each counted.
-            for (item_index, status) in (0u32..).zip(&statuses) {
-                let possibly_billable = match status {
-                    Loose::Got(status) => status.pricing.is_present(),
-                    Loose::Absent | Loose::Wrong => true,
-                };
-                batch.report.skip(here.skipped(
-                    ItemKind::Status,
-                    Some(item_index),
-                    reason.field,
-                    reason.problem,
-                    possibly_billable,
-                ));
-            }
-            for item_index in (0u32..).take(messages.len()) {
-                batch.report.skip(here.skipped(
-                    ItemKind::Message,
-                    Some(item_index),
-                    reason.field,
-                    reason.problem,
-                    false,
-                ));
-            }
+            skip_unattributed(&statuses, messages.len(), reason, here, &mut batch.report);
             return;
         }
     };
@@ -529,14 +278,159 @@ fn normalise_change(
         display_phone_number: display_phone_number.as_deref(),
         waba_id,
     };
+    push_statuses(statuses, &context, here, batch);
+    push_messages(messages, &context, here, batch);
+}
 
+/// A value under another field should hold no statuses; if one holds priced statuses anyway,
+/// they are charges this code would miss, so say so.
+fn count_other_field(change: &RawChange, batch: &mut WebhookBatch) {
+    batch.report.unknown_field(&change.field);
+    if let Loose::Got(RawValue {
+        statuses: Loose::Got(Items(statuses)),
+        ..
+    }) = &change.value
+    {
+        let priced = statuses.iter().filter(|status| match status {
+            Loose::Got(status) => status.pricing.is_present(),
+            Loose::Absent | Loose::Wrong => false,
+        });
+        let priced = u32::try_from(priced.count()).unwrap_or(u32::MAX);
+        batch.report.counts.possibly_billable_skipped += priced;
+    }
+}
+
+/// The business number the change belongs to, and its display form when it is plausible.
+fn business_number(
+    metadata: Loose<RawMetadata>,
+    report: &mut ParseReport,
+) -> (Result<PhoneNumberId, SkipReason>, Option<String>) {
+    let metadata = match metadata {
+        Loose::Got(metadata) => metadata,
+        other => {
+            let reason = SkipReason {
+                field: "metadata",
+                problem: problem_of(&other),
+            };
+            return (Err(reason), None);
+        }
+    };
+    let display = match &metadata.display_phone_number {
+        Loose::Got(number) => {
+            let ok = number.len() <= 32 && number.bytes().all(|b| b.is_ascii_graphic());
+            if !ok {
+                report.counts.fields_dropped += 1;
+            }
+            ok.then(|| number.clone())
+        }
+        Loose::Absent => None,
+        Loose::Wrong => {
+            report.counts.fields_dropped += 1;
+            None
+        }
+    };
+    let id = required_id(
+        &metadata.phone_number_id,
+        "metadata.phone_number_id",
+        PhoneNumberId::parse,
+    );
+    (id, display)
+}
+
+/// Value-level errors do not need the phone number id; keep them even without it.
+fn keep_value_errors(
+    errors: Loose<Items<RawError>>,
+    phone_number_id: Option<&PhoneNumberId>,
+    batch: &mut WebhookBatch,
+) {
+    let Loose::Got(Items(errors)) = errors else {
+        return;
+    };
+    for error in errors {
+        match error {
+            Loose::Got(error) => {
+                let error = normalise_error(error, &mut batch.report.counts.fields_dropped);
+                batch.value_errors.push(ValueError {
+                    phone_number_id: phone_number_id.cloned(),
+                    error,
+                });
+                batch.report.counts.value_errors += 1;
+            }
+            Loose::Absent | Loose::Wrong => batch.report.counts.fields_dropped += 1,
+        }
+    }
+}
+
+/// The items of a list field; a list of the wrong type is skipped whole (and said so).
+fn items_or_skip<T>(
+    list: Loose<Items<T>>,
+    field: &'static str,
+    possibly_billable: bool,
+    here: Position,
+    report: &mut ParseReport,
+) -> Vec<Loose<T>> {
+    match list {
+        Loose::Got(Items(items)) => items,
+        Loose::Absent => Vec::new(),
+        Loose::Wrong => {
+            report.skip(here.skipped(
+                ItemKind::Change,
+                None,
+                field,
+                Problem::WrongType,
+                possibly_billable,
+            ));
+            Vec::new()
+        }
+    }
+}
+
+/// Without the business number no event can be attributed to an account: skip them all, each
+/// counted.
+fn skip_unattributed(
+    statuses: &[Loose<RawStatus>],
+    messages: usize,
+    reason: SkipReason,
+    here: Position,
+    report: &mut ParseReport,
+) {
+    for (item_index, status) in (0u32..).zip(statuses) {
+        let possibly_billable = match status {
+            Loose::Got(status) => status.pricing.is_present(),
+            Loose::Absent | Loose::Wrong => true,
+        };
+        report.skip(here.skipped(
+            ItemKind::Status,
+            Some(item_index),
+            reason.field,
+            reason.problem,
+            possibly_billable,
+        ));
+    }
+    for item_index in (0u32..).take(messages) {
+        report.skip(here.skipped(
+            ItemKind::Message,
+            Some(item_index),
+            reason.field,
+            reason.problem,
+            false,
+        ));
+    }
+}
+
+fn push_statuses(
+    statuses: Vec<Loose<RawStatus>>,
+    context: &ChangeContext<'_>,
+    here: Position,
+    batch: &mut WebhookBatch,
+) {
     batch.statuses.reserve(statuses.len());
     for (item_index, status) in (0u32..).zip(statuses) {
         let (result, possibly_billable) = match status {
             Loose::Got(status) => {
                 let priced = status.pricing.is_present();
                 (
-                    normalise_status(status, &context, &mut batch.report.counts),
+                    normalise_status(status, context, &mut batch.report.counts),
                     priced,
                 )
             }
@@ -562,9 +456,17 @@ fn normalise_change(
             )),
         }
     }
+}
+
+fn push_messages(
+    messages: Vec<Loose<RawMessage>>,
+    context: &ChangeContext<'_>,
+    here: Position,
+    batch: &mut WebhookBatch,
+) {
     for (item_index, message) in (0u32..).zip(messages) {
         let result = match message {
-            Loose::Got(message) => normalise_message(message, &context, &mut batch.report.counts),
+            Loose::Got(message) => normalise_message(message, context, &mut batch.report.counts),
             other => Err(SkipReason {
                 field: "message",
                 problem: problem_of(&other),
@@ -584,321 +486,4 @@ fn normalise_change(
             )),
         }
     }
-}
-
-fn required<'a>(value: &'a Loose<String>, field: &'static str) -> Result<&'a str, SkipReason> {
-    match value {
-        Loose::Got(text) => Ok(text),
-        Loose::Absent => Err(SkipReason {
-            field,
-            problem: Problem::Missing,
-        }),
-        Loose::Wrong => Err(SkipReason {
-            field,
-            problem: Problem::WrongType,
-        }),
-    }
-}
-
-fn optional<'a>(
-    value: &'a Loose<String>,
-    field: &'static str,
-) -> Result<Option<&'a str>, SkipReason> {
-    match value {
-        Loose::Absent => Ok(None),
-        other => required(other, field).map(Some),
-    }
-}
-
-fn invalid(field: &'static str) -> SkipReason {
-    SkipReason {
-        field,
-        problem: Problem::Invalid,
-    }
-}
-
-fn required_id<T>(
-    value: &Loose<String>,
-    field: &'static str,
-    parse: fn(&str) -> Result<T, IdError>,
-) -> Result<T, SkipReason> {
-    parse(required(value, field)?).map_err(|_| invalid(field))
-}
-
-fn optional_person(
-    value: &Loose<String>,
-    field: &'static str,
-) -> Result<Option<PersonalId>, SkipReason> {
-    optional(value, field)?
-        .map(|text| PersonalId::parse(text).map_err(|_| invalid(field)))
-        .transpose()
-}
-
-fn optional_code(value: &Loose<String>, field: &'static str) -> Result<Option<String>, SkipReason> {
-    optional(value, field)?
-        .map(|text| code_text(text).map(str::to_owned).ok_or(invalid(field)))
-        .transpose()
-}
-
-fn required_time(
-    value: &Loose<UnixSeconds>,
-    field: &'static str,
-) -> Result<OffsetDateTime, SkipReason> {
-    match value {
-        Loose::Got(UnixSeconds(seconds)) => {
-            OffsetDateTime::from_unix_timestamp(*seconds).map_err(|_| invalid(field))
-        }
-        Loose::Absent => Err(SkipReason {
-            field,
-            problem: Problem::Missing,
-        }),
-        Loose::Wrong => Err(SkipReason {
-            field,
-            problem: Problem::WrongType,
-        }),
-    }
-}
-
-fn normalise_status(
-    status: RawStatus,
-    context: &ChangeContext<'_>,
-    counts: &mut BodyCounts,
-) -> Result<StatusEvent, SkipReason> {
-    let wamid = required_id(&status.id, "status.id", Wamid::parse)?;
-    let state = MessageStatus::parse(required(&status.status, "status.status")?)
-        .ok_or(invalid("status.status"))?;
-    let timestamp = required_time(&status.timestamp, "status.timestamp")?;
-    let recipient_id = optional_person(&status.recipient_id, "status.recipient_id")?;
-    let recipient_user_id = optional_person(&status.recipient_user_id, "status.recipient_user_id")?;
-    let recipient_type = match optional(&status.recipient_type, "status.recipient_type")? {
-        None => RecipientType::Individual,
-        Some(text) => RecipientType::parse(text).ok_or(invalid("status.recipient_type"))?,
-    };
-    let recipient_participant_id = optional_person(
-        &status.recipient_participant_id,
-        "status.recipient_participant_id",
-    )?;
-    let recipient_participant_user_id = optional_person(
-        &status.recipient_participant_user_id,
-        "status.recipient_participant_user_id",
-    )?;
-    let pricing = match status.pricing {
-        Loose::Got(pricing) => Some(normalise_pricing(pricing)?),
-        Loose::Absent => None,
-        Loose::Wrong => {
-            return Err(SkipReason {
-                field: "status.pricing",
-                problem: Problem::WrongType,
-            });
-        }
-    };
-    let conversation = match status.conversation {
-        Loose::Got(conversation) => Some(normalise_conversation(conversation, counts)?),
-        Loose::Absent => None,
-        Loose::Wrong => {
-            return Err(SkipReason {
-                field: "status.conversation",
-                problem: Problem::WrongType,
-            });
-        }
-    };
-    let biz_opaque_callback_data = match &status.biz_opaque_callback_data {
-        Loose::Got(text) => {
-            let data = OpaqueData::parse(text);
-            if data.is_none() {
-                counts.fields_dropped += 1;
-            }
-            data
-        }
-        Loose::Absent => None,
-        Loose::Wrong => {
-            counts.fields_dropped += 1;
-            None
-        }
-    };
-    let errors = match status.errors {
-        Loose::Got(Items(errors)) => errors
-            .into_iter()
-            .filter_map(|error| match error {
-                Loose::Got(error) => Some(normalise_error(error, &mut counts.fields_dropped)),
-                Loose::Absent | Loose::Wrong => {
-                    counts.fields_dropped += 1;
-                    None
-                }
-            })
-            .collect(),
-        Loose::Absent => Vec::new(),
-        Loose::Wrong => {
-            counts.fields_dropped += 1;
-            Vec::new()
-        }
-    };
-    Ok(StatusEvent {
-        wamid,
-        status: state,
-        timestamp,
-        phone_number_id: context.phone_number_id.clone(),
-        display_phone_number: context.display_phone_number.map(str::to_owned),
-        waba_id: context.waba_id.cloned(),
-        recipient_id,
-        recipient_user_id,
-        recipient_type,
-        recipient_participant_id,
-        recipient_participant_user_id,
-        pricing,
-        conversation,
-        biz_opaque_callback_data,
-        errors,
-    })
-}
-
-fn normalise_pricing(pricing: RawPricing) -> Result<Pricing, SkipReason> {
-    let billable = match pricing.billable {
-        Loose::Got(billable) => Some(billable),
-        Loose::Absent => None,
-        Loose::Wrong => {
-            return Err(SkipReason {
-                field: "status.pricing.billable",
-                problem: Problem::WrongType,
-            });
-        }
-    };
-    let pricing_model = optional(&pricing.pricing_model, "status.pricing.pricing_model")?
-        .map(|text| PricingModel::parse(text).ok_or(invalid("status.pricing.pricing_model")))
-        .transpose()?;
-    Ok(Pricing {
-        billable,
-        pricing_model,
-        type_: optional_code(&pricing.type_, "status.pricing.type")?,
-        category: optional_code(&pricing.category, "status.pricing.category")?,
-    })
-}
-
-fn normalise_conversation(
-    conversation: RawConversation,
-    counts: &mut BodyCounts,
-) -> Result<Conversation, SkipReason> {
-    let id = required_id(
-        &conversation.id,
-        "status.conversation.id",
-        ConversationId::parse,
-    )?;
-    // Origin and expiry inform dashboards, not charges: odd values are dropped, not fatal.
-    let origin_type = match conversation.origin {
-        Loose::Got(origin) => match &origin.type_ {
-            Loose::Got(text) => {
-                let code = code_text(text).map(str::to_owned);
-                if code.is_none() {
-                    counts.fields_dropped += 1;
-                }
-                code
-            }
-            Loose::Absent => None,
-            Loose::Wrong => {
-                counts.fields_dropped += 1;
-                None
-            }
-        },
-        Loose::Absent => None,
-        Loose::Wrong => {
-            counts.fields_dropped += 1;
-            None
-        }
-    };
-    let expiration_timestamp = match &conversation.expiration_timestamp {
-        Loose::Absent => None,
-        other => {
-            let parsed = required_time(other, "status.conversation.expiration_timestamp").ok();
-            if parsed.is_none() {
-                counts.fields_dropped += 1;
-            }
-            parsed
-        }
-    };
-    Ok(Conversation {
-        id,
-        origin_type,
-        expiration_timestamp,
-    })
-}
-
-fn cut(text: &str, chars_max: usize) -> (String, bool) {
-    match text.char_indices().nth(chars_max) {
-        Some((end, _)) => (text[..end].to_owned(), true),
-        None => (text.to_owned(), false),
-    }
-}
-
-fn normalise_error(error: RawError, fields_dropped: &mut u32) -> StatusError {
-    let mut text = |value: &Loose<String>, chars_max: usize| match value {
-        Loose::Got(text) => {
-            let (kept, was_cut) = cut(text, chars_max);
-            if was_cut {
-                *fields_dropped += 1;
-            }
-            Some(kept)
-        }
-        Loose::Absent => None,
-        Loose::Wrong => {
-            *fields_dropped += 1;
-            None
-        }
-    };
-    let title = text(&error.title, ERROR_TITLE_LEN_MAX);
-    let details = match &error.error_data {
-        Loose::Got(data) => text(&data.details, ERROR_DETAILS_LEN_MAX),
-        Loose::Absent => None,
-        Loose::Wrong => {
-            *fields_dropped += 1;
-            None
-        }
-    };
-    let code = match error.code {
-        Loose::Got(code) => Some(code),
-        Loose::Absent => None,
-        Loose::Wrong => {
-            *fields_dropped += 1;
-            None
-        }
-    };
-    StatusError {
-        code,
-        title,
-        details,
-    }
-}
-
-fn normalise_message(
-    message: RawMessage,
-    context: &ChangeContext<'_>,
-    counts: &mut BodyCounts,
-) -> Result<InboundMessage, SkipReason> {
-    let id = required_id(&message.id, "message.id", Wamid::parse)?;
-    let from = optional_person(&message.from, "message.from")?;
-    let from_user_id = optional_person(&message.from_user_id, "message.from_user_id")?;
-    let timestamp = required_time(&message.timestamp, "message.timestamp")?;
-    let type_ = code_text(required(&message.type_, "message.type")?)
-        .ok_or(invalid("message.type"))?
-        .to_owned();
-    let from_ad_referral = match &message.referral {
-        Loose::Got(referral) => {
-            matches!(&referral.source_type, Loose::Got(source) if source == "ad")
-                || matches!(&referral.ctwa_clid, Loose::Got(clid) if !clid.is_empty())
-        }
-        Loose::Absent => false,
-        Loose::Wrong => {
-            counts.fields_dropped += 1;
-            false
-        }
-    };
-    Ok(InboundMessage {
-        id,
-        from,
-        from_user_id,
-        timestamp,
-        type_,
-        from_ad_referral,
-        phone_number_id: context.phone_number_id.clone(),
-        waba_id: context.waba_id.cloned(),
-    })
 }

@@ -11,6 +11,7 @@
 //! - amounts shown to people ([`Money::display_rounded`]).
 
 mod currency;
+mod pricing;
 pub mod quote;
 
 use std::cmp::Ordering;
@@ -21,6 +22,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use currency::Currency;
+pub use pricing::{CreditPricing, NotSold};
 pub use quote::{CreditQuote, Credits, QuoteError, QuotePolicy};
 
 /// Decimal places an amount may carry (rates are published with up to six).

@@ -1,5 +1,5 @@
 //! When a webhook attempt is tried again: on a timeout, a connection failure, 429 (not before its
-//! `Retry-After`) and 5xx, with full-jitter exponential backoff ([`crate::backoff`]) for up to a
+//! `Retry-After`) and 5xx, with full-jitter exponential backoff (`adapters::backoff`) for up to a
 //! window (3 days by default) counted from the first attempt. Any other answer ends the chain.
 //! An endpoint that has failed for `disable_after` (a day) without a success is disabled.
 
@@ -46,7 +46,7 @@ impl RetryPolicy {
 
     /// How long to wait before attempt `next` (2 for the first retry), or `None` when the chain
     /// ends. `elapsed` is the time since the first attempt; `retry_after` what a 429 asked for;
-    /// `wait` draws the jittered wait for a retry index (see [`crate::backoff::full_jitter`]).
+    /// `wait` draws the jittered wait for a retry index (the adapters' one backoff).
     pub fn next_wait(
         &self,
         outcome: &AttemptOutcome,
@@ -183,7 +183,10 @@ mod tests {
         let policy = RetryPolicy::STANDARD;
         let (mut elapsed, mut attempts) = (Duration::ZERO, 1);
         while let Some(wait) = policy.next_wait(&status(503), attempts + 1, elapsed, |index| {
-            crate::backoff::ceiling(index, policy.base, policy.cap)
+            policy
+                .base
+                .saturating_mul(1 << index.min(16))
+                .min(policy.cap)
         }) {
             elapsed += wait;
             attempts += 1;

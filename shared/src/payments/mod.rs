@@ -1,14 +1,14 @@
-//! Payments: the identifiers and amounts a payment provider is asked about, and the Stripe adapter.
+//! Payments: the identifiers and amounts a payment provider is asked about.
 //!
-//! The port (what handlers depend on) is [`crate::ports::payments`]; [`stripe`] implements it on
-//! Stripe's HTTP API and verifies and reads Stripe's webhooks.
+//! The port (what handlers depend on) is [`crate::ports::payments`]; [`crate::adapters::stripe`]
+//! implements it on Stripe's HTTP API and verifies and reads Stripe's webhooks.
 //!
 //! Everything here is parsed once at the edge: a request that reaches an adapter already carries an
 //! amount in whole minor units, identifiers that fit every place they are copied to (a ledger entry
 //! id, Stripe metadata, an HTTP header), and return URLs a browser can follow.
 
 pub mod purchase;
-pub mod stripe;
+pub mod review;
 
 use std::fmt;
 

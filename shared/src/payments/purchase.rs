@@ -10,13 +10,15 @@
 //! Stripe's events arrive late, more than once and out of order. The status only ever moves *up*
 //! this order, each move a DynamoDB condition:
 //!
-//! `pending` < `expired` < `failed` < `paid`
+//! `pending` < `expired` < `failed` < `held` < `rejected` < `paid`
 //!
 //! so the final status is the highest one any event asked for, whatever the order of arrival.
 //! `paid` is highest because money was taken: a payment that succeeds after the page expired (a
 //! delayed bank debit, or an `expired` that overtook `completed`) is still credited, and an
 //! `expired` or `failed` after `paid` changes nothing. `failed` ranks above `expired` only so that
-//! the two never flip-flop.
+//! the two never flip-flop. `held` is a paid checkout whose amount is not the quote's total: it
+//! waits for an operator, who moves it to `paid` (credited) or `rejected` (not credited); only an
+//! operator leaves `held` ([`super::review`]).
 
 use std::fmt;
 
@@ -24,7 +26,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::{CheckoutSessionId, ProviderCustomerId, ProviderPaymentId, PurchaseId};
-use crate::ids::{AccountId, IdError, check_token};
+use crate::ids::{AccountId, IdError, check_token, decode_cursor, encode_cursor, invalid_cursor};
 use crate::money::CreditQuote;
 
 /// The buyer's `Idempotency-Key`: 1 to 128 letters, digits, `-`, `_`, `.` or `:` (a UUID fits).
@@ -74,15 +76,22 @@ pub enum PurchaseStatus {
     /// The payment failed (a delayed payment method was declined, or the provider refused the
     /// checkout).
     Failed,
+    /// Paid, but not the quoted total: nothing credited until an operator reviews it
+    /// ([`super::review`]).
+    Held,
+    /// Held, then rejected by an operator: nothing credited (the payment is refunded outside).
+    Rejected,
     /// Paid and credited.
     Paid,
 }
 
 impl PurchaseStatus {
-    pub const ALL: [PurchaseStatus; 4] = [
+    pub const ALL: [PurchaseStatus; 6] = [
         PurchaseStatus::Pending,
         PurchaseStatus::Expired,
         PurchaseStatus::Failed,
+        PurchaseStatus::Held,
+        PurchaseStatus::Rejected,
         PurchaseStatus::Paid,
     ];
 
@@ -91,6 +100,8 @@ impl PurchaseStatus {
             PurchaseStatus::Pending => "pending",
             PurchaseStatus::Expired => "expired",
             PurchaseStatus::Failed => "failed",
+            PurchaseStatus::Held => "held",
+            PurchaseStatus::Rejected => "rejected",
             PurchaseStatus::Paid => "paid",
         }
     }
@@ -209,36 +220,21 @@ const CURSOR_LEN_MAX: usize = 256;
 
 impl PurchaseCursor {
     pub fn encode(&self) -> String {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-            "{CURSOR_PREFIX}{}.{}",
-            self.created_ms, self.purchase
-        ))
+        encode_cursor(
+            CURSOR_PREFIX,
+            &format!("{}.{}", self.created_ms, self.purchase),
+        )
     }
 
     pub fn decode(text: &str) -> Result<Self, IdError> {
-        use base64::Engine;
-        let invalid = IdError {
-            what: "cursor",
-            reason: "not a cursor this API issued",
-        };
-        if text.is_empty() || text.len() > CURSOR_LEN_MAX {
-            return Err(invalid);
-        }
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(text)
-            .map_err(|_| invalid.clone())?;
-        let decoded = std::str::from_utf8(&bytes).map_err(|_| invalid.clone())?;
-        let (millis, purchase) = decoded
-            .strip_prefix(CURSOR_PREFIX)
-            .and_then(|rest| rest.split_once('.'))
-            .ok_or(invalid.clone())?;
+        let body = decode_cursor(text, CURSOR_PREFIX, CURSOR_LEN_MAX)?;
+        let (millis, purchase) = body.split_once('.').ok_or_else(invalid_cursor)?;
         if millis.is_empty() || !millis.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid);
+            return Err(invalid_cursor());
         }
         Ok(Self {
-            created_ms: millis.parse().map_err(|_| invalid.clone())?,
-            purchase: PurchaseId::parse(purchase).map_err(|_| invalid)?,
+            created_ms: millis.parse().map_err(|_| invalid_cursor())?,
+            purchase: PurchaseId::parse(purchase).map_err(|_| invalid_cursor())?,
         })
     }
 }
@@ -289,6 +285,11 @@ mod tests {
         use PurchaseStatus::*;
         assert_eq!(
             Paid.replaces().collect::<Vec<_>>(),
+            [Pending, Expired, Failed, Held, Rejected]
+        );
+        // Only an operator leaves `held` (to paid or rejected); events hold from below it.
+        assert_eq!(
+            Held.replaces().collect::<Vec<_>>(),
             [Pending, Expired, Failed]
         );
         assert_eq!(Failed.replaces().collect::<Vec<_>>(), [Pending, Expired]);

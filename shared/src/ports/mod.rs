@@ -5,4 +5,6 @@ pub mod notices;
 pub mod payments;
 pub mod queue;
 pub mod recharge;
+pub mod reporting;
+pub mod review;
 pub mod store;

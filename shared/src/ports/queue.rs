@@ -3,8 +3,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-/// SQS takes at most 256 KiB in a message, and in a whole `SendMessageBatch`.
-pub const MESSAGE_BODY_LEN_MAX: usize = 256 * 1024;
+/// SQS's limit on a message body, defined where billing packs its messages to it.
+pub use crate::billing::message::MESSAGE_BODY_LEN_MAX;
 /// SQS takes at most 10 entries in a `SendMessageBatch`.
 pub const MESSAGES_PER_BATCH_MAX: usize = 10;
 /// Attempts at sending an entry the queue failed on its side before giving up.

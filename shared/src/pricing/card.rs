@@ -7,11 +7,15 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::category::Category;
-use super::json::{CardError, CardProblem};
-use super::market::{Market, RecipientMarket};
-use crate::money::{Currency, Money};
+use super::category::{Category, CategoryError};
+use super::market::{Market, MarketError, RecipientMarket};
+use crate::money::{AMOUNT_SCALE_MAX, Currency, Money};
 
+/// Largest rate card JSON accepted. A card at every limit (300 markets × 16 categories) is about
+/// 200 KiB.
+pub const RATE_CARD_JSON_BYTES_MAX: usize = 512 * 1024;
+/// Longest `source` note, in characters.
+pub const SOURCE_NOTE_CHARS_MAX: usize = 2_000;
 /// Most markets one card may list. Meta's cards price about 250 regions, most of them through
 /// regional rows; a card listing each of them individually still fits.
 pub const MARKETS_PER_CARD_MAX: usize = 300;
@@ -28,6 +32,62 @@ pub const FALLBACK_CATEGORIES_REQUIRED: [Category; 3] = [
     Category::Utility,
     Category::Authentication,
 ];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CardError {
+    #[error("rate card JSON is larger than {RATE_CARD_JSON_BYTES_MAX} bytes")]
+    TooLarge,
+    /// Not JSON, a missing or unknown field, or a value of the wrong JSON type (serde's message).
+    #[error("rate card JSON does not fit the format: {0}")]
+    Json(String),
+    /// A value that has the right JSON type but breaks a rule; `field` is its path.
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: CardProblem },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CardProblem {
+    #[error("{0:?} is not a supported currency")]
+    UnsupportedCurrency(String),
+    #[error(
+        "must be a UTC date such as 2025-07-01 or an RFC 3339 timestamp such as 2025-07-01T00:00:00Z"
+    )]
+    BadTimestamp,
+    #[error("must be a decimal string such as \"0.025\", not a JSON {0}")]
+    NotAString(&'static str),
+    #[error("is not a plain decimal number")]
+    NotADecimal,
+    #[error("more than {AMOUNT_SCALE_MAX} decimal places")]
+    TooPrecise,
+    #[error("must not be negative")]
+    Negative,
+    #[error("is above {RATE_UNITS_MAX}")]
+    TooLarge,
+    #[error("is in {found}, the card is in {expected}")]
+    WrongCurrency { expected: Currency, found: Currency },
+    #[error(transparent)]
+    Market(MarketError),
+    #[error(transparent)]
+    Category(CategoryError),
+    #[error("is listed twice")]
+    DuplicateMarket,
+    #[error("is listed twice ('-' and '_' spell the same category)")]
+    DuplicateCategory,
+    #[error("lists more than {max} entries")]
+    TooMany { max: usize },
+    #[error("lists no rates")]
+    Empty,
+    #[error("is required")]
+    Missing,
+    #[error("is required unless the card is flat (flat_rate)")]
+    MissingUnlessFlat,
+    #[error("is not allowed on a flat card (currency, effective_from, source and flat_rate only)")]
+    NotOnFlatCard,
+    #[error("is longer than {SOURCE_NOTE_CHARS_MAX} characters")]
+    TooLong,
+    #[error("holds a control character other than a line break")]
+    ControlCharacter,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PricingError {

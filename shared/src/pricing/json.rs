@@ -17,7 +17,7 @@
 //!
 //! - `effective_from`: a date (`2025-07-01`, midnight UTC) or an RFC 3339 timestamp (any offset,
 //!   kept in UTC); written back as `2025-07-01T00:00:00Z`.
-//! - Rates are decimal **strings** with at most six decimal places, `0` to [`RATE_UNITS_MAX`]; a
+//! - Rates are decimal **strings** with at most six decimal places, `0` to [`RATE_UNITS_MAX`](super::RATE_UNITS_MAX); a
 //!   JSON number is refused so that no reader on the way turns a price into a float.
 //! - `rates` maps markets (ISO 3166 alpha-2, see [`Market`]) to categories (see [`Category`]; `-`
 //!   and `_` spell the same name, written back with `_`) to rates. `fallback` prices markets the
@@ -41,78 +41,18 @@ use time::macros::format_description;
 use time::{Date, OffsetDateTime, UtcOffset};
 
 use super::card::{
-    CATEGORIES_PER_MARKET_MAX, CategoryRates, FALLBACK_CATEGORIES_REQUIRED, MARKETS_PER_CARD_MAX,
-    RATE_UNITS_MAX, RateCard, RateTable, Rates, Timestamp, check_rate,
+    CATEGORIES_PER_MARKET_MAX, CardError, CardProblem, CategoryRates, FALLBACK_CATEGORIES_REQUIRED,
+    MARKETS_PER_CARD_MAX, RATE_CARD_JSON_BYTES_MAX, RateCard, RateTable, Rates,
+    SOURCE_NOTE_CHARS_MAX, Timestamp, check_rate,
 };
-use super::category::{Category, CategoryError};
-use super::market::{Market, MarketError};
-use crate::money::{AMOUNT_SCALE_MAX, Currency, Money, MoneyError, parse_exact_decimal};
+use super::category::Category;
+use super::market::Market;
+use crate::money::{Currency, Money, MoneyError, parse_exact_decimal};
 
-/// Largest rate card JSON accepted. A card at every limit (300 markets × 16 categories) is about
-/// 200 KiB.
-pub const RATE_CARD_JSON_BYTES_MAX: usize = 512 * 1024;
-/// Longest `source` note, in characters.
-pub const SOURCE_NOTE_CHARS_MAX: usize = 2_000;
 /// Longest `effective_from` text: an RFC 3339 timestamp with nanoseconds and an offset is 35.
 const EFFECTIVE_FROM_LEN_MAX: usize = 40;
 /// How much of an offending key an error repeats.
 const KEY_IN_PATH_CHARS_MAX: usize = 40;
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CardError {
-    #[error("rate card JSON is larger than {RATE_CARD_JSON_BYTES_MAX} bytes")]
-    TooLarge,
-    /// Not JSON, a missing or unknown field, or a value of the wrong JSON type (serde's message).
-    #[error("rate card JSON does not fit the format: {0}")]
-    Json(String),
-    /// A value that has the right JSON type but breaks a rule; `field` is its path.
-    #[error("{field}: {problem}")]
-    Invalid { field: String, problem: CardProblem },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CardProblem {
-    #[error("{0:?} is not a supported currency")]
-    UnsupportedCurrency(String),
-    #[error(
-        "must be a UTC date such as 2025-07-01 or an RFC 3339 timestamp such as 2025-07-01T00:00:00Z"
-    )]
-    BadTimestamp,
-    #[error("must be a decimal string such as \"0.025\", not a JSON {0}")]
-    NotAString(&'static str),
-    #[error("is not a plain decimal number")]
-    NotADecimal,
-    #[error("more than {AMOUNT_SCALE_MAX} decimal places")]
-    TooPrecise,
-    #[error("must not be negative")]
-    Negative,
-    #[error("is above {RATE_UNITS_MAX}")]
-    TooLarge,
-    #[error("is in {found}, the card is in {expected}")]
-    WrongCurrency { expected: Currency, found: Currency },
-    #[error(transparent)]
-    Market(MarketError),
-    #[error(transparent)]
-    Category(CategoryError),
-    #[error("is listed twice")]
-    DuplicateMarket,
-    #[error("is listed twice ('-' and '_' spell the same category)")]
-    DuplicateCategory,
-    #[error("lists more than {max} entries")]
-    TooMany { max: usize },
-    #[error("lists no rates")]
-    Empty,
-    #[error("is required")]
-    Missing,
-    #[error("is required unless the card is flat (flat_rate)")]
-    MissingUnlessFlat,
-    #[error("is not allowed on a flat card (currency, effective_from, source and flat_rate only)")]
-    NotOnFlatCard,
-    #[error("is longer than {SOURCE_NOTE_CHARS_MAX} characters")]
-    TooLong,
-    #[error("holds a control character other than a line break")]
-    ControlCharacter,
-}
 
 /// The JSON form of a rate card, as uploaded and as stored (see the module documentation). Turn it
 /// into a [`RateCard`] with `RateCard::try_from`, which validates everything; or use

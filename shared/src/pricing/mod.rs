@@ -26,13 +26,12 @@ mod market;
 
 pub use book::{BookError, RateBook, VERSIONS_PER_BOOK_MAX};
 pub use card::{
-    CATEGORIES_PER_MARKET_MAX, FALLBACK_CATEGORIES_REQUIRED, MARKETS_PER_CARD_MAX, Priced,
-    PricingError, RATE_UNITS_MAX, RateBasis, RateCard,
+    CATEGORIES_PER_MARKET_MAX, CardError, CardProblem, FALLBACK_CATEGORIES_REQUIRED,
+    MARKETS_PER_CARD_MAX, Priced, PricingError, RATE_CARD_JSON_BYTES_MAX, RATE_UNITS_MAX,
+    RateBasis, RateCard, SOURCE_NOTE_CHARS_MAX,
 };
 pub use category::{CATEGORY_NAME_LEN_MAX, Category, CategoryError, UnknownCategory};
-pub use json::{
-    CardError, CardProblem, RATE_CARD_JSON_BYTES_MAX, RateCardJson, SOURCE_NOTE_CHARS_MAX,
-};
+pub use json::RateCardJson;
 pub use market::{
     Market, MarketError, RECIPIENT_DIGITS_MAX, RECIPIENT_DIGITS_MIN, RecipientMarket,
     RecipientNumber, RecipientNumberError, market_of, warm_up,

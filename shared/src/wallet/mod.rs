@@ -3,6 +3,8 @@
 //! A wallet starts at zero and its balance moves only through ledger entries (see [`crate::ledger`]),
 //! so the sum of its entries always equals its balance.
 
+pub mod zone;
+
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -140,6 +142,8 @@ pub struct Wallet {
     pub entry_count: u64,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// Where the account's days and months begin, for usage and statements (default UTC).
+    pub reporting_zone: zone::ReportingZone,
 }
 
 impl Wallet {
@@ -181,6 +185,7 @@ mod tests {
             entry_count: 0,
             created_at: now,
             updated_at: now,
+            reporting_zone: Default::default(),
         };
         assert_eq!(
             (wallet.status(), wallet.can_send()),

@@ -176,6 +176,12 @@ pub fn wallet_from_item(item: &Item) -> Result<Wallet, StoreError> {
         entry_count: read.u64("entry_count")?,
         created_at: read.timestamp("created_at")?,
         updated_at: read.timestamp("updated_at")?,
+        // Absent on wallets made before zones existed: UTC, as their aggregates are.
+        reporting_zone: match item.get("reporting_tz").and_then(|v| v.as_s().ok()) {
+            Some(name) => crate::reporting::ReportingZone::parse(name)
+                .map_err(|error| corrupt(item, &error.to_string()))?,
+            None => crate::reporting::ReportingZone::utc(),
+        },
     })
 }
 

@@ -12,8 +12,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, s};
-use super::purchases::is_condition_failure;
-use super::{DynamoStore, built, keys, unavailable};
+use super::{DynamoStore, built, conditional, keys, unavailable};
 use crate::ids::AccountId;
 use crate::notices::event::{Event, EventId};
 use crate::ports::notices::{NOTICES_PAGE_LIMIT_MAX, NoticeFeed, NoticesPage, StoredNotice};
@@ -204,10 +203,9 @@ impl NoticeFeed for DynamoStore {
             .expression_attribute_values(":at", n_i64(read_through_ms))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(read_through_ms),
-            Err(error) if is_condition_failure(&error) => self.read_marker(account).await,
-            Err(error) => Err(unavailable(error)),
+        match conditional(result)? {
+            Some(_) => Ok(read_through_ms),
+            None => self.read_marker(account).await,
         }
     }
 }

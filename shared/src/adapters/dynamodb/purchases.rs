@@ -16,13 +16,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, decimal_to_n, n, s, timestamp};
-use super::{DynamoStore, built, keys, unavailable};
+use super::{DynamoStore, built, conditional, keys, unavailable};
 use crate::ids::AccountId;
 use crate::ledger::{EntryOutcome, NewEntry};
 use crate::money::CreditQuote;
@@ -39,23 +38,16 @@ use crate::ports::store::{
 
 /// Attempts at recording a purchase while a concurrent request with the same key holds its items.
 const RECORD_ATTEMPTS_MAX: u32 = 5;
-
-pub(crate) fn is_condition_failure<E, R>(error: &SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    error
-        .as_service_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| code == "ConditionalCheckFailedException")
-}
+/// The waits between them: as long on average as the writer they wait for takes.
+const RECORD_BACKOFF_BASE: Duration = Duration::from_millis(40);
+const RECORD_BACKOFF_CAP: Duration = Duration::from_millis(640);
 
 fn epoch_ms(at: OffsetDateTime) -> u64 {
     // Purchases are created now, never before 1970.
     u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
-fn key(account: &AccountId, sk: String) -> Item {
+pub(super) fn key(account: &AccountId, sk: String) -> Item {
     HashMap::from([
         (keys::PK.to_owned(), s(keys::account_pk(account))),
         (keys::SK.to_owned(), s(sk)),
@@ -129,7 +121,7 @@ fn optional<T>(
     }
 }
 
-fn purchase_from_item(item: &Item) -> Result<Purchase, StoreError> {
+pub(super) fn purchase_from_item(item: &Item) -> Result<Purchase, StoreError> {
     let read = Reader(item);
     let id_text = read.str("purchase_id")?;
     let id = PurchaseId::parse(id_text).map_err(|e| corrupt(&e.to_string(), id_text))?;
@@ -375,7 +367,12 @@ impl PurchaseRecord for DynamoStore {
                 }
                 _ if codes.contains(&"TransactionConflict") => {
                     // A concurrent request with the same key is writing it: look again shortly.
-                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                    tokio::time::sleep(crate::adapters::backoff::backoff(
+                        attempt,
+                        RECORD_BACKOFF_BASE,
+                        RECORD_BACKOFF_CAP,
+                    ))
+                    .await;
                 }
                 _ => {
                     return Err(StoreError::Unavailable(format!(
@@ -412,17 +409,14 @@ impl PurchaseRecord for DynamoStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(output) => output
+        match conditional(result)? {
+            Some(output) => output
                 .attributes()
                 .ok_or_else(|| corrupt("no attributes after update", purchase.as_str()))
                 .and_then(purchase_from_item),
-            Err(error) if is_condition_failure(&error) => {
-                self.get_purchase(account, purchase).await?.ok_or_else(|| {
-                    corrupt("vanished before its checkout was stored", purchase.as_str())
-                })
-            }
-            Err(error) => Err(unavailable(error)),
+            None => self.get_purchase(account, purchase).await?.ok_or_else(|| {
+                corrupt("vanished before its checkout was stored", purchase.as_str())
+            }),
         }
     }
 }
@@ -462,13 +456,7 @@ impl PurchaseRead for DynamoStore {
             .clone()
             .unwrap_or_else(|| format!("{}$", keys::PURCHASE_LOG_SK_PREFIX.trim_end_matches('#')));
         let output = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
-            .expression_attribute_values(":pk", s(keys::account_pk(account)))
-            .expression_attribute_values(":low", s(keys::PURCHASE_LOG_SK_PREFIX))
-            .expression_attribute_values(":high", s(high))
+            .account_range(account, keys::PURCHASE_LOG_SK_PREFIX.to_owned(), high)
             .scan_index_forward(false)
             .consistent_read(true)
             .limit(i32::try_from(limit + 2).unwrap_or(i32::MAX))
@@ -612,13 +600,12 @@ impl PurchaseSettle for DynamoStore {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Some(Closed::Changed(status))),
-            Err(error) if is_condition_failure(&error) => Ok(self
+        match conditional(result)? {
+            Some(_) => Ok(Some(Closed::Changed(status))),
+            None => Ok(self
                 .get_purchase(account, purchase)
                 .await?
                 .map(|current| Closed::Unchanged(current.status))),
-            Err(error) => Err(unavailable(error)),
         }
     }
 }
@@ -660,10 +647,6 @@ impl PaymentMethodSave for DynamoStore {
             .set_expression_attribute_values(update.expression_attribute_values().cloned())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
-            Err(error) => Err(unavailable(error)),
-        }
+        Ok(conditional(result)?.is_some())
     }
 }

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::codec::{Reader, s, timestamp};
-use super::{DynamoStore, keys};
+use super::{DynamoStore, conditional, keys};
 use crate::money::Currency;
 use crate::ports::store::{RateBookGet, RateCardSave, Saved, StoreError};
 use crate::pricing::{BookError, RateBook, RateCard, VERSIONS_PER_BOOK_MAX};
@@ -83,14 +83,10 @@ impl RateCardSave for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Saved::Created),
+        match conditional(result) {
+            Ok(Some(_)) => Ok(Saved::Created),
             // Another upload of the same instant won the race: same card or not?
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Ok(None) => {
                 let book = self.rate_book(currency).await?;
                 match book
                     .cards()
@@ -104,7 +100,7 @@ impl RateCardSave for DynamoStore {
                     }),
                 }
             }
-            Err(error) => Err(unavailable(error)),
+            Err(error) => Err(error),
         }
     }
 }

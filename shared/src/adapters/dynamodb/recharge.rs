@@ -17,15 +17,14 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, decimal_to_n, n, s};
-use super::{DynamoStore, POST_ATTEMPTS_MAX, backoff, built, keys, unavailable};
+use super::{DynamoStore, POST_ATTEMPTS_MAX, backoff, built, conditional, keys, unavailable};
 use crate::ids::AccountId;
 use crate::ledger::NewEntry;
 use crate::money::{CreditQuote, Money};
 use crate::payments::{ProviderCustomerId, ProviderPaymentMethodId, RechargeAttemptId};
-use crate::ports::recharge::{
-    DueWallets, InFlight, RechargeState, RechargeStore, SUCCESSES_KEPT_MAX,
-};
+use crate::ports::recharge::{DueWallets, RechargeStore};
 use crate::ports::store::{PostReceipt, StoreError, WalletGet};
+use crate::recharge::{InFlight, RechargeState, SUCCESSES_KEPT_MAX};
 use crate::wallet::{AutoRecharge, Wallet};
 
 pub const DUE_INDEX: &str = "recharge_due";
@@ -78,18 +77,6 @@ fn due_update(account: &AccountId, settings: &AutoRecharge, balance: Money) -> D
             values: HashMap::new(),
         }
     }
-}
-
-/// A recharge attempt's id: derived from the account and the attempt's number, so it is the same
-/// whoever makes it and never repeats for a wallet.
-pub fn attempt_id(account: &AccountId, seq: u64) -> RechargeAttemptId {
-    let mut hasher = Sha256::new();
-    hasher.update(account.as_str().as_bytes());
-    hasher.update([0]);
-    hasher.update(seq.to_be_bytes());
-    let digest = hasher.finalize();
-    RechargeAttemptId::parse(&format!("ra_{}", hex::encode(&digest[..16])))
-        .expect("ra_ and hex digits are a valid attempt id")
 }
 
 fn state_item(account: &AccountId, state: &RechargeState) -> Item {
@@ -277,17 +264,7 @@ impl RechargeStore for DynamoStore {
             .set_expression_attribute_values(put.expression_attribute_values().cloned())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(unavailable(error)),
-        }
+        Ok(conditional(result)?.is_some())
     }
 
     async fn post_recharge(
@@ -356,24 +333,15 @@ impl RechargeStore for DynamoStore {
                 .set_expression_attribute_values(Some(values))
                 .send()
                 .await;
-            match result {
-                Ok(_) => {
-                    return Ok(Wallet {
-                        auto_recharge: settings,
-                        version: wallet.version + 1,
-                        updated_at: now,
-                        ..wallet
-                    });
-                }
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    backoff(attempt).await;
-                }
-                Err(error) => return Err(unavailable(error)),
+            if conditional(result)?.is_some() {
+                return Ok(Wallet {
+                    auto_recharge: settings,
+                    version: wallet.version + 1,
+                    updated_at: now,
+                    ..wallet
+                });
             }
+            backoff(attempt).await;
         }
         Err(StoreError::Contended {
             account: account.clone(),
@@ -428,6 +396,7 @@ impl RechargeStore for DynamoStore {
 mod tests {
     use super::*;
     use crate::money::Currency;
+    use crate::recharge::attempt_id;
 
     #[test]
     fn attempt_ids_are_stable_and_distinct() {

@@ -15,8 +15,7 @@ use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, s, timestamp};
 use super::notices::{i64_of, n_i64};
-use super::purchases::is_condition_failure;
-use super::{DynamoStore, built, keys, unavailable};
+use super::{DynamoStore, built, conditional, keys, unavailable};
 use crate::notices::delivery::{AttemptRecord, Delivery, DeliveryStatus};
 use crate::notices::endpoint::{
     ENDPOINTS_PER_OWNER_MAX, Endpoint, EndpointId, Owner, PreviousSecret,
@@ -200,10 +199,9 @@ impl DynamoStore {
         for (name, value) in values {
             update = update.expression_attribute_values(name, value);
         }
-        match update.send().await {
-            Ok(output) => output.attributes().map(endpoint_from_item).transpose(),
-            Err(error) if is_condition_failure(&error) => Ok(None),
-            Err(error) => Err(unavailable(error)),
+        match conditional(update.send().await)? {
+            Some(output) => output.attributes().map(endpoint_from_item).transpose(),
+            None => Ok(None),
         }
     }
 }
@@ -423,16 +421,15 @@ impl DeliveryStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok((delivery.clone(), true)),
-            Err(error) if is_condition_failure(&error) => {
+        match conditional(result)? {
+            Some(_) => Ok((delivery.clone(), true)),
+            None => {
                 let stored = self
                     .get_delivery(&delivery.endpoint_id, &delivery.key)
                     .await?
                     .ok_or_else(|| StoreError::Unavailable("a delivery vanished".into()))?;
                 Ok((stored, false))
             }
-            Err(error) => Err(unavailable(error)),
         }
     }
 
@@ -467,10 +464,9 @@ impl DeliveryStore for DynamoStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(output) => output.attributes().map(delivery_from_item).transpose(),
-            Err(error) if is_condition_failure(&error) => Ok(None),
-            Err(error) => Err(unavailable(error)),
+        match conditional(result)? {
+            Some(output) => output.attributes().map(delivery_from_item).transpose(),
+            None => Ok(None),
         }
     }
 
@@ -509,10 +505,8 @@ impl DeliveryStore for DynamoStore {
                     .expression_attribute_values(":status", s(status_name(status)))
                     .expression_attribute_values(":zero", n_i64(0));
             }
-            match update.send().await {
-                Ok(_) => return Ok(()),
-                Err(error) if is_condition_failure(&error) => continue,
-                Err(error) => return Err(unavailable(error)),
+            if conditional(update.send().await)?.is_some() {
+                return Ok(());
             }
         }
         Err(StoreError::Unavailable(format!("delivery {key} vanished")))
@@ -538,14 +532,13 @@ impl DeliveryStore for DynamoStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(output) => Ok(output
+        match conditional(result)? {
+            Some(output) => Ok(output
                 .attributes()
                 .map(delivery_from_item)
                 .transpose()?
                 .map(|delivery| delivery.attempts_made + 1)),
-            Err(error) if is_condition_failure(&error) => Ok(None),
-            Err(error) => Err(unavailable(error)),
+            None => Ok(None),
         }
     }
 

@@ -76,8 +76,8 @@ pub struct StripeConfig {
     pub timeout_request_ms: u64,
     /// Retries after the first attempt, for timeouts, connection errors, 409, 429 and 5xx.
     pub retries_max: u32,
-    /// Exponential backoff with jitter: the n-th retry waits between half and all of
-    /// `min(backoff_base_ms × 2ⁿ, backoff_max_ms)`.
+    /// Exponential backoff with full jitter ([`crate::adapters::backoff`]): the n-th retry waits
+    /// up to `min(backoff_base_ms × 2ⁿ, backoff_max_ms)`.
     pub backoff_base_ms: u64,
     pub backoff_max_ms: u64,
 }
@@ -381,13 +381,12 @@ impl StripeClient {
     }
 
     fn backoff_ms(&self, attempts: u32) -> u64 {
-        let exponent = attempts.saturating_sub(1).min(16);
-        let ceiling = self
-            .backoff_base_ms
-            .saturating_mul(1 << exponent)
-            .min(self.backoff_max_ms);
-        // Jitter spreads the retries of many functions that failed at the same moment.
-        fastrand::u64(ceiling / 2..=ceiling)
+        let delay = crate::adapters::backoff::backoff(
+            attempts.saturating_sub(1),
+            Duration::from_millis(self.backoff_base_ms),
+            Duration::from_millis(self.backoff_max_ms),
+        );
+        u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)
     }
 }
 

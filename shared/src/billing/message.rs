@@ -3,30 +3,36 @@
 //! under SQS's size limit.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::ids::PhoneNumberId;
 use crate::meta::{InboundMessage, StatusEvent, WebhookBatch};
-use crate::ports::queue::MESSAGE_BODY_LEN_MAX;
 
-pub const ENVELOPE_VERSION: u8 = 1;
+/// SQS takes at most 256 KiB in a message, and in a whole `SendMessageBatch`; every queue here
+/// holds to it ([`crate::ports::queue`]).
+pub const MESSAGE_BODY_LEN_MAX: usize = 256 * 1024;
+pub const MESSAGE_VERSION: u8 = 1;
 /// Events in one queue message: bounds the work one SQS record stands for.
 pub const EVENTS_PER_MESSAGE_MAX: usize = 500;
-/// Room left under SQS's limit for the envelope's own fields.
+/// Room left under SQS's limit for the message's own fields.
 const BODY_BYTES_BUDGET: usize = MESSAGE_BODY_LEN_MAX - 1024;
 
+/// The billing queue's message, the one definition of its wire format: the typed form billing
+/// reads (the default parameters), and the packed form the webhook writes, whose events are JSON
+/// already serialized ([`RawValue`]) so that packing measures exactly the bytes it sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BillingMessage {
+pub struct BillingMessage<S = StatusEvent, I = InboundMessage> {
     pub v: u8,
     pub phone_number_id: PhoneNumberId,
-    #[serde(default)]
-    pub statuses: Vec<StatusEvent>,
-    #[serde(default)]
-    pub inbound: Vec<InboundMessage>,
+    #[serde(default = "Vec::new")]
+    pub statuses: Vec<S>,
+    #[serde(default = "Vec::new")]
+    pub inbound: Vec<I>,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum EnvelopeError {
+pub enum MessageError {
     #[error("not a billing message: {0}")]
     Malformed(String),
     #[error("billing message version {0} is not one this code reads")]
@@ -36,15 +42,15 @@ pub enum EnvelopeError {
 }
 
 impl BillingMessage {
-    pub fn parse(body: &str) -> Result<Self, EnvelopeError> {
+    pub fn parse(body: &str) -> Result<Self, MessageError> {
         let message: BillingMessage = serde_json::from_str(body)
-            .map_err(|error| EnvelopeError::Malformed(error.to_string()))?;
-        if message.v != ENVELOPE_VERSION {
-            return Err(EnvelopeError::Version(message.v));
+            .map_err(|error| MessageError::Malformed(error.to_string()))?;
+        if message.v != MESSAGE_VERSION {
+            return Err(MessageError::Version(message.v));
         }
         let events = message.statuses.len() + message.inbound.len();
         if events > EVENTS_PER_MESSAGE_MAX {
-            return Err(EnvelopeError::TooManyEvents(events));
+            return Err(MessageError::TooManyEvents(events));
         }
         Ok(message)
     }
@@ -52,8 +58,8 @@ impl BillingMessage {
 
 /// One event's JSON, kept as text so packing measures exactly what it sends.
 enum Packed {
-    Status(String),
-    Inbound(String),
+    Status(Box<RawValue>),
+    Inbound(Box<RawValue>),
 }
 
 /// Packs a verified webhook body into queue message bodies: one phone number per message, at most
@@ -67,51 +73,57 @@ pub fn pack(batch: &WebhookBatch) -> Vec<String> {
             None => by_phone.push((phone.clone(), vec![item])),
         };
     for status in &batch.statuses {
-        let json = serde_json::to_string(status).expect("events always serialize");
-        push(&status.phone_number_id, Packed::Status(json));
+        push(&status.phone_number_id, Packed::Status(raw(status)));
     }
     for message in &batch.messages {
-        let json = serde_json::to_string(message).expect("events always serialize");
-        push(&message.phone_number_id, Packed::Inbound(json));
+        push(&message.phone_number_id, Packed::Inbound(raw(message)));
     }
     let mut bodies = Vec::new();
-    for (phone, items) in by_phone {
-        let mut statuses: Vec<String> = Vec::new();
-        let mut inbound: Vec<String> = Vec::new();
+    for (phone, items) in &by_phone {
+        let mut chunk = BillingMessage::<&RawValue, &RawValue>::empty(phone.clone());
         let mut bytes = 0;
         for item in items {
-            let len = match &item {
-                Packed::Status(json) | Packed::Inbound(json) => json.len() + 1,
+            let len = match item {
+                Packed::Status(json) | Packed::Inbound(json) => json.get().len() + 1,
             };
             // One event is far below the limit (its fields are bounded by the parser).
             debug_assert!(len < BODY_BYTES_BUDGET);
-            if statuses.len() + inbound.len() == EVENTS_PER_MESSAGE_MAX
+            if chunk.statuses.len() + chunk.inbound.len() == EVENTS_PER_MESSAGE_MAX
                 || bytes + len > BODY_BYTES_BUDGET
             {
-                bodies.push(body(&phone, &statuses, &inbound));
-                statuses.clear();
-                inbound.clear();
+                bodies.push(chunk.to_body());
+                chunk = BillingMessage::empty(phone.clone());
                 bytes = 0;
             }
             bytes += len;
             match item {
-                Packed::Status(json) => statuses.push(json),
-                Packed::Inbound(json) => inbound.push(json),
+                Packed::Status(json) => chunk.statuses.push(json),
+                Packed::Inbound(json) => chunk.inbound.push(json),
             }
         }
-        if !statuses.is_empty() || !inbound.is_empty() {
-            bodies.push(body(&phone, &statuses, &inbound));
+        if !chunk.statuses.is_empty() || !chunk.inbound.is_empty() {
+            bodies.push(chunk.to_body());
         }
     }
     debug_assert!(bodies.iter().all(|body| body.len() <= MESSAGE_BODY_LEN_MAX));
     bodies
 }
 
-fn body(phone: &PhoneNumberId, statuses: &[String], inbound: &[String]) -> String {
-    let phone = serde_json::to_string(phone).expect("an id serializes");
-    format!(
-        "{{\"v\":{ENVELOPE_VERSION},\"phone_number_id\":{phone},\"statuses\":[{}],\"inbound\":[{}]}}",
-        statuses.join(","),
-        inbound.join(",")
-    )
+fn raw(event: &impl Serialize) -> Box<RawValue> {
+    serde_json::value::to_raw_value(event).expect("events always serialize")
+}
+
+impl<'a> BillingMessage<&'a RawValue, &'a RawValue> {
+    fn empty(phone_number_id: PhoneNumberId) -> Self {
+        Self {
+            v: MESSAGE_VERSION,
+            phone_number_id,
+            statuses: Vec::new(),
+            inbound: Vec::new(),
+        }
+    }
+
+    fn to_body(&self) -> String {
+        serde_json::to_string(self).expect("a packed message serializes")
+    }
 }
