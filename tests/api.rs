@@ -703,13 +703,13 @@ async fn the_statement_pages_with_cursors_and_filters_by_time() {
 #[tokio::test]
 async fn a_currency_without_a_credit_price_is_refused_not_guessed() {
     let app = TestApp::spawn().await;
-    let account = unique_account("yen");
+    let account = unique_account("peso");
     let created = app
         .call(
             Method::POST,
             &format!("/v1/operator/accounts/{account}/wallet"),
             &app.operator(),
-            Some(json!({"currency": "JPY"})),
+            Some(json!({"currency": "CLP"})),
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED);
@@ -724,7 +724,7 @@ async fn a_currency_without_a_credit_price_is_refused_not_guessed() {
         .await;
     assert_eq!(quote.status, StatusCode::CONFLICT);
     assert!(
-        quote.message().contains("not sold in JPY"),
+        quote.message().contains("not sold in CLP"),
         "{}",
         quote.message()
     );

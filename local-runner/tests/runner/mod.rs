@@ -26,9 +26,15 @@ pub struct Runner {
 
 impl Runner {
     pub fn start(port: u16, data_dir: &Path) -> Self {
+        Self::start_with_env(port, data_dir, &[])
+    }
+
+    /// Starts the runner with extra environment variables (configuration under test).
+    pub fn start_with_env(port: u16, data_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(RUNNER)
             .args(["--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -2,6 +2,7 @@
 //! local runner through `axum::serve`. Every route is listed once in [`routes`], which builds the
 //! router and is checked against the OpenAPI file (`docs/openapi.json`) by a test.
 
+pub mod adjustments;
 pub mod auth;
 pub mod envelope;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod notices;
 pub mod operator;
 pub mod purchases;
 pub mod query;
+pub mod rate_card_import;
 pub mod review;
 pub mod usage;
 pub mod views;
@@ -184,9 +186,14 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
         ),
         (
             Method::POST,
+            "/v1/operator/accounts/{account_id}/adjustments",
+            post(adjustments::create_adjustment::<S>),
+        ),
+        (
+            Method::POST,
             "/v1/operator/rate-cards",
             json::body_limit(
-                post(operator::upload_rate_card::<S>),
+                post(rate_card_import::upload_rate_card_any::<S>),
                 operator::RATE_CARD_BODY_LEN_MAX,
             ),
         ),

@@ -27,6 +27,7 @@ use crate::ids::AccountId;
 use crate::ledger::{EntryId, EntryKind, Metadata, NewEntry};
 use crate::money::{CreditPricing, Money};
 use crate::ports::clock::Clock;
+use crate::ports::metrics::{self, Metric};
 use crate::ports::payments::{ChargeOutcome, OffSessionCharge, OffSessionChargeRequest};
 use crate::ports::queue::QueueSend;
 use crate::ports::recharge::RechargeStore;
@@ -169,6 +170,7 @@ where
                     "recharge attempt held past the idempotency window: look the payment up \
                      at the provider, then credit or clear it"
                 );
+                metrics::count(Metric::RechargeStuck, 1);
                 return Ok(RechargeOutcome::Skipped(Skip::Stuck));
             }
             Some(attempt) => (attempt.clone(), state.attempt_seq),
@@ -206,7 +208,11 @@ where
     ) -> Result<RechargeOutcome, RechargeError> {
         match answer {
             Ok(ChargeOutcome::Succeeded { payment_id }) => {
-                self.credit(account, attempt, payment_id, held, now).await
+                let credited = self.credit(account, attempt, payment_id, held, now).await;
+                if matches!(credited, Ok(RechargeOutcome::Credited { .. })) {
+                    metrics::count(Metric::Recharges, 1);
+                }
+                credited
             }
             Ok(ChargeOutcome::Processing { .. }) => Ok(RechargeOutcome::Pending),
             Ok(ChargeOutcome::RequiresAction { .. }) => {
@@ -225,6 +231,7 @@ where
             Err(error) if error.is_retryable() => {
                 // The lease lapses and the next trigger resumes the same attempt.
                 warn!(%account, attempt_id = %attempt.attempt_id, %error, "no answer from the provider");
+                metrics::count(Metric::RechargeNoAnswer, 1);
                 Err(error.into())
             }
             Err(error) => {

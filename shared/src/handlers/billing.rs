@@ -23,6 +23,7 @@ use crate::ledger::{EntryOutcome, LedgerEntry, NewEntry};
 use crate::meta::{ChargeDecision, decide_charge};
 use crate::money::Currency;
 use crate::ports::clock::Clock;
+use crate::ports::metrics::{self, Metric};
 use crate::ports::queue::QueueSend;
 use crate::ports::store::{ChargesPost, RateBookGet, RouteGet, StoreError, WalletGet};
 use crate::pricing::RateBook;
@@ -149,6 +150,8 @@ where
             notices = outcome.notices,
             "billing batch done"
         );
+        metrics::count(Metric::ChargesPosted, outcome.posted);
+        metrics::count(Metric::Replays, outcome.replayed);
         outcome
     }
 
@@ -243,6 +246,7 @@ fn charge_entries(
                 ChargeDecision::NoCharge { .. } => continue,
                 ChargeDecision::NeedsReview(reason) => {
                     warn!(wamid = event.wamid.as_str(), ?reason, "status needs review");
+                    metrics::count(Metric::NeedsReview, 1);
                     failed.insert(*index);
                     continue;
                 }

@@ -18,6 +18,7 @@ use crate::meta::{
     AppSecret, BODY_LEN_MAX, EnvelopeError, HandshakeQuery, SIGNATURE_HEADER, VerifyToken,
     WebhookRejection, answer_handshake, verify_and_parse,
 };
+use crate::ports::metrics::{self, Metric};
 use crate::ports::queue::QueueSend;
 
 pub const WEBHOOK_PATH: &str = "/webhooks/meta";
@@ -120,6 +121,7 @@ async fn receive<Q: QueueSend + Send + Sync>(
     let report = &batch.report;
     if report.possibly_billable_lost() {
         error!(counts = ?report.counts, skipped = ?report.skipped, "webhook skipped items that may be billable");
+        metrics::count(Metric::PossiblyBillableSkipped, 1);
     } else if !report.skipped.is_empty() || !report.unknown_fields.is_empty() {
         info!(counts = ?report.counts, unknown_fields = ?report.unknown_fields, skipped = ?report.skipped, "webhook parsed with omissions");
     }
@@ -135,6 +137,7 @@ async fn receive<Q: QueueSend + Send + Sync>(
                 messages = bodies.len(),
                 "webhook enqueued"
             );
+            metrics::count(Metric::Deliveries, 1);
             StatusCode::OK.into_response()
         }
         Err(refusal) => {

@@ -1,6 +1,7 @@
 //! Ports: the narrow traits the handlers depend on. Adapters (in [`crate::adapters`]) implement them.
 
 pub mod clock;
+pub mod metrics;
 pub mod notices;
 pub mod payments;
 pub mod queue;
