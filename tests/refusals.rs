@@ -111,7 +111,8 @@ async fn tokens_from_the_future_are_refused_on_every_route() {
     let routes = imcredits::api::routes::<imcredits::adapters::dynamodb::DynamoStore>();
     let mut refused = 0;
     for (method, path, _) in routes {
-        if path == "/webhooks/stripe" {
+        // Stripe signs its webhook; the dashboard's page and files take no token.
+        if path == "/webhooks/stripe" || path == "/" || path.starts_with("/dashboard/") {
             continue;
         }
         let concrete = path

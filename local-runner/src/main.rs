@@ -2,6 +2,7 @@
 //! in one process on 127.0.0.1, storing everything in a file under the data dir.
 
 mod args;
+mod dashboard;
 mod engine;
 mod import;
 mod notices;
@@ -110,7 +111,7 @@ async fn serve(
     let app = App {
         store: engine.store.clone(),
         clock: Arc::new(SystemClock),
-        auth: AuthConfig::local(key),
+        auth: AuthConfig::local(key.clone()),
         credits,
         payments,
         notices: notices::api(&queues)?,
@@ -126,6 +127,13 @@ async fn serve(
     ));
     say(&format!(
         "data: {dir} (survives restarts; delete it to start afresh)"
+    ));
+    let dashboard = dashboard::demo_url(&engine.store, &key, &base_url, args::TOKEN_HOURS_DEFAULT);
+    say(&format!(
+        "dashboard (account {}, signed in for {} h): {}",
+        dashboard::DEMO_ACCOUNT,
+        args::TOKEN_HOURS_DEFAULT,
+        dashboard.await?
     ));
     say(&format!(
         "get a token: cargo run -p imcredits-local --release -- token --operator --data-dir {dir}"
@@ -160,7 +168,9 @@ async fn serve(
             ))
         }
     }
-    axum::serve(listener, router(app).merge(webhook).merge(payment_routes))
+    let frame = imcredits::api::dashboard::DashboardConfig::from_env()?;
+    let routes = router(app).merge(webhook).merge(payment_routes);
+    axum::serve(listener, frame.apply(routes))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the API")?;

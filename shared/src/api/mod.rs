@@ -4,6 +4,7 @@
 
 pub mod adjustments;
 pub mod auth;
+pub mod dashboard;
 pub mod envelope;
 pub mod error;
 pub mod exports;
@@ -241,6 +242,10 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
             "/v1/wallet/statements/{month}",
             get(exports::get_monthly_statement::<S>),
         ),
+        // The dashboard page and its files: no token (the page calls the API with one), so the
+        // template leaves them out of the authorizer.
+        (Method::GET, "/", get(dashboard::page)),
+        (Method::GET, "/dashboard/{asset}", get(dashboard::asset)),
     ];
     routes.extend(notice_routes::<S>());
     routes

@@ -20,6 +20,7 @@ use crate::ledger::{EntryId, EntryKind, Metadata, NewEntry};
 use crate::payments::purchase::{Purchase, PurchaseStatus};
 use crate::payments::review::{HELD_FOR_REVIEW_LOG, HeldPayment, ReviewDecision};
 use crate::payments::{CheckoutSessionId, PurchaseId};
+use crate::ports::metrics::{self, Metric};
 use crate::ports::store::{Closed, StoreError};
 
 /// The ledger entry that credits a paid purchase: credits × unit price (the fee is not credited),
@@ -71,6 +72,7 @@ pub async fn hold<S: ApiStore>(
         .store
         .hold_purchase(purchase, held, app.clock.now())
         .await?;
+    metrics::count(Metric::PaymentsHeldForReview, 1);
     tracing::error!(
         event = %event_id,
         purchase_id = %purchase.id,

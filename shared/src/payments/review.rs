@@ -8,8 +8,8 @@ use time::{Duration, OffsetDateTime};
 use super::purchase::PaidCheckout;
 use crate::money::Money;
 
-/// The log line (error level) an alarm counts: `infra/template.yaml` filters the checkout
-/// function's logs for exactly this text.
+/// The log line (error level) written with each hold, for the person reading the logs; the alarm
+/// counts the EMF metric `PaymentsHeldForReview` (`ports::metrics`), not this text.
 pub const HELD_FOR_REVIEW_LOG: &str = "payment held for review";
 
 /// Stripe retries a webhook for three days and lets a person resend an event for up to 30; an
@@ -105,11 +105,13 @@ mod tests {
     }
 
     #[test]
-    fn the_alarm_counts_the_line_that_is_logged() {
+    fn an_alarm_watches_payments_held_for_review() {
+        // The checkout function counts each hold as the EMF metric PaymentsHeldForReview
+        // (`ports::metrics`); without an alarm on it a held payment would wait unseen.
         let template = include_str!("../../../infra/template.yaml");
         assert!(
-            template.contains(&format!("FilterPattern: '\"{HELD_FOR_REVIEW_LOG}\"'")),
-            "infra/template.yaml must filter the checkout logs for {HELD_FOR_REVIEW_LOG:?}"
+            template.contains("MetricName: PaymentsHeldForReview"),
+            "infra/template.yaml must alarm on PaymentsHeldForReview"
         );
     }
 }

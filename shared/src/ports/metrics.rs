@@ -30,10 +30,12 @@ pub enum Metric {
     RechargeNoAnswer,
     /// Recharge attempts held past the provider's idempotency window: a person must look them up.
     RechargeStuck,
+    /// Paid checkouts whose amount differs from the quote, held uncredited for an operator.
+    PaymentsHeldForReview,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 9] = [
         Metric::ChargesPosted,
         Metric::Replays,
         Metric::NeedsReview,
@@ -42,6 +44,7 @@ impl Metric {
         Metric::PossiblyBillableSkipped,
         Metric::RechargeNoAnswer,
         Metric::RechargeStuck,
+        Metric::PaymentsHeldForReview,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -54,6 +57,7 @@ impl Metric {
             Metric::PossiblyBillableSkipped => "PossiblyBillableSkipped",
             Metric::RechargeNoAnswer => "RechargeNoAnswer",
             Metric::RechargeStuck => "RechargeStuck",
+            Metric::PaymentsHeldForReview => "PaymentsHeldForReview",
         }
     }
 }
