@@ -99,6 +99,10 @@ fn cold_start_of(function: &str) -> ColdStart {
             StoreConfig::from_lookup(lookup)?;
             AutoRechargeConfig::from_lookup(lookup).map(drop)
         },
+        "NotificationsFunction" => |lookup| {
+            StoreConfig::from_lookup(lookup)?;
+            imcredits::notices_setup::NotificationsConfig::from_lookup(lookup).map(drop)
+        },
         other => panic!("{other}: add its config to tests/deploy.rs (cold_start_of)"),
     }
 }

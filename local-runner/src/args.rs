@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use imcredits::notices::retry::RetryPolicy;
+
 use crate::payments::PaymentsMode;
 
 pub const PORT_DEFAULT: u16 = 8787;
@@ -21,6 +23,10 @@ pub enum Command {
         payments: Option<PaymentsMode>,
         /// `--recharge-tick-seconds`: how often the auto-recharge sweep runs (the schedule).
         recharge_tick_seconds: u64,
+        /// `--webhook-schedule standard|short`: webhook retries as in AWS (up to 3 days), or
+        /// seconds apart (1 s doubling to 4 s, for 2 minutes; an endpoint failing for 30 s is
+        /// disabled) for demos and tests.
+        webhook_schedule: RetryPolicy,
     },
     /// Print a token signed with the data dir's local secret.
     Token {
@@ -43,7 +49,7 @@ imcredits-local: all of imcredits in one process, on an embedded DynamoDB-compat
 
 USAGE:
     imcredits-local [serve] [--port 8787] [--data-dir .local-data] [--payments fake|stripe]
-                    [--recharge-tick-seconds 60]
+                    [--recharge-tick-seconds 60] [--webhook-schedule standard|short]
     imcredits-local token (--account ID | --operator | both) [--hours 12] [--data-dir .local-data]
     imcredits-local send-webhook FILE [--port 8787] [--data-dir .local-data]
 ";
@@ -69,6 +75,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
     let mut hours = TOKEN_HOURS_DEFAULT;
     let mut payments = None;
     let mut recharge_tick_seconds = RECHARGE_TICK_SECONDS_DEFAULT;
+    let mut webhook_schedule = RetryPolicy::STANDARD;
     while let Some(flag) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match flag.as_str() {
@@ -97,6 +104,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
                     .ok_or(format!(
                         "--recharge-tick-seconds takes a number from 1 to {RECHARGE_TICK_SECONDS_MAX}"
                     ))?;
+            }
+            "--webhook-schedule" => {
+                webhook_schedule = match value("--webhook-schedule")?.as_str() {
+                    "standard" => RetryPolicy::STANDARD,
+                    "short" => RetryPolicy::SHORT,
+                    _ => return Err("--webhook-schedule takes standard or short".into()),
+                };
             }
             "--hours" => {
                 hours = value("--hours")?
@@ -141,6 +155,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
                 data_dir,
                 payments,
                 recharge_tick_seconds,
+                webhook_schedule,
             })
         }
     }
@@ -162,23 +177,27 @@ mod tests {
                 port: 8787,
                 data_dir: ".local-data".into(),
                 payments: None,
-                recharge_tick_seconds: 60
+                recharge_tick_seconds: 60,
+                webhook_schedule: RetryPolicy::STANDARD,
             })
         );
         assert_eq!(
             parse_line(
-                "serve --port 9000 --data-dir /tmp/x --payments fake --recharge-tick-seconds 5"
+                "serve --port 9000 --data-dir /tmp/x --payments fake --recharge-tick-seconds 5 \
+                 --webhook-schedule short"
             ),
             Ok(Command::Serve {
                 port: 9000,
                 data_dir: "/tmp/x".into(),
                 payments: Some(PaymentsMode::Fake),
-                recharge_tick_seconds: 5
+                recharge_tick_seconds: 5,
+                webhook_schedule: RetryPolicy::SHORT,
             })
         );
         assert!(parse_line("--recharge-tick-seconds 0").is_err());
         assert!(parse_line("--recharge-tick-seconds 3601").is_err());
         assert!(parse_line("--payments paypal").is_err());
+        assert!(parse_line("--webhook-schedule fast").is_err());
         assert!(parse_line("--port 0").is_err());
         assert!(parse_line("--port").is_err());
         assert!(parse_line("--bogus").is_err());

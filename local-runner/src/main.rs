@@ -5,6 +5,7 @@ mod args;
 mod dashboard;
 mod engine;
 mod import;
+mod notices;
 mod payments;
 mod pipeline;
 mod recharge;
@@ -53,6 +54,7 @@ async fn serve(
     data_dir: &Path,
     payments_flag: Option<payments::PaymentsMode>,
     recharge_tick: std::time::Duration,
+    webhook_policy: imcredits::notices::retry::RetryPolicy,
 ) -> anyhow::Result<()> {
     let key = secrets::jwt_key(data_dir)?;
     let app_secret = secrets::meta_app_secret(data_dir)?;
@@ -100,12 +102,19 @@ async fn serve(
         credits.clone(),
         stop_billing.subscribe(),
     ));
+    let notices = tokio::spawn(notices::run_notices(
+        engine.store.clone(),
+        Arc::clone(&queues),
+        webhook_policy,
+        stop_billing.subscribe(),
+    ));
     let app = App {
         store: engine.store.clone(),
         clock: Arc::new(SystemClock),
         auth: AuthConfig::local(key.clone()),
         credits,
         payments,
+        notices: notices::api(&queues)?,
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -168,6 +177,7 @@ async fn serve(
     let _ = stop_billing.send(true);
     billing.await.context("the billing loop panicked")?;
     recharges.await.context("the auto-recharge loop panicked")?;
+    notices.await.context("the notices loop panicked")??;
     engine.stop().await?;
     say("imcredits-local stopped");
     Ok(())
@@ -206,12 +216,14 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             payments,
             recharge_tick_seconds,
+            webhook_schedule,
         }) => {
             serve(
                 port,
                 &data_dir,
                 payments,
                 std::time::Duration::from_secs(recharge_tick_seconds),
+                webhook_schedule,
             )
             .await
         }

@@ -1,6 +1,6 @@
 //! Billing on the laptop: the in-process billing queue drained by a loop that runs the same
-//! handler as the billing function, with redelivery and a dead-letter list; notifications are
-//! printed as they are queued (recharge requests go to the auto-recharge loop, `recharge.rs`).
+//! handler as the billing function, with redelivery and a dead-letter list (notifications go to
+//! the notices loop, `notices.rs`; recharge requests to the auto-recharge loop, `recharge.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +31,7 @@ impl Queues {
     pub fn new() -> Self {
         Self {
             billing: MemoryQueue::new(RECEIVES_MAX, VISIBILITY),
-            notifications: MemoryQueue::new(1, VISIBILITY),
+            notifications: MemoryQueue::new(RECEIVES_MAX, VISIBILITY),
             recharges: MemoryQueue::new(1, VISIBILITY),
         }
     }
@@ -94,9 +94,5 @@ pub async fn run_billing(store: DynamoStore, queues: Arc<Queues>, mut stop: watc
             ));
         }
         dead_seen = dead.len();
-        for delivery in queues.notifications.receive(100) {
-            crate::say(&format!("notification: {}", delivery.body));
-            queues.notifications.delete(delivery.receipt);
-        }
     }
 }

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The domain: rules and types, no I/O.
-const DOMAIN: [&str; 11] = [
+const DOMAIN: [&str; 12] = [
+    "notices",
     "money",
     "ids",
     "wallet",

@@ -13,7 +13,8 @@
 //! - [`payments`]: purchase ids, amounts and the purchase state machine;
 //! - [`recharge`]: when auto-recharge may charge, and the lock item after each outcome;
 //! - [`reporting`]: usage buckets by day or month and group, monthly statements (the reporting time
-//!   zone itself lives on the wallet: `wallet::zone`).
+//!   zone itself lives on the wallet: `wallet::zone`);
+//! - [`notices`]: the events accounts are told (feed, signed webhooks), endpoints, the SSRF rules.
 //!
 //! Around it: [`ports`] (the narrow traits handlers depend on), [`adapters`] (those traits on
 //! DynamoDB, SQS, an in-process queue and Stripe), [`handlers`] and [`api`] (what each function
@@ -30,6 +31,8 @@ pub mod ids;
 pub mod ledger;
 pub mod meta;
 pub mod money;
+pub mod notices;
+pub mod notices_setup;
 pub mod payments;
 pub mod ports;
 pub mod pricing;

@@ -25,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
         auth: AuthConfig::api_gateway(&api_config.account_claim, &api_config.operator_scope),
         credits: api_config.credits,
         payments: setup::stripe_payments(&sdk).await?,
+        notices: imcredits::notices_setup::aws_notices_api(&sdk)?,
     };
     lambda_http::run(dashboard.apply(router(app)))
         .await

@@ -2,6 +2,7 @@
 
 pub mod backoff;
 pub mod dynamodb;
+pub mod http_webhooks;
 pub mod logging;
 pub mod memory_queue;
 pub mod sqs;

@@ -10,6 +10,7 @@ pub mod error;
 pub mod exports;
 pub mod holds;
 pub mod json;
+pub mod notices;
 pub mod operator;
 pub mod purchases;
 pub mod query;
@@ -18,6 +19,7 @@ pub mod review;
 pub mod usage;
 pub mod views;
 pub mod wallet;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 use std::ops::Deref;
@@ -31,6 +33,7 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 pub use crate::money::CreditPricing;
 use crate::ports::clock::Clock;
 use crate::ports::holds::HoldStore;
+use crate::ports::notices::{DeliveryStore, EndpointStore, NoticeFeed};
 use crate::ports::store::{
     EntriesPost, RateBookGet, RateCardSave, RouteSet, StatementRead, WalletCreate, WalletGet,
     WalletSettingsSet,
@@ -57,6 +60,10 @@ pub trait ApiStore:
     + PurchaseSettle
     + PaymentMethodGet
     + PaymentMethodSave
+    // Notices: the feed, webhook endpoints and their deliveries.
+    + NoticeFeed
+    + EndpointStore
+    + DeliveryStore
     + crate::ports::review::PurchaseReview
     + crate::ports::store::UsageRead
     + crate::ports::reporting::ReportingZoneSet
@@ -84,6 +91,9 @@ impl<T> ApiStore for T where
         + PurchaseSettle
         + PaymentMethodGet
         + PaymentMethodSave
+        + NoticeFeed
+        + EndpointStore
+        + DeliveryStore
         + crate::ports::review::PurchaseReview
         + crate::ports::store::UsageRead
         + crate::ports::reporting::ReportingZoneSet
@@ -104,6 +114,8 @@ pub struct App<S> {
     pub credits: CreditPricing,
     /// Checkout provider, webhook secrets and return URLs (purchases).
     pub payments: purchases::Payments,
+    /// The notifications queue and the webhook URL check (notices, endpoints).
+    pub notices: notices::NoticesApi,
 }
 
 /// The router's state: the shared [`App`].
@@ -131,7 +143,7 @@ impl<S> FromRef<AppState<S>> for AuthConfig {
 
 /// Every route of the API: method, path (OpenAPI syntax, which axum shares) and handler.
 pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState<S>>)> {
-    vec![
+    let mut routes = vec![
         (Method::GET, "/v1/wallet", get(wallet::get_wallet::<S>)),
         (
             Method::GET,
@@ -256,6 +268,85 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
         // template leaves them out of the authorizer.
         (Method::GET, "/", get(dashboard::page)),
         (Method::GET, "/dashboard/{asset}", get(dashboard::asset)),
+    ];
+    routes.extend(notice_routes::<S>());
+    routes
+}
+
+/// The feed and the webhook endpoints (an account's own, and the operator's platform-wide ones).
+fn notice_routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState<S>>)> {
+    use webhooks as w;
+    vec![
+        (
+            Method::GET,
+            "/v1/wallet/notices",
+            get(notices::list_notices::<S>),
+        ),
+        (
+            Method::PUT,
+            "/v1/wallet/notices/read-marker",
+            put(notices::put_read_marker::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/wallet/webhook-endpoints",
+            post(w::create_account_endpoint::<S>),
+        ),
+        (
+            Method::GET,
+            "/v1/wallet/webhook-endpoints",
+            get(w::list_account_endpoints::<S>),
+        ),
+        (
+            Method::DELETE,
+            "/v1/wallet/webhook-endpoints/{endpoint_id}",
+            delete(w::delete_account_endpoint::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/wallet/webhook-endpoints/{endpoint_id}/rotate-secret",
+            post(w::rotate_account_secret::<S>),
+        ),
+        (
+            Method::GET,
+            "/v1/wallet/webhook-endpoints/{endpoint_id}/deliveries",
+            get(w::account_deliveries::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/wallet/webhook-endpoints/{endpoint_id}/resend",
+            post(w::account_resend::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/webhook-endpoints",
+            post(w::create_platform_endpoint::<S>),
+        ),
+        (
+            Method::GET,
+            "/v1/operator/webhook-endpoints",
+            get(w::list_platform_endpoints::<S>),
+        ),
+        (
+            Method::DELETE,
+            "/v1/operator/webhook-endpoints/{endpoint_id}",
+            delete(w::delete_platform_endpoint::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/webhook-endpoints/{endpoint_id}/rotate-secret",
+            post(w::rotate_platform_secret::<S>),
+        ),
+        (
+            Method::GET,
+            "/v1/operator/webhook-endpoints/{endpoint_id}/deliveries",
+            get(w::platform_deliveries::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/webhook-endpoints/{endpoint_id}/resend",
+            post(w::platform_resend::<S>),
+        ),
     ]
 }
 

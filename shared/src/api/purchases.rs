@@ -440,6 +440,7 @@ async fn fulfil<S: ApiStore>(
         .store
         .fulfil_purchase(&purchase, &entry, &paid, app.clock.now())
         .await?;
+    super::notices::purchase_paid(app, &purchase, &outcome).await?;
     Ok(match outcome {
         Fulfilment::Credited { .. } => {
             tracing::info!(event = %event.id, %purchase_id, %account, "purchase credited");
@@ -458,18 +459,19 @@ async fn close<S: ApiStore>(
     let Some((account, purchase_id)) = session_purchase(event, session)? else {
         return Ok(WebhookOutcome::Ignored);
     };
-    Ok(
-        match app
-            .store
-            .close_purchase(&account, &purchase_id, status, app.clock.now())
-            .await?
-        {
-            None => WebhookOutcome::UnknownPurchase,
-            Some(Closed::Unchanged(_)) => WebhookOutcome::Unchanged,
-            Some(Closed::Changed(PurchaseStatus::Expired)) => WebhookOutcome::MarkedExpired,
-            Some(Closed::Changed(_)) => WebhookOutcome::MarkedFailed,
-        },
-    )
+    let closed = app
+        .store
+        .close_purchase(&account, &purchase_id, status, app.clock.now())
+        .await?;
+    if let Some(Closed::Changed(now) | Closed::Unchanged(now)) = &closed {
+        super::notices::purchase_closed(app, &account, &purchase_id, *now).await?;
+    }
+    Ok(match closed {
+        None => WebhookOutcome::UnknownPurchase,
+        Some(Closed::Unchanged(_)) => WebhookOutcome::Unchanged,
+        Some(Closed::Changed(PurchaseStatus::Expired)) => WebhookOutcome::MarkedExpired,
+        Some(Closed::Changed(_)) => WebhookOutcome::MarkedFailed,
+    })
 }
 
 /// `payment_intent.succeeded` of a checkout's payment: the card that paid, saved for auto-recharge.

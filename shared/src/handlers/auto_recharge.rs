@@ -67,22 +67,7 @@ pub enum RechargeError {
     Request(String),
 }
 
-/// A message for the notifications queue. `id` is deterministic (the same event always has the
-/// same id) so consumers drop duplicates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RechargeNotice {
-    pub id: String,
-    pub kind: NoticeKind,
-    pub account_id: AccountId,
-    pub attempt_id: String,
-    pub credits: u32,
-    pub amount: Money,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-}
-
+/// Which recharge event to publish (as a [`crate::notices::Event`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeKind {
@@ -423,23 +408,29 @@ where
         reason: Option<String>,
         now: OffsetDateTime,
     ) -> Result<(), RechargeError> {
-        let kind_name = match kind {
-            NoticeKind::RechargeSucceeded => "recharge_succeeded",
-            NoticeKind::RechargeFailed => "recharge_failed",
-            NoticeKind::AutoRechargeDisabled => "auto_recharge_disabled",
+        use crate::notices::event::{Event, EventData};
+        let (attempt_id, credits) = (attempt.attempt_id.to_string(), attempt.quote.credits);
+        let reason = reason.unwrap_or_default();
+        let data = match kind {
+            NoticeKind::RechargeSucceeded => EventData::RechargeSucceeded {
+                attempt_id,
+                credits,
+                amount: attempt.quote.total,
+            },
+            NoticeKind::RechargeFailed => EventData::RechargeFailed {
+                attempt_id,
+                credits,
+                amount: attempt.quote.total,
+                reason,
+            },
+            NoticeKind::AutoRechargeDisabled => {
+                EventData::AutoRechargeDisabled { attempt_id, reason }
+            }
         };
-        let notice = RechargeNotice {
-            id: format!("{account}:{kind_name}:{}", attempt.attempt_id),
-            kind,
-            account_id: account.clone(),
-            attempt_id: attempt.attempt_id.to_string(),
-            credits: attempt.quote.credits,
-            amount: attempt.quote.total,
-            reason,
-            at: now,
-        };
-        let body = serde_json::to_string(&notice)
+        // The id is keyed by the attempt, so a retried attempt makes the same event.
+        let event = Event::new(account, attempt.attempt_id.as_str(), now, data)
             .map_err(|error| RechargeError::Request(error.to_string()))?;
+        let body = crate::notices::delivery::event_message(&event);
         self.notifications.send_all(&[body]).await?;
         Ok(())
     }

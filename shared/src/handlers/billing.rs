@@ -214,7 +214,7 @@ where
         let (notices, recharge) = crossings(wallet, posted);
         let mut bodies: Vec<String> = notices
             .iter()
-            .map(|notice| serde_json::to_string(notice).expect("notices serialize"))
+            .map(|notice| crate::notices::delivery::event_message(&notice.into()))
             .collect();
         bodies.sort();
         bodies.dedup();

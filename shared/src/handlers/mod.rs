@@ -5,4 +5,5 @@ pub mod batch;
 pub mod billing;
 pub mod cache;
 pub mod holds;
+pub mod notifications;
 pub mod webhook;

@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod holds;
 pub mod metrics;
+pub mod notices;
 pub mod payments;
 pub mod queue;
 pub mod recharge;

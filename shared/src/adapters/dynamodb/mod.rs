@@ -8,6 +8,7 @@ pub mod hold_items;
 mod hold_release;
 pub mod holds;
 pub mod keys;
+pub mod notices;
 mod posting;
 pub use posting::EXTRA_ITEMS_MAX;
 pub mod purchases;
@@ -18,6 +19,7 @@ pub mod review;
 mod statement;
 pub mod table;
 pub mod usage;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::time::Duration;
