@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
-    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType,
 };
 
@@ -13,6 +13,12 @@ use super::hold_items::{HOLD_EXPIRY_INDEX, HX_PK, HX_SK};
 use super::keys;
 use super::recharge::{DUE_INDEX, DUE_PK, DUE_SK};
 use crate::ports::store::StoreError;
+
+/// How long `ensure_table` waits for an index it added to finish building, polled every
+/// `INDEX_POLL_INTERVAL`. DynamoDB Local builds an index on a test table in well under a second; an
+/// old table in AWS with many items may take longer, and a failed start is then retried by hand.
+const INDEX_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+const INDEX_POLL_ATTEMPTS_MAX: u32 = 600;
 
 fn attribute(name: &str) -> AttributeDefinition {
     AttributeDefinition::builder()
@@ -85,6 +91,9 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
         {
             for (name, pk, sk) in INDEXES {
                 add_index_if_missing(client, table, name, pk, sk).await?;
+                // DynamoDB builds one index at a time per table: the next `UpdateTable` is refused
+                // with `LimitExceededException` until this one is active.
+                wait_until_indexes_active(client, table).await?;
             }
             Ok(())
         }
@@ -143,4 +152,30 @@ async fn add_index_if_missing(
         }
         Err(error) => Err(unavailable(error)),
     }
+}
+
+/// Polls until no index of the table is being created or deleted (bounded).
+async fn wait_until_indexes_active(client: &Client, table: &str) -> Result<(), StoreError> {
+    for _ in 0..INDEX_POLL_ATTEMPTS_MAX {
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let building = described
+            .table()
+            .map(|table| table.global_secondary_indexes())
+            .unwrap_or_default()
+            .iter()
+            .any(|index| index.index_status() != Some(&IndexStatus::Active));
+        if !building {
+            return Ok(());
+        }
+        tokio::time::sleep(INDEX_POLL_INTERVAL).await;
+    }
+    Err(StoreError::Unavailable(format!(
+        "the indexes of table {table} were still building after {} s",
+        INDEX_POLL_INTERVAL.as_secs_f64() * f64::from(INDEX_POLL_ATTEMPTS_MAX)
+    )))
 }
