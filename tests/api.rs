@@ -65,8 +65,13 @@ async fn the_openapi_file_names_exactly_the_routes_of_the_router() {
     for (method, path) in &api_routes {
         let concrete = path
             .replace("{account_id}", "nobody")
-            .replace("{phone_number_id}", "1");
+            .replace("{phone_number_id}", "1")
+            .replace("{asset}", "app.js");
         let method = Method::from_bytes(method.as_bytes()).unwrap();
+        if path == "/" || path.starts_with("/dashboard/") {
+            dashboard_answers(&app, &concrete).await;
+            continue;
+        }
         let answer = app.call(method.clone(), &concrete, &operator, None).await;
         assert!(
             answer.status != StatusCode::METHOD_NOT_ALLOWED
@@ -82,6 +87,33 @@ async fn the_openapi_file_names_exactly_the_routes_of_the_router() {
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     let wrong_method = app.call(Method::PATCH, "/v1/wallet", &operator, None).await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    let no_file = app
+        .call(Method::GET, "/dashboard/nothing.js", &operator, None)
+        .await;
+    assert_eq!(no_file.body["error"]["code"], "not_found");
+}
+
+/// The dashboard's page and files are not JSON: they answer 200, with no token, and the strict
+/// security headers.
+async fn dashboard_answers(app: &TestApp, path: &str) {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use tower::ServiceExt;
+    let response = app
+        .router
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty()).expect("a request"))
+        .await
+        .expect("the router is infallible");
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    let headers = response.headers();
+    let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        policy.contains("script-src 'self'") && policy.ends_with("frame-ancestors 'none'"),
+        "{path}: {policy}"
+    );
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
 }
 
 #[tokio::test]
@@ -703,13 +735,13 @@ async fn the_statement_pages_with_cursors_and_filters_by_time() {
 #[tokio::test]
 async fn a_currency_without_a_credit_price_is_refused_not_guessed() {
     let app = TestApp::spawn().await;
-    let account = unique_account("yen");
+    let account = unique_account("peso");
     let created = app
         .call(
             Method::POST,
             &format!("/v1/operator/accounts/{account}/wallet"),
             &app.operator(),
-            Some(json!({"currency": "JPY"})),
+            Some(json!({"currency": "CLP"})),
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED);
@@ -724,7 +756,7 @@ async fn a_currency_without_a_credit_price_is_refused_not_guessed() {
         .await;
     assert_eq!(quote.status, StatusCode::CONFLICT);
     assert!(
-        quote.message().contains("not sold in JPY"),
+        quote.message().contains("not sold in CLP"),
         "{}",
         quote.message()
     );

@@ -302,10 +302,10 @@ async fn crossing_a_threshold_notifies_once_and_asks_for_a_recharge() {
     let notices = pipeline.queue_bodies(&pipeline.notifications).await;
     let kinds: Vec<&str> = notices
         .iter()
-        .map(|n| n["kind"].as_str().unwrap())
+        .map(|n| n["type"].as_str().unwrap())
         .collect();
     assert_eq!(kinds.len(), 2);
-    assert!(kinds.contains(&"low_balance") && kinds.contains(&"depleted"));
+    assert!(kinds.contains(&"balance.low") && kinds.contains(&"balance.depleted"));
     let recharges = pipeline.queue_bodies(&pipeline.recharges).await;
     assert_eq!(recharges.len(), 1);
     assert_eq!(recharges[0]["account_id"], account.as_str());

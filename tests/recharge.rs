@@ -98,9 +98,9 @@ async fn twenty_concurrent_triggers_make_one_payment_and_one_credit() {
     let kinds: Vec<String> = rig
         .notices()
         .iter()
-        .map(|notice| notice["kind"].as_str().unwrap().to_owned())
+        .map(|notice| notice["type"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(kinds, ["recharge_succeeded"]);
+    assert_eq!(kinds, ["recharge.succeeded"]);
     // Above the minimum now: a further trigger does nothing.
     assert_eq!(
         rig.recharger.recharge(&account).await.unwrap(),
@@ -206,15 +206,15 @@ async fn declines_back_off_then_disable_auto_recharge_with_no_further_calls() {
     let kinds: Vec<String> = rig
         .notices()
         .iter()
-        .map(|notice| notice["kind"].as_str().unwrap().to_owned())
+        .map(|notice| notice["type"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(
         kinds,
         [
-            "recharge_failed",
-            "recharge_failed",
-            "recharge_failed",
-            "auto_recharge_disabled"
+            "recharge.failed",
+            "recharge.failed",
+            "recharge.failed",
+            "auto_recharge.disabled"
         ]
     );
     // Out of the index too: the sweep will not find it.
@@ -536,8 +536,8 @@ async fn the_monthly_credit_cap_holds_and_requires_action_backs_off_like_a_decli
         RechargeOutcome::Skipped(Skip::BackingOff)
     );
     let notices = rig.notices();
-    assert_eq!(notices[0]["kind"], "recharge_failed");
-    assert_eq!(notices[0]["reason"], "requires_action");
+    assert_eq!(notices[0]["type"], "recharge.failed");
+    assert_eq!(notices[0]["data"]["reason"], "requires_action");
     assert_reconciled(&rig.store, &account).await;
 }
 
@@ -706,7 +706,7 @@ async fn a_notice_that_fails_to_send_is_sent_by_the_retry_and_nothing_is_paid_tw
         .map(|delivery| delivery.body)
         .collect();
     assert_eq!(sent.len(), 1);
-    assert!(sent[0].contains("recharge_succeeded"));
+    assert!(sent[0].contains("recharge.succeeded"));
     let wallet = assert_reconciled(&rig.store, &account).await;
     assert_eq!(wallet.balance, usd("21"));
 }

@@ -1,13 +1,19 @@
-//! The command line: `serve` (the default), `token`, `send-webhook` and `dead-letters`, each with its
-//! own flags and `--help`, and environment variables as fallbacks for the flags that have one.
+//! The command line: `serve` (the default), `token`, `send-webhook`, `dead-letters` and
+//! `import-rate-card`, each with its own flags and `--help`, and environment variables as fallbacks
+//! for the flags that have one.
 
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
+use imcredits::notices::retry::RetryPolicy;
+
 use crate::payments::PaymentsMode;
 
 pub const DATA_DIR_DEFAULT: &str = ".local-data";
+pub const PORT_DEFAULT: u16 = 8787;
+/// Hours a token (and the dashboard's demo URL) is valid unless `--hours` says otherwise.
+pub const TOKEN_HOURS_DEFAULT: i64 = 12;
 
 /// imcredits-local: all of imcredits in one process, on an embedded DynamoDB-compatible engine.
 /// Without a command it serves.
@@ -35,6 +41,14 @@ pub enum Command {
     /// List or redrive the dead letters kept in the data dir (the runner may be running).
     #[command(subcommand)]
     DeadLetters(DeadLettersCommand),
+    /// POST Meta's rates CSV to the running runner's rate-card route as an operator:
+    /// FILE --effective-from DATE [--market-list VERSION] [--port 8787] [--data-dir .local-data].
+    #[command(disable_help_flag = true)]
+    ImportRateCard {
+        /// Read by the command itself (`import.rs`), which says what it needs.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -47,7 +61,7 @@ pub struct DataDirArg {
 #[derive(Debug, Clone, Args)]
 pub struct PortArg {
     /// The runner's port on 127.0.0.1.
-    #[arg(long, env = "IMCREDITS_LOCAL_PORT", default_value_t = 8787,
+    #[arg(long, env = "IMCREDITS_LOCAL_PORT", default_value_t = PORT_DEFAULT,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
 }
@@ -65,6 +79,10 @@ pub struct ServeArgs {
     #[arg(long, env = "IMCREDITS_LOCAL_RECHARGE_TICK_SECONDS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub recharge_tick_seconds: u64,
+    /// Webhook retries as in AWS (up to 3 days), or seconds apart (1 s doubling to 4 s, for 2
+    /// minutes; an endpoint failing for 30 s is disabled) for demos and tests.
+    #[arg(long, env = "IMCREDITS_LOCAL_WEBHOOK_SCHEDULE", value_enum, default_value_t = WebhookSchedule::Standard)]
+    pub webhook_schedule: WebhookSchedule,
     /// Logs as JSON lines (as the Lambda functions write them) instead of text for people.
     #[arg(long, env = "IMCREDITS_LOCAL_LOG_JSON")]
     pub log_json: bool,
@@ -78,6 +96,21 @@ pub struct ServeArgs {
     pub billing_queue_messages_max: u64,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WebhookSchedule {
+    Standard,
+    Short,
+}
+
+impl WebhookSchedule {
+    pub fn policy(self) -> RetryPolicy {
+        match self {
+            WebhookSchedule::Standard => RetryPolicy::STANDARD,
+            WebhookSchedule::Short => RetryPolicy::SHORT,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 #[command(group(ArgGroup::new("who").required(true).multiple(true).args(["account", "operator"])))]
 pub struct TokenArgs {
@@ -88,7 +121,7 @@ pub struct TokenArgs {
     #[arg(long)]
     pub operator: bool,
     /// Hours the token is valid.
-    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(i64).range(1..=24 * 30))]
+    #[arg(long, default_value_t = TOKEN_HOURS_DEFAULT, value_parser = clap::value_parser!(i64).range(1..=24 * 30))]
     pub hours: i64,
     #[command(flatten)]
     pub data: DataDirArg,
@@ -156,9 +189,14 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(cli.serve.port.port, 8787);
         assert_eq!(cli.serve.data.data_dir, PathBuf::from(".local-data"));
-        let cli =
-            parse("--port 9000 --payments fake --recharge-tick-seconds 5 --log-json").unwrap();
+        assert_eq!(cli.serve.webhook_schedule, WebhookSchedule::Standard);
+        let cli = parse(
+            "--port 9000 --payments fake --recharge-tick-seconds 5 --log-json \
+             --webhook-schedule short",
+        )
+        .unwrap();
         assert_eq!(cli.serve.port.port, 9000);
+        assert_eq!(cli.serve.webhook_schedule.policy(), RetryPolicy::SHORT);
         assert_eq!(cli.serve.payments, Some(PaymentsMode::Fake));
         assert!(cli.serve.log_json);
         let Some(Command::Serve(serve)) = parse("serve --port 9001").unwrap().command else {
@@ -169,6 +207,7 @@ mod tests {
             "--recharge-tick-seconds 0",
             "--recharge-tick-seconds 3601",
             "--payments paypal",
+            "--webhook-schedule fast",
             "--port 0",
             "--port",
             "--bogus",
@@ -210,6 +249,23 @@ mod tests {
         assert!(parse("dead-letters redrive").is_err(), "--id or --all");
         assert!(parse("dead-letters redrive --id 3 --all").is_err());
         assert!(parse("dead-letters list --queue billing --limit 10").is_ok());
+        let Some(Command::ImportRateCard { args }) =
+            parse("import-rate-card rates.csv --effective-from 2026-10-01 --port 9000")
+                .unwrap()
+                .command
+        else {
+            panic!("import-rate-card");
+        };
+        assert_eq!(
+            args,
+            [
+                "rates.csv",
+                "--effective-from",
+                "2026-10-01",
+                "--port",
+                "9000"
+            ]
+        );
     }
 
     #[test]

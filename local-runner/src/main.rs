@@ -1,9 +1,13 @@
-//! The local runner: the API, Meta's webhook, billing and auto-recharge in one process on
-//! 127.0.0.1, storing everything (the ledger and the queues) in files under the data dir.
+//! The local runner: the API, the dashboard, Meta's webhook, billing, notifications and
+//! auto-recharge in one process on 127.0.0.1, storing everything (the ledger and the queues) in
+//! files under the data dir.
 
 mod cli;
+mod dashboard;
 mod dead_letters;
 mod engine;
+mod import;
+mod notices;
 mod payments;
 mod pipeline;
 mod recharge;
@@ -19,11 +23,10 @@ use imcredits::adapters::sqlite_queue::QueueLimits;
 use imcredits::api::auth::AuthConfig;
 use imcredits::api::{App, router};
 use imcredits::ids::AccountId;
-use imcredits::money::CreditPricing;
 use imcredits::ports::clock::{Clock, SystemClock};
 use imcredits::setup::{LogFormat, init_tracing_as};
 
-use cli::{Cli, Command, ServeArgs, TokenArgs};
+use cli::{Cli, Command, ServeArgs, TOKEN_HOURS_DEFAULT};
 
 /// After a stop, requests already being handled get this long to finish.
 const REQUESTS_DRAIN_MAX: std::time::Duration = std::time::Duration::from_secs(10);
@@ -66,6 +69,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let key = secrets::jwt_key(data_dir)?;
     let app_secret = secrets::meta_app_secret(data_dir)?;
     let (verify_token, verify_token_text) = secrets::meta_verify_token(data_dir)?;
+    // The same credit prices the functions read (CREDIT_UNIT_PRICES, CREDIT_FEE_RATE,
+    // CREDITS_PER_PURCHASE_MAX), by the same code: a bad value stops the runner at start.
+    let credits = imcredits::config::ApiConfig::from_env()
+        .context("credit prices")?
+        .credits;
     let engine = engine::Engine::start(data_dir).await?;
     let billing_limits = billing_limits(&args);
     let queues = Arc::new(pipeline::Queues::new(&engine.queues, billing_limits));
@@ -102,25 +110,37 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::clone(&queues),
         charges,
         std::time::Duration::from_secs(args.recharge_tick_seconds),
+        credits.clone(),
         stop_billing.subscribe(),
     ));
-    let auth = AuthConfig::local(key);
+    let notices = tokio::spawn(notices::run_notices(
+        engine.store.clone(),
+        Arc::clone(&queues),
+        args.webhook_schedule.policy(),
+        stop_billing.subscribe(),
+    ));
+    let auth = AuthConfig::local(key.clone());
     let app = App {
         store: engine.store.clone(),
         clock: Arc::new(SystemClock),
         auth: auth.clone(),
-        credits: CreditPricing::default().validated()?,
+        credits,
         payments,
+        notices: notices::api(&queues)?,
     };
     let gate = serving::Gate::new();
-    let routes = router(app)
-        .merge(webhook)
-        .merge(payment_routes)
-        .merge(dead_letters::routes(
-            engine.queues.clone(),
-            billing_limits,
-            auth,
-        ))
+    let frame = imcredits::api::dashboard::DashboardConfig::from_env()?;
+    let routes = frame
+        .apply(
+            router(app)
+                .merge(webhook)
+                .merge(payment_routes)
+                .merge(dead_letters::routes(
+                    engine.queues.clone(),
+                    billing_limits,
+                    auth,
+                )),
+        )
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&gate),
             serving::gate,
@@ -136,6 +156,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     ));
     say(&format!(
         "data: {dir} (survives restarts; delete it to start afresh)"
+    ));
+    let dashboard = dashboard::demo_url(&engine.store, &key, &base_url, TOKEN_HOURS_DEFAULT);
+    say(&format!(
+        "dashboard (account {}, signed in for {} h): {}",
+        dashboard::DEMO_ACCOUNT,
+        TOKEN_HOURS_DEFAULT,
+        dashboard.await?
     ));
     say(&format!(
         "get a token: cargo run -p imcredits-local --release -- token --operator --data-dir {dir}"
@@ -197,16 +224,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _ = stop_billing.send(true);
     billing.await.context("the billing loop panicked")?;
     recharges.await.context("the auto-recharge loop panicked")?;
+    notices.await.context("the notices loop panicked")??;
     drop(engine);
     say("imcredits-local stopped");
     Ok(())
 }
 
-fn token(args: &TokenArgs) -> anyhow::Result<String> {
-    let key = secrets::jwt_key(&args.data.data_dir)?;
-    let account = args
-        .account
-        .as_deref()
+/// A token signed with the data dir's local secret (also the import command's operator token).
+fn token(
+    data_dir: &std::path::Path,
+    account: Option<&str>,
+    operator: bool,
+    hours: i64,
+) -> anyhow::Result<String> {
+    let key = secrets::jwt_key(data_dir)?;
+    let account = account
         .map(AccountId::parse)
         .transpose()
         .context("--account")?;
@@ -214,9 +246,9 @@ fn token(args: &TokenArgs) -> anyhow::Result<String> {
     Ok(key.mint(
         &config,
         account.as_ref(),
-        args.operator,
+        operator,
         SystemClock.now(),
-        time::Duration::hours(args.hours),
+        time::Duration::hours(hours),
     )?)
 }
 
@@ -227,7 +259,9 @@ async fn main() -> anyhow::Result<()> {
         None => cli.serve,
         Some(Command::Serve(args)) => args,
         Some(Command::Token(args)) => {
-            println!("{}", token(&args)?);
+            let account = args.account.as_deref();
+            let token = token(&args.data.data_dir, account, args.operator, args.hours)?;
+            println!("{token}");
             return Ok(());
         }
         Some(Command::SendWebhook(args)) => {
@@ -241,6 +275,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::DeadLetters(command)) => {
             return dead_letters::run(command, billing_limits(&cli.serve));
         }
+        Some(Command::ImportRateCard { args }) => std::process::exit(import::run(&args)?),
     };
     let format = if serve_args.log_json {
         LogFormat::Json

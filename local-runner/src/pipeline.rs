@@ -1,6 +1,6 @@
 //! Billing on the laptop: the durable billing queue drained by a loop that runs the same handler as
-//! the billing function, with redelivery and dead letters; notifications are printed as they are
-//! queued (recharge requests go to the auto-recharge loop, `recharge.rs`).
+//! the billing function, with redelivery and dead letters (notifications go to the notices loop,
+//! `notices.rs`; recharge requests to the auto-recharge loop, `recharge.rs`).
 //!
 //! A message leaves the billing queue only after billing committed it (or dead-lettered it), so a
 //! crash at any point loses nothing: at the next start it is delivered again, and billing's
@@ -99,7 +99,6 @@ pub async fn run_billing(store: DynamoStore, queues: Arc<Queues>, mut stop: watc
         if drain_until.is_some_and(|until| Instant::now() >= until) {
             break;
         }
-        print_notifications(&queues.notifications).await;
         let deliveries = match queues.billing.receive(RECORDS_PER_BATCH_MAX).await {
             Ok(deliveries) => deliveries,
             Err(failure) => {
@@ -120,7 +119,6 @@ pub async fn run_billing(store: DynamoStore, queues: Arc<Queues>, mut stop: watc
         }
         bill(&billing, &queues.billing, &deliveries).await;
     }
-    print_notifications(&queues.notifications).await;
     match queues.billing.depth() {
         Ok((0, _)) => {}
         Ok((left, _)) => crate::say(&format!(
@@ -158,21 +156,5 @@ async fn bill(billing: &LocalBilling, queue: &DurableQueue, deliveries: &[Delive
     }
     if !outcome.failed.is_empty() {
         tokio::time::sleep(RETRY_PAUSE).await;
-    }
-}
-
-async fn print_notifications(queue: &DurableQueue) {
-    let Ok(deliveries) = queue.receive(RECORDS_PER_BATCH_MAX).await else {
-        return;
-    };
-    if deliveries.is_empty() {
-        return;
-    }
-    for delivery in &deliveries {
-        crate::say(&format!("notification: {}", delivery.body));
-    }
-    let receipts = deliveries.iter().map(|delivery| delivery.receipt).collect();
-    if let Err(failure) = queue.delete(receipts).await {
-        error!(%failure, "printed notifications could not be deleted; they are printed again");
     }
 }

@@ -113,6 +113,7 @@ pub async fn run_recharge(
     queues: Arc<Queues>,
     charges: LocalCharges,
     tick: Duration,
+    pricing: CreditPricing,
     mut stop: watch::Receiver<bool>,
 ) {
     let recharger = AutoRecharger {
@@ -120,7 +121,7 @@ pub async fn run_recharge(
         payments: charges,
         notifications: queues.notifications.clone(),
         clock: Arc::new(SystemClock),
-        pricing: CreditPricing::default(),
+        pricing,
         limits: RechargeLimits::default(),
     };
     let mut sweeps = tokio::time::interval(tick);
@@ -136,6 +137,16 @@ pub async fn run_recharge(
                     )),
                     Ok(_) => {}
                     Err(error) => crate::say(&format!("auto-recharge sweep failed: {error}")),
+                }
+                // The same schedule releases expired holds (the function's schedule does in AWS).
+                let now = recharger.clock.now();
+                match imcredits::handlers::holds::sweep_expired_holds(&recharger.store, now).await {
+                    Ok(sweep) if sweep.due > 0 => crate::say(&format!(
+                        "hold sweep: {} due, {} expired",
+                        sweep.due, sweep.expired
+                    )),
+                    Ok(_) => {}
+                    Err(error) => crate::say(&format!("hold sweep failed: {error}")),
                 }
             }
             _ = queues.recharges.wait(Duration::from_secs(1)) => {}

@@ -349,7 +349,7 @@ async fn a_wallet_below_its_minimum_is_recharged_once_on_the_runner() {
         Some(json!({"enabled": true, "minimum_balance": "10.00", "credits": 10})),
     );
     assert_eq!(status, 200);
-    let notice = runner.wait_for_line("recharge_succeeded", Duration::from_secs(30));
+    let notice = runner.wait_for_line("recharge.succeeded", Duration::from_secs(30));
     assert!(notice.contains("\"account_id\":\"acme\""), "{notice}");
     std::thread::sleep(Duration::from_secs(3));
     let (_, wallet) = runner.json("GET", "/v1/wallet", &owner, &[], None);
@@ -387,7 +387,7 @@ async fn a_wallet_below_its_minimum_is_recharged_once_on_the_runner() {
         Some(json!({"enabled": true, "minimum_balance": "30.00", "credits": 10})),
     );
     assert_eq!(status, 200);
-    let failed = runner.wait_for_line("recharge_failed", Duration::from_secs(30));
+    let failed = runner.wait_for_line("recharge.failed", Duration::from_secs(30));
     assert!(failed.contains("insufficient_funds"), "{failed}");
     let (_, wallet) = runner.json("GET", "/v1/wallet", &owner, &[], None);
     assert_eq!(wallet["balance"]["amount"], "26.00");

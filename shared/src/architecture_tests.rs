@@ -8,8 +8,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The domain: rules and types, no I/O.
-const DOMAIN: [&str; 9] = [
-    "money", "ids", "wallet", "ledger", "pricing", "meta", "billing", "payments", "recharge",
+const DOMAIN: [&str; 12] = [
+    "notices",
+    "money",
+    "ids",
+    "wallet",
+    "ledger",
+    "pricing",
+    "meta",
+    "billing",
+    "payments",
+    "recharge",
+    "reporting",
+    "holds",
 ];
 const PORTS: &str = "ports";
 /// Files (relative to `src/`) at most this many; a bound on the walk.

@@ -196,7 +196,7 @@ impl BillingConfig {
     }
 }
 
-/// `USD=2.00,EUR=1.85,JPY=300`: a unit price per currency sold.
+/// `USD=2.00,EUR=1.85,CLP=1900`: a unit price per currency sold.
 fn parse_unit_prices(list: &str) -> Result<BTreeMap<Currency, Decimal>, ConfigError> {
     let invalid = ConfigError::Invalid {
         name: "CREDIT_UNIT_PRICES",
@@ -423,7 +423,7 @@ mod tests {
         assert_eq!(config.credits, CreditPricing::default());
         let custom = ApiConfig::from_lookup(|name| match name {
             "ACCOUNT_CLAIM" => Some("custom:account".into()),
-            "CREDIT_UNIT_PRICES" => Some("USD=1.50, JPY=300".into()),
+            "CREDIT_UNIT_PRICES" => Some("USD=1.50, CLP=1900".into()),
             _ => None,
         })
         .unwrap();
@@ -433,14 +433,15 @@ mod tests {
             Decimal::new(150, 2)
         );
         assert_eq!(
-            custom.credits.unit_prices[&Currency::Jpy],
-            Decimal::from(300)
+            custom.credits.unit_prices[&Currency::Clp],
+            Decimal::from(1900)
         );
         assert!(!custom.credits.unit_prices.contains_key(&Currency::Eur));
         for (name, value) in [
             ("CREDIT_UNIT_PRICES", "USD=0.015"),
             ("CREDIT_UNIT_PRICES", "USD=2e0"),
-            ("CREDIT_UNIT_PRICES", "JPY=1.5"),
+            ("CREDIT_UNIT_PRICES", "CLP=1.5"),
+            ("CREDIT_UNIT_PRICES", "JPY=300"),
             ("CREDIT_UNIT_PRICES", "USD=2,USD=3"),
             ("CREDIT_UNIT_PRICES", "XYZ=2"),
             ("CREDIT_UNIT_PRICES", ""),

@@ -39,6 +39,9 @@ pub(crate) fn check_token(
 /// Used for every id that arrives from outside (accounts, phone numbers, Meta's and Stripe's ids).
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident, $what:literal, $len_max:expr, $allowed:expr) => {
+        $crate::ids::string_id!($(#[$doc])* $name, $what, $len_max, $allowed, |_: &str| Ok(()));
+    };
+    ($(#[$doc:meta])* $name:ident, $what:literal, $len_max:expr, $allowed:expr, $shape:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize)]
         #[serde(transparent)]
@@ -49,6 +52,8 @@ macro_rules! string_id {
 
             pub fn parse(text: &str) -> Result<Self, $crate::ids::IdError> {
                 $crate::ids::check_token(text, Self::LEN_MAX, $what, $allowed)?;
+                let shape: fn(&str) -> Result<(), $crate::ids::IdError> = $shape;
+                shape(text)?;
                 Ok(Self(text.to_owned()))
             }
 
@@ -73,12 +78,32 @@ macro_rules! string_id {
 }
 pub(crate) use string_id;
 
+/// An account id begins and ends with a letter or a digit, so it is never a path segment that
+/// means something else (`.`, `..`, `...`, a hidden `.name`, a trailing dot some systems drop).
+fn account_shape(text: &str) -> Result<(), IdError> {
+    let edges = [text.as_bytes().first(), text.as_bytes().last()];
+    if edges
+        .into_iter()
+        .all(|byte| byte.is_some_and(u8::is_ascii_alphanumeric))
+    {
+        Ok(())
+    } else {
+        Err(IdError {
+            what: "account id",
+            reason: "must begin and end with a letter or a digit",
+        })
+    }
+}
+
 string_id!(
-    /// The business that owns a wallet: letters, digits, `.`, `_` and `-`, at most 64 bytes.
+    /// The business that owns a wallet: 1 to 64 ASCII letters, digits, `.`, `_` and `-`, beginning
+    /// and ending with a letter or a digit (so `.`, `..` and `...` are not ids). Safe as a URL
+    /// path segment and inside a storage key without escaping.
     AccountId,
     "account id",
     64,
-    |byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-')
+    |byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'),
+    account_shape
 );
 
 string_id!(
@@ -139,7 +164,24 @@ mod tests {
     #[test]
     fn ids_accept_their_alphabet_and_nothing_else() {
         assert!(AccountId::parse("acme-co.eu_1").is_ok());
-        for bad in ["", "acme#1", "acme co", "ácme", &"a".repeat(65)] {
+        assert!(AccountId::parse("a").is_ok());
+        assert!(AccountId::parse("a..b").is_ok());
+        for bad in [
+            "",
+            "acme#1",
+            "acme co",
+            "ácme",
+            &"a".repeat(65),
+            ".",
+            "..",
+            "...",
+            ".acme",
+            "acme.",
+            "-acme",
+            "acme_",
+            "a/b",
+            "a%2Fb",
+        ] {
             assert!(AccountId::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(PhoneNumberId::parse("106540352242922").is_ok());

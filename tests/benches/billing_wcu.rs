@@ -13,14 +13,18 @@ use serde_json::{Value, json};
 
 const EVENTS: usize = 1_000;
 
-fn statuses(markets: &[&str], tags: usize) -> Vec<Value> {
+/// `hold_tag`: every status carries it (all events settle one hold) instead of a template tag.
+fn statuses(markets: &[&str], tags: usize, hold_tag: Option<&str>) -> Vec<Value> {
     (0..EVENTS)
         .map(|i| {
             let mut status = json!({
                 "id": format!("wamid.BENCH{i:06}"), "status": "delivered", "timestamp": "1750030073",
                 "recipient_id": markets[i % markets.len()], "pricing": pmp("regular", "marketing")
             });
-            status["biz_opaque_callback_data"] = json!(format!("template:{}", i % tags.max(1)));
+            status["biz_opaque_callback_data"] = match hold_tag {
+                Some(tag) => json!(tag),
+                None => json!(format!("template:{}", i % tags.max(1))),
+            };
             status
         })
         .collect()
@@ -30,12 +34,13 @@ fn statuses(markets: &[&str], tags: usize) -> Vec<Value> {
 async fn main() {
     let pipeline = Pipeline::spawn().await;
     println!("write units per billed event, {EVENTS}-event burst to one wallet (DynamoDB Local):");
-    for (label, markets, tags) in [
-        ("one market, one template", vec!["919876543210"], 1),
+    for (label, markets, tags, hold) in [
+        ("one market, one template", vec!["919876543210"], 1, false),
         (
             "three markets, one template",
             vec!["919876543210", "14155550123", "5511987654321"],
             1,
+            false,
         ),
         (
             "ten markets, five templates",
@@ -52,10 +57,21 @@ async fn main() {
                 "18765550123",
             ],
             5,
+            false,
         ),
+        // Issue 13: every event settles one hold (placed for the whole burst, in India).
+        ("one hold, one template", vec!["919876543210"], 1, true),
     ] {
         let (account, phone) = pipeline.wallet("bench", "1000").await;
-        let body = meta_body(&phone, statuses(&markets, tags));
+        let hold_tag = if hold {
+            let hold =
+                imcredits_tests::holds::granted_hold(&pipeline.store, &account, "bench", 1_000)
+                    .await;
+            Some(hold.tag())
+        } else {
+            None
+        };
+        let body = meta_body(&phone, statuses(&markets, tags, hold_tag.as_deref()));
         let batch = parse_webhook(&body).expect("the body parses");
         let records: Vec<Record> = imcredits::billing::message::pack(&batch)
             .into_iter()
@@ -69,7 +85,10 @@ async fn main() {
         let outcome = pipeline.billing_handle(&records).await;
         let elapsed = started.elapsed();
         assert_eq!(outcome.posted, EVENTS, "every event billed: {outcome:?}");
-        imcredits_tests::assert_reconciled(&pipeline.store, &account).await;
+        let wallet = imcredits_tests::assert_reconciled(&pipeline.store, &account).await;
+        if hold {
+            assert!(wallet.held.is_zero(), "the burst settled the whole hold");
+        }
         let (units, transactions) = burst_write_units(&pipeline, &account).await;
         println!(
             "  {label:<30} {:>6.3} units/event  ({units} units in {transactions} transactions, {} queue records, {:.0} ms on DynamoDB Local)",
@@ -157,6 +176,10 @@ async fn burst_write_units(
             ));
             if let Some(tag) = text("tag") {
                 usage.insert(format!("USAGE#{day}#TAG#{tag}"));
+            }
+            // Each hold the posting's charges settle is one update in its transaction.
+            if let Some(hold) = text("hold") {
+                usage.insert(format!("HOLD#{hold}"));
             }
         }
         units += usage

@@ -7,10 +7,14 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use imcredits::adapters::dynamodb::DynamoStore;
+use imcredits::adapters::http_webhooks::{StaticResolver, WebhookClient};
+use imcredits::adapters::memory_queue::MemoryQueue;
 use imcredits::api::auth::{AuthConfig, LocalJwtKey};
+use imcredits::api::notices::NoticesApi;
 use imcredits::api::{App, router};
 use imcredits::ids::AccountId;
 use imcredits::money::CreditPricing;
+use imcredits::notices::address::AddressPolicy;
 use imcredits::ports::clock::SystemClock;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -21,6 +25,8 @@ use crate::stripe::StripeStandIn;
 pub struct TestApp {
     pub router: Router,
     pub store: DynamoStore,
+    /// Where the API publishes events (purchases, grants, resends).
+    pub notifications: MemoryQueue,
     /// Stripe's API, stood in for on loopback.
     pub stripe: StripeStandIn,
     key: LocalJwtKey,
@@ -44,7 +50,32 @@ impl Answer {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        let store = crate::dynamo_store().await;
+        Self::spawn_on(crate::dynamo_store().await).await
+    }
+
+    /// The API on `store` (e.g. a table of its own, for rate cards no other test shares).
+    pub async fn spawn_on(store: DynamoStore) -> Self {
+        Self::spawn_full(
+            store,
+            AddressPolicy::AllowLoopbackHttp,
+            StaticResolver::default(),
+        )
+        .await
+    }
+
+    /// An app whose webhook registrations are checked by `policy`, names resolved by `resolver`
+    /// (a fixed table: no test asks a real DNS server).
+    pub async fn spawn_with(policy: AddressPolicy, resolver: StaticResolver) -> Self {
+        Self::spawn_full(crate::dynamo_store().await, policy, resolver).await
+    }
+
+    async fn spawn_full(
+        store: DynamoStore,
+        policy: AddressPolicy,
+        resolver: StaticResolver,
+    ) -> Self {
+        let notifications = MemoryQueue::new(5, std::time::Duration::from_secs(30));
+        let urls = WebhookClient::new(policy, Arc::new(resolver)).expect("a webhook client");
         let stripe = StripeStandIn::start().await;
         let key = LocalJwtKey::generate().expect("random bytes");
         let auth = AuthConfig::local(key.clone());
@@ -56,10 +87,15 @@ impl TestApp {
                 .validated()
                 .expect("defaults are valid"),
             payments: stripe.payments(),
+            notices: NoticesApi {
+                publish: Arc::new(notifications.clone()),
+                urls: Arc::new(urls),
+            },
         };
         Self {
             router: router(app),
             store,
+            notifications,
             stripe,
             key,
             auth,
@@ -75,6 +111,19 @@ impl TestApp {
                 OffsetDateTime::now_utc(),
                 time::Duration::hours(1),
             )
+            .expect("signing works")
+    }
+
+    /// A token issued at `issued_at` (a year ahead, say), valid for three years from now.
+    pub fn token_issued_at(
+        &self,
+        account: Option<&AccountId>,
+        operator: bool,
+        issued_at: OffsetDateTime,
+    ) -> String {
+        let lifetime = OffsetDateTime::now_utc() + time::Duration::days(3 * 365) - issued_at;
+        self.key
+            .mint(&self.auth, account, operator, issued_at, lifetime)
             .expect("signing works")
     }
 

@@ -18,7 +18,10 @@ use time::OffsetDateTime;
 pub mod app;
 pub mod capacity;
 pub mod faults;
+pub mod holds;
+pub mod notices;
 pub mod pipeline;
+pub mod receiver;
 pub mod recharge;
 pub mod sqs;
 pub mod stripe;
@@ -216,6 +219,7 @@ pub async fn assert_reconciled(store: &DynamoStore, account: &AccountId) -> Wall
     if let Err(error) = reconcile(&wallet, &entries) {
         panic!("wallet {account} does not reconcile: {error}");
     }
-    assert_eq!(wallet.can_send(), wallet.balance.is_positive());
+    assert_eq!(wallet.can_send(), wallet.available().is_positive());
+    holds::assert_holds_add_up(store, &wallet).await;
     wallet
 }

@@ -14,12 +14,15 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // The phone metadata warm-up is most of billing's cold start: it runs on its own thread while
+    // configuration and clients are built, and is joined before the first message, which so
+    // never pays for it.
+    let warm_up = std::thread::spawn(imcredits::pricing::warm_up);
     setup::init_tracing();
     let store_config = StoreConfig::from_env()?;
     let config = BillingConfig::from_env()?;
     let sdk = setup::aws_config().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    imcredits::pricing::warm_up();
     let billing = Billing::new(
         setup::dynamo_store(&sdk, &store_config),
         SqsQueue::new(sqs.clone(), config.notifications_queue_url),
@@ -27,6 +30,9 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(SystemClock),
         config.cache_ttl,
     );
+    warm_up
+        .join()
+        .map_err(|_| anyhow::anyhow!("the phone metadata warm-up panicked"))?;
     let billing = &billing;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
         let outcome = billing.handle(&records_from_sqs(event.payload)).await;

@@ -38,14 +38,24 @@ pub struct Runner {
 
 impl Runner {
     pub fn start(port: u16, data_dir: &Path) -> Self {
-        Self::start_with(port, data_dir, &[])
+        Self::launch(port, data_dir, &[], &[])
     }
 
     pub fn start_with(port: u16, data_dir: &Path, extra: &[&str]) -> Self {
+        Self::launch(port, data_dir, extra, &[])
+    }
+
+    /// Starts the runner with extra environment variables (configuration under test).
+    pub fn start_with_env(port: u16, data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::launch(port, data_dir, &[], env)
+    }
+
+    fn launch(port: u16, data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(RUNNER)
             .args(["--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

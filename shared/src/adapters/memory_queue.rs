@@ -172,6 +172,34 @@ impl QueueSend for MemoryQueue {
     }
 }
 
+impl crate::ports::notices::QueueSendDelayed for MemoryQueue {
+    /// Held in flight until `delay` passes, then delivered like any other message (the runner's
+    /// notifications loop polls, so a delayed message arrives within its poll interval).
+    async fn send_delayed(&self, body: String, delay: Duration) -> Result<(), QueueError> {
+        if body.len() > MESSAGE_BODY_LEN_MAX {
+            return Err(QueueError::TooLarge {
+                index: 0,
+                len: body.len(),
+            });
+        }
+        let mut state = self.lock();
+        if state.ready.len() + state.in_flight.len() >= QUEUE_DEPTH_MAX {
+            return Err(QueueError::Unavailable("the local queue is full".into()));
+        }
+        let receipt = state.next_receipt;
+        state.next_receipt += 1;
+        let stored = Stored {
+            receipt,
+            body,
+            receive_count: 0,
+        };
+        state
+            .in_flight
+            .insert(receipt, (stored, Instant::now() + delay));
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,3 +70,31 @@ impl QueueSend for SqsQueue {
         .await
     }
 }
+
+/// SQS holds a message back at most 15 minutes; a longer wait is made of hops by the consumer.
+pub const DELAY_MAX: std::time::Duration = std::time::Duration::from_secs(900);
+
+impl crate::ports::notices::QueueSendDelayed for SqsQueue {
+    async fn send_delayed(
+        &self,
+        body: String,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        if body.len() > crate::ports::queue::MESSAGE_BODY_LEN_MAX {
+            return Err(QueueError::TooLarge {
+                index: 0,
+                len: body.len(),
+            });
+        }
+        let seconds = i32::try_from(delay.min(DELAY_MAX).as_secs()).expect("at most 900");
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(seconds)
+            .send()
+            .await
+            .map_err(|error| QueueError::Unavailable(DisplayErrorContext(error).to_string()))?;
+        Ok(())
+    }
+}

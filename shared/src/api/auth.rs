@@ -23,6 +23,36 @@ pub const LOCAL_ISSUER: &str = "imcredits-local";
 pub const LOCAL_AUDIENCE: &str = "imcredits";
 const LOCAL_SECRET_LEN_MIN: usize = 32;
 const TOKEN_LEN_MAX: usize = 4096;
+/// Clock skew allowed on `exp`, `nbf` and `iat`: a token is not used before it is valid, give or
+/// take a minute between the issuer's clock and ours.
+pub const CLOCK_LEEWAY_SECS: i64 = 60;
+
+/// `nbf` and `iat` (seconds since 1970), when present, must not lie ahead of `now` by more than
+/// the leeway: a token from the future was minted wrongly or is being replayed early.
+fn check_not_before(
+    nbf: Option<i64>,
+    iat: Option<i64>,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    let latest = now.unix_timestamp() + CLOCK_LEEWAY_SECS;
+    for (claim, value) in [("nbf", nbf), ("iat", iat)] {
+        if value.is_some_and(|value| value > latest) {
+            return Err(ApiError::unauthorized(format!(
+                "the bearer token is not valid yet: its {claim} lies in the future"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The token of an `Authorization` header value: the scheme `Bearer` in any case (RFC 9110
+/// §11.1), one or more spaces, then the token.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
+}
 
 #[derive(Clone)]
 pub enum AuthMode {
@@ -89,6 +119,8 @@ struct LocalClaims {
     iat: i64,
     exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
     #[serde(flatten)]
     other: HashMap<String, serde_json::Value>,
@@ -131,6 +163,7 @@ impl LocalJwtKey {
             aud: LOCAL_AUDIENCE.to_owned(),
             iat: now.unix_timestamp(),
             exp: (now + lifetime).unix_timestamp(),
+            nbf: None,
             scope: operator.then(|| config.operator_scope.clone()),
             other,
         };
@@ -147,13 +180,19 @@ impl LocalJwtKey {
         validation.set_issuer(&[LOCAL_ISSUER]);
         validation.set_audience(&[LOCAL_AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        jsonwebtoken::decode::<LocalClaims>(
+        validation.validate_nbf = true;
+        validation.leeway = CLOCK_LEEWAY_SECS.unsigned_abs();
+        let claims = jsonwebtoken::decode::<LocalClaims>(
             token,
             &DecodingKey::from_secret(&self.secret),
             &validation,
         )
         .map(|data| data.claims)
-        .map_err(|error| ApiError::unauthorized(format!("the bearer token is not valid: {error}")))
+        .map_err(|error| {
+            ApiError::unauthorized(format!("the bearer token is not valid: {error}"))
+        })?;
+        check_not_before(claims.nbf, Some(claims.iat), OffsetDateTime::now_utc())?;
+        Ok(claims)
     }
 }
 
@@ -255,6 +294,22 @@ fn api_gateway_caller(config: &AuthConfig, parts: &Parts) -> Result<Caller, ApiE
         .as_ref()
         .and_then(|authorizer| authorizer.jwt.as_ref())
         .ok_or_else(|| ApiError::unauthorized("the request carries no verified token"))?;
+    // API Gateway checks these too; checking again costs nothing and holds behind any authorizer.
+    let claim_secs = |name: &str| -> Result<Option<i64>, ApiError> {
+        jwt.claims
+            .get(name)
+            .map(|value| {
+                value.parse::<i64>().map_err(|_| {
+                    ApiError::unauthorized(format!("the token's {name} claim is not a number"))
+                })
+            })
+            .transpose()
+    };
+    check_not_before(
+        claim_secs("nbf")?,
+        claim_secs("iat")?,
+        OffsetDateTime::now_utc(),
+    )?;
     let from_list = jwt.scopes.iter().flatten().map(String::as_str);
     // API Gateway lists scopes from the `scope`/`scp` claim; read the claim too where it is not.
     let from_claim = jwt
@@ -277,7 +332,7 @@ fn local_caller(config: &AuthConfig, key: &LocalJwtKey, parts: &Parts) -> Result
     let token = header
         .to_str()
         .ok()
-        .and_then(|value| value.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .filter(|token| !token.is_empty() && token.len() <= TOKEN_LEN_MAX)
         .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
     let claims = key.verify(token)?;
@@ -390,6 +445,115 @@ mod tests {
         }
         assert!(LocalJwtKey::new(vec![0; 31]).is_err());
         assert_eq!(format!("{key:?}"), "LocalJwtKey(..)");
+    }
+
+    fn signed(key: &LocalJwtKey, iat: i64, nbf: Option<i64>) -> String {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let claims = LocalClaims {
+            sub: "acme".into(),
+            iss: LOCAL_ISSUER.into(),
+            aud: LOCAL_AUDIENCE.into(),
+            iat,
+            exp: now + 3 * 365 * 86_400,
+            nbf,
+            scope: Some(OPERATOR_SCOPE_DEFAULT.into()),
+            other: HashMap::from([(ACCOUNT_CLAIM_DEFAULT.to_owned(), "acme".into())]),
+        };
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(key.secret()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn tokens_from_the_future_are_refused_within_a_small_leeway() {
+        let key = LocalJwtKey::generate().unwrap();
+        let config = AuthConfig::local(key.clone());
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let year = 365 * 86_400;
+        for (iat, nbf, accepted) in [
+            (now, None, true),
+            (now, Some(now), true),
+            // Clocks drift: a few seconds ahead is fine.
+            (now + 10, Some(now + 10), true),
+            (now + year, None, false),
+            (now, Some(now + year), false),
+            (now + CLOCK_LEEWAY_SECS + 30, None, false),
+            (now, Some(now + CLOCK_LEEWAY_SECS + 30), false),
+        ] {
+            let answer = local_caller(&config, &key, &bearer(&signed(&key, iat, nbf)));
+            assert_eq!(
+                answer.is_ok(),
+                accepted,
+                "iat {iat} nbf {nbf:?}: {answer:?}"
+            );
+            if let Err(refused) = answer {
+                assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+            }
+        }
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let key = LocalJwtKey::generate().unwrap();
+        let config = AuthConfig::local(key.clone());
+        let token = key
+            .mint(
+                &config,
+                None,
+                true,
+                OffsetDateTime::now_utc(),
+                time::Duration::hours(1),
+            )
+            .unwrap();
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let parts = parts_with(|parts| {
+                parts.headers.insert(
+                    header::AUTHORIZATION,
+                    format!("{scheme} {token}").parse().unwrap(),
+                );
+            });
+            assert!(local_caller(&config, &key, &parts).is_ok(), "{scheme}");
+        }
+        for value in [
+            format!("Basic {token}"),
+            format!("Bearer{token}"),
+            token.clone(),
+        ] {
+            let parts = parts_with(|parts| {
+                parts
+                    .headers
+                    .insert(header::AUTHORIZATION, value.parse().unwrap());
+            });
+            assert!(local_caller(&config, &key, &parts).is_err(), "{value}");
+        }
+    }
+
+    #[test]
+    fn api_gateway_claims_from_the_future_are_refused() {
+        let config = AuthConfig::api_gateway("custom:account", "imcredits/operator");
+        let future = (OffsetDateTime::now_utc().unix_timestamp() + 86_400).to_string();
+        for claim in ["nbf", "iat"] {
+            let context: lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext =
+                serde_json::from_value(serde_json::json!({
+                    "http": {"method": "GET", "path": "/v1/wallet", "protocol": "HTTP/1.1",
+                             "sourceIp": "192.0.2.1", "userAgent": "test"},
+                    "authorizer": {"jwt": {
+                        "claims": {"custom:account": "acme", claim: future},
+                        "scopes": null
+                    }}
+                }))
+                .unwrap();
+            let parts = parts_with(|parts| {
+                parts
+                    .extensions
+                    .insert(RequestContext::ApiGatewayV2(context));
+            });
+            let refused = api_gateway_caller(&config, &parts).unwrap_err();
+            assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{claim}");
+        }
     }
 
     #[test]

@@ -11,6 +11,33 @@ use super::error::ApiError;
 /// Request bodies are small documents; anything larger is refused before it is read in full.
 pub const REQUEST_BODY_LEN_MAX: usize = 64 * 1024;
 
+/// The body limit of a route that takes more than [`REQUEST_BODY_LEN_MAX`]: set next to its
+/// `DefaultBodyLimit` (see [`body_limit`]) so that its 413 states the limit that applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLenMax(pub usize);
+
+/// A route's body limit: the limit itself, and the extension its 413 reads the figure from.
+pub fn body_limit<S>(
+    route: axum::routing::MethodRouter<S>,
+    len_max: usize,
+) -> axum::routing::MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    route
+        .layer::<_, std::convert::Infallible>(axum::extract::DefaultBodyLimit::max(len_max))
+        .layer::<_, std::convert::Infallible>(axum::Extension(BodyLenMax(len_max)))
+}
+
+/// The 413 every route answers for a body over `len_max` bytes.
+pub fn too_large(len_max: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("body: request bodies on this route are at most {len_max} bytes"),
+    )
+}
+
 /// A JSON body of type `T`.
 pub struct ApiJson<T>(pub T);
 
@@ -37,16 +64,16 @@ where
                 "send the body as Content-Type: application/json",
             ));
         }
-        // The router's body limit (DefaultBodyLimit) makes reading past REQUEST_BODY_LEN_MAX fail.
+        // The route's body limit (DefaultBodyLimit) makes reading past it fail.
+        let len_max = request
+            .extensions()
+            .get::<BodyLenMax>()
+            .map_or(REQUEST_BODY_LEN_MAX, |limit| limit.0);
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        format!("request bodies are at most {REQUEST_BODY_LEN_MAX} bytes"),
-                    )
+                    too_large(len_max)
                 } else {
                     ApiError::bad_request("the request body could not be read")
                 }
@@ -56,12 +83,34 @@ where
 }
 
 /// Parses a body, naming the field at fault (`auto_recharge.credits: invalid type ...`).
+///
+/// Only a JSON object is a body: serde would otherwise read an array positionally into a struct
+/// (`["ARR-1", 2, "store"]` as a grant), which no caller means.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first.is_some_and(|byte| *byte != b'{') {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "body: must be a JSON object",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
+        let out_of_range = inner.to_string().starts_with("number out of range");
+        if inner.is_syntax() && path != "." && out_of_range {
+            // Valid JSON (`1e400`) that no number type here holds: the field's value is wrong.
+            ApiError::invalid_field(&path, "number out of range")
+        } else if inner.is_syntax() && path != "." && is_json(bytes) {
+            // serde_json reports a well-formed value of the wrong type for an enum (`"source": 5`)
+            // as a syntax error; the body is JSON, so it is the field that is wrong.
+            ApiError::invalid_field(
+                &path,
+                "has the wrong type (see the API's documented values)",
+            )
+        } else if inner.is_syntax() || inner.is_eof() {
             ApiError::bad_request(format!("the body is not valid JSON: {inner}"))
         } else if path == "." {
             ApiError::new(
@@ -77,6 +126,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         .end()
         .map_err(|_| ApiError::bad_request("the body has trailing characters after its JSON"))?;
     Ok(value)
+}
+
+/// Whether `bytes` are well-formed JSON (of any shape).
+fn is_json(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
 }
 
 #[cfg(test)]

@@ -2,14 +2,24 @@
 //! local runner through `axum::serve`. Every route is listed once in [`routes`], which builds the
 //! router and is checked against the OpenAPI file (`docs/openapi.json`) by a test.
 
+pub mod adjustments;
 pub mod auth;
+pub mod dashboard;
+pub mod envelope;
 pub mod error;
+pub mod exports;
+pub mod holds;
 pub mod json;
+pub mod notices;
 pub mod operator;
 pub mod purchases;
 pub mod query;
+pub mod rate_card_import;
+pub mod review;
+pub mod usage;
 pub mod views;
 pub mod wallet;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 use std::ops::Deref;
@@ -22,6 +32,8 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 
 pub use crate::money::CreditPricing;
 use crate::ports::clock::Clock;
+use crate::ports::holds::HoldStore;
+use crate::ports::notices::{DeliveryStore, EndpointStore, NoticeFeed};
 use crate::ports::store::{
     EntriesPost, RateBookGet, RateCardSave, RouteSet, StatementRead, WalletCreate, WalletGet,
     WalletSettingsSet,
@@ -48,6 +60,16 @@ pub trait ApiStore:
     + PurchaseSettle
     + PaymentMethodGet
     + PaymentMethodSave
+    // Notices: the feed, webhook endpoints and their deliveries.
+    + NoticeFeed
+    + EndpointStore
+    + DeliveryStore
+    + crate::ports::review::PurchaseReview
+    + crate::ports::store::UsageRead
+    + crate::ports::reporting::ReportingZoneSet
+    + crate::ports::reporting::EntriesGet
+    // Holds: reserve before a send, release what is not used.
+    + HoldStore
     + Clone
     + Send
     + Sync
@@ -69,6 +91,14 @@ impl<T> ApiStore for T where
         + PurchaseSettle
         + PaymentMethodGet
         + PaymentMethodSave
+        + NoticeFeed
+        + EndpointStore
+        + DeliveryStore
+        + crate::ports::review::PurchaseReview
+        + crate::ports::store::UsageRead
+        + crate::ports::reporting::ReportingZoneSet
+        + crate::ports::reporting::EntriesGet
+        + HoldStore
         + Clone
         + Send
         + Sync
@@ -84,6 +114,8 @@ pub struct App<S> {
     pub credits: CreditPricing,
     /// Checkout provider, webhook secrets and return URLs (purchases).
     pub payments: purchases::Payments,
+    /// The notifications queue and the webhook URL check (notices, endpoints).
+    pub notices: notices::NoticesApi,
 }
 
 /// The router's state: the shared [`App`].
@@ -111,7 +143,7 @@ impl<S> FromRef<AppState<S>> for AuthConfig {
 
 /// Every route of the API: method, path (OpenAPI syntax, which axum shares) and handler.
 pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState<S>>)> {
-    vec![
+    let mut routes = vec![
         (Method::GET, "/v1/wallet", get(wallet::get_wallet::<S>)),
         (
             Method::GET,
@@ -160,9 +192,16 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
         ),
         (
             Method::POST,
+            "/v1/operator/accounts/{account_id}/adjustments",
+            post(adjustments::create_adjustment::<S>),
+        ),
+        (
+            Method::POST,
             "/v1/operator/rate-cards",
-            post(operator::upload_rate_card::<S>)
-                .layer(DefaultBodyLimit::max(operator::RATE_CARD_BODY_LEN_MAX)),
+            json::body_limit(
+                post(rate_card_import::upload_rate_card_any::<S>),
+                operator::RATE_CARD_BODY_LEN_MAX,
+            ),
         ),
         (
             Method::GET,
@@ -185,6 +224,128 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
             Method::POST,
             "/webhooks/stripe",
             post(purchases::stripe_webhook::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/accounts/{account_id}/purchases/{purchase_id}/review",
+            post(review::review_purchase::<S>),
+        ),
+        // Reporting: usage from the aggregates, the zone that decides its days, statements.
+        (Method::GET, "/v1/wallet/usage", get(usage::get_usage::<S>)),
+        (
+            Method::PUT,
+            "/v1/wallet/reporting-time-zone",
+            put(usage::put_reporting_zone::<S>),
+        ),
+        (
+            Method::PUT,
+            "/v1/operator/accounts/{account_id}/reporting-time-zone",
+            put(usage::put_account_reporting_zone::<S>),
+        ),
+        (
+            Method::GET,
+            "/v1/wallet/statements/{month}",
+            get(exports::get_monthly_statement::<S>),
+        ),
+        // Holds: reserve a send's cost before it goes out; charges with the hold's tag settle it.
+        (
+            Method::POST,
+            "/v1/wallet/holds",
+            post(holds::create_hold::<S>),
+        ),
+        (Method::GET, "/v1/wallet/holds", get(holds::list_holds::<S>)),
+        (
+            Method::GET,
+            "/v1/wallet/holds/{hold_id}",
+            get(holds::get_hold::<S>),
+        ),
+        (
+            Method::DELETE,
+            "/v1/wallet/holds/{hold_id}",
+            delete(holds::delete_hold::<S>),
+        ),
+        // The dashboard page and its files: no token (the page calls the API with one), so the
+        // template leaves them out of the authorizer.
+        (Method::GET, "/", get(dashboard::page)),
+        (Method::GET, "/dashboard/{asset}", get(dashboard::asset)),
+    ];
+    routes.extend(notice_routes::<S>());
+    routes
+}
+
+/// The feed and the webhook endpoints (an account's own, and the operator's platform-wide ones).
+fn notice_routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState<S>>)> {
+    use webhooks as w;
+    vec![
+        (
+            Method::GET,
+            "/v1/wallet/notices",
+            get(notices::list_notices::<S>),
+        ),
+        (
+            Method::PUT,
+            "/v1/wallet/notices/read-marker",
+            put(notices::put_read_marker::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/wallet/webhook-endpoints",
+            post(w::create_account_endpoint::<S>),
+        ),
+        (
+            Method::GET,
+            "/v1/wallet/webhook-endpoints",
+            get(w::list_account_endpoints::<S>),
+        ),
+        (
+            Method::DELETE,
+            "/v1/wallet/webhook-endpoints/{endpoint_id}",
+            delete(w::delete_account_endpoint::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/wallet/webhook-endpoints/{endpoint_id}/rotate-secret",
+            post(w::rotate_account_secret::<S>),
+        ),
+        (
+            Method::GET,
+            "/v1/wallet/webhook-endpoints/{endpoint_id}/deliveries",
+            get(w::account_deliveries::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/wallet/webhook-endpoints/{endpoint_id}/resend",
+            post(w::account_resend::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/webhook-endpoints",
+            post(w::create_platform_endpoint::<S>),
+        ),
+        (
+            Method::GET,
+            "/v1/operator/webhook-endpoints",
+            get(w::list_platform_endpoints::<S>),
+        ),
+        (
+            Method::DELETE,
+            "/v1/operator/webhook-endpoints/{endpoint_id}",
+            delete(w::delete_platform_endpoint::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/webhook-endpoints/{endpoint_id}/rotate-secret",
+            post(w::rotate_platform_secret::<S>),
+        ),
+        (
+            Method::GET,
+            "/v1/operator/webhook-endpoints/{endpoint_id}/deliveries",
+            get(w::platform_deliveries::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/webhook-endpoints/{endpoint_id}/resend",
+            post(w::platform_resend::<S>),
         ),
     ]
 }
@@ -220,5 +381,6 @@ pub fn router<S: ApiStore>(app: App<S>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json::REQUEST_BODY_LEN_MAX))
+        .layer(axum::middleware::map_response(envelope::envelope_errors))
         .with_state(AppState(Arc::new(app)))
 }

@@ -203,6 +203,15 @@ pub async fn create_grant<S: ApiStore>(
         }
         headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
+    // Published on a replay too (same ids): a crash after posting loses no notice.
+    super::notices::grant_posted(
+        &app.notices,
+        &account,
+        u64::from(credits.get()),
+        outcome.entry(),
+        &receipt.wallet,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         headers,

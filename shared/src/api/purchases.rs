@@ -41,11 +41,11 @@ use crate::adapters::stripe::events::{
 use crate::adapters::stripe::webhook::{WEBHOOK_BODY_LEN_MAX, WebhookVerifier};
 use crate::ids::AccountId;
 use crate::ids::fingerprint;
-use crate::ledger::{EntryId, EntryKind, Metadata, NewEntry};
 use crate::payments::purchase::{
     PaidCheckout, Purchase, PurchaseCursor, PurchaseKey, PurchaseStatus, SavedPaymentMethod,
     StoredCheckout,
 };
+use crate::payments::review::{HeldPayment, check_event_time, needs_review};
 use crate::payments::{PurchaseId, ReturnUrl};
 use crate::ports::payments::{
     CheckoutCreate, CheckoutCustomer, CheckoutRequest, CheckoutSession, PaymentError,
@@ -326,9 +326,15 @@ fn history_request(query: Option<&str>) -> Result<PurchaseListRequest, ApiError>
 pub async fn list_purchases<S: ApiStore>(
     State(app): State<AppState<S>>,
     AccountCaller(account): AccountCaller,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<PurchaseHistoryView>, ApiError> {
-    let request = history_request(query.as_deref())?;
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let (format, rest) = super::exports::negotiate(&headers, query.as_deref());
+    if format == super::exports::Format::Csv {
+        return super::exports::payments_csv(app, account, rest.as_deref()).await;
+    }
+    let request = history_request(rest.as_deref())?;
     let page = app.store.purchase_page(&account, &request).await?;
     if page.purchases.is_empty() && request.cursor.is_none() {
         // No history of an account without a wallet is a 404, not an empty list.
@@ -337,7 +343,8 @@ pub async fn list_purchases<S: ApiStore>(
     Ok(Json(PurchaseHistoryView {
         purchases: page.purchases.iter().map(PurchaseView::from).collect(),
         next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
-    }))
+    })
+    .into_response())
 }
 
 /// What a webhook delivery did, for Stripe's dashboard and our logs.
@@ -355,6 +362,8 @@ pub enum WebhookOutcome {
     NewerPaymentMethodKept,
     /// A completed checkout whose delayed payment has not settled yet.
     AwaitingPayment,
+    /// Paid, but not the quoted total: held for an operator, nothing credited.
+    HeldForReview,
     /// A purchase this deployment does not know (another deployment on the same Stripe account).
     UnknownPurchase,
     /// An event type or object imcredits does not act on.
@@ -400,53 +409,38 @@ async fn fulfil<S: ApiStore>(
         tracing::warn!(event = %event.id, %purchase_id, %account, "paid event for an unknown purchase");
         return Ok(WebhookOutcome::UnknownPurchase);
     };
-    match session.amount_total() {
-        Ok(Some(paid)) if paid != purchase.quote.total => {
-            // Money was taken, so the purchase is credited as quoted; the difference is an alert.
-            tracing::error!(event = %event.id, %purchase_id, %paid, quoted = %purchase.quote.total,
-                "the paid amount differs from the quote");
-        }
-        Ok(_) => {}
-        Err(error) => tracing::warn!(event = %event.id, %error, "unreadable paid amount"),
-    }
-    let entry_id = EntryId::purchase(purchase_id.as_str()).map_err(|error| {
-        tracing::error!(%error, "a purchase id does not fit an entry id");
-        ApiError::internal()
-    })?;
-    let mut metadata = Metadata::new();
-    let credits = purchase.quote.credits.to_string();
-    let charged = purchase.quote.total.amount().to_string();
-    for (key, value) in [
-        ("credits", credits.as_str()),
-        ("charged_total", charged.as_str()),
-        ("checkout_session", session.id.as_str()),
-    ] {
-        // A value longer than metadata allows (a very long provider id) is left out, not fatal.
-        let _ = metadata.insert(key, value);
-    }
-    let description = format!("{} credits bought by card", purchase.quote.credits);
-    let entry = NewEntry::new(
-        entry_id,
-        EntryKind::Purchase,
-        purchase.quote.subtotal,
-        &description,
-        metadata,
-        event.created,
-    )
-    .map_err(|error| {
-        tracing::error!(%error, %purchase_id, "a stored purchase makes no valid entry");
-        ApiError::internal()
-    })?;
+    // Stripe's time becomes the entry's: bounded first, and refused (400) when out of bounds.
+    let created = check_event_time(event.created, app.clock.now()).map_err(bad_event)?;
+    let entry = super::review::purchase_entry(&purchase, &session.id, created)?;
     let paid = PaidCheckout {
         session_id: session.id.clone(),
         customer: session.customer.clone(),
         payment_intent: session.payment_intent_id().cloned(),
         payment_method: session.payment_method().cloned(),
     };
+    let paid_total = session.amount_total().unwrap_or_else(|error| {
+        tracing::warn!(event = %event.id, %error, "unreadable paid amount");
+        None
+    });
+    if needs_review(purchase.quote.total, paid_total) {
+        // Money was taken, but not what was quoted: a person decides what it buys.
+        let held = HeldPayment {
+            paid_total,
+            paid,
+            event_created: created,
+        };
+        return Ok(
+            match super::review::hold(app, event.id.as_str(), &purchase, &held).await? {
+                Closed::Unchanged(PurchaseStatus::Paid) => WebhookOutcome::AlreadyCredited,
+                _ => WebhookOutcome::HeldForReview,
+            },
+        );
+    }
     let outcome = app
         .store
         .fulfil_purchase(&purchase, &entry, &paid, app.clock.now())
         .await?;
+    super::notices::purchase_paid(app, &purchase, &outcome).await?;
     Ok(match outcome {
         Fulfilment::Credited { .. } => {
             tracing::info!(event = %event.id, %purchase_id, %account, "purchase credited");
@@ -465,18 +459,19 @@ async fn close<S: ApiStore>(
     let Some((account, purchase_id)) = session_purchase(event, session)? else {
         return Ok(WebhookOutcome::Ignored);
     };
-    Ok(
-        match app
-            .store
-            .close_purchase(&account, &purchase_id, status, app.clock.now())
-            .await?
-        {
-            None => WebhookOutcome::UnknownPurchase,
-            Some(Closed::Unchanged(_)) => WebhookOutcome::Unchanged,
-            Some(Closed::Changed(PurchaseStatus::Expired)) => WebhookOutcome::MarkedExpired,
-            Some(Closed::Changed(_)) => WebhookOutcome::MarkedFailed,
-        },
-    )
+    let closed = app
+        .store
+        .close_purchase(&account, &purchase_id, status, app.clock.now())
+        .await?;
+    if let Some(Closed::Changed(now) | Closed::Unchanged(now)) = &closed {
+        super::notices::purchase_closed(app, &account, &purchase_id, *now).await?;
+    }
+    Ok(match closed {
+        None => WebhookOutcome::UnknownPurchase,
+        Some(Closed::Unchanged(_)) => WebhookOutcome::Unchanged,
+        Some(Closed::Changed(PurchaseStatus::Expired)) => WebhookOutcome::MarkedExpired,
+        Some(Closed::Changed(_)) => WebhookOutcome::MarkedFailed,
+    })
 }
 
 /// `payment_intent.succeeded` of a checkout's payment: the card that paid, saved for auto-recharge.

@@ -48,12 +48,19 @@ impl From<&AutoRecharge> for AutoRechargeView {
 pub struct WalletView {
     pub account_id: String,
     pub currency: Currency,
+    /// Money in the wallet: the sum of its ledger.
     pub balance: AmountView,
+    /// Reserved by open holds for sends in progress.
+    pub held: AmountView,
+    /// `balance − held`: what a new send or hold may use; `can_send` and `status` are judged on it.
+    pub available: AmountView,
     pub can_send: bool,
     pub status: WalletStatus,
     pub low_balance_threshold: AmountView,
     pub auto_recharge: AutoRechargeView,
     pub entry_count: u64,
+    /// The IANA time zone whose days and months usage and statements use.
+    pub reporting_time_zone: String,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
@@ -64,11 +71,14 @@ impl From<&Wallet> for WalletView {
             account_id: wallet.account_id.to_string(),
             currency: wallet.currency,
             balance: wallet.balance.into(),
+            held: wallet.held.into(),
+            available: wallet.available().into(),
             can_send: wallet.can_send(),
             status: wallet.status(),
             low_balance_threshold: wallet.low_balance_threshold.into(),
             auto_recharge: (&wallet.auto_recharge).into(),
             entry_count: wallet.entry_count,
+            reporting_time_zone: wallet.reporting_zone.name().to_owned(),
             updated_at: wallet.updated_at,
         }
     }

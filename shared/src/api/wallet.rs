@@ -75,9 +75,15 @@ fn statement_request(query: Option<&str>) -> Result<StatementRequest, ApiError> 
 pub async fn get_statement<S: ApiStore>(
     State(app): State<AppState<S>>,
     AccountCaller(account): AccountCaller,
+    headers: axum::http::HeaderMap,
     RawQuery(query): RawQuery,
-) -> Result<Json<StatementView>, ApiError> {
-    let request = statement_request(query.as_deref())?;
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let (format, rest) = super::exports::negotiate(&headers, query.as_deref());
+    if format == super::exports::Format::Csv {
+        return super::exports::statement_csv(app, account, rest.as_deref()).await;
+    }
+    let request = statement_request(rest.as_deref())?;
     let page = app.store.statement_page(&account, &request).await?;
     if page.entries.is_empty() && request.cursor.is_none() {
         // An empty first page of a wallet that does not exist is a 404, not an empty statement.
@@ -86,7 +92,8 @@ pub async fn get_statement<S: ApiStore>(
     Ok(Json(StatementView {
         entries: page.entries.into_iter().map(Into::into).collect(),
         next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
-    }))
+    })
+    .into_response())
 }
 
 #[derive(Debug, Deserialize)]

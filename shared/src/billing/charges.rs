@@ -4,7 +4,10 @@
 use crate::ledger::{EntryKind, LedgerError, Metadata, NewEntry};
 use crate::meta::{PricingModel, StatusEvent, Usage};
 use crate::money::{Currency, Money};
-use crate::pricing::{Category, PricingError, RateBook, RecipientMarket, market_of};
+use crate::pricing::{
+    Category, PricingError, RateBook, RecipientMarket, bsuid_country, built_in_market_lists,
+    market_of,
+};
 
 use super::usage::{META_CATEGORY, META_FLAG, META_MARKET, META_TAG, TAG_LEN_MAX, UNKNOWN_MARKET};
 
@@ -16,6 +19,10 @@ pub enum ChargeError {
     Pricing(#[from] PricingError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// Known only by a BSUID whose prefix is no country: the market cannot be found, and a price
+    /// at a fallback would be a guess. The event waits for a person.
+    #[error("the recipient has no phone number and a BSUID without a country prefix")]
+    RecipientUnplaced,
 }
 
 /// The entry for one charged (`free == false`) or free usage of `event`.
@@ -26,23 +33,25 @@ pub fn charge_entry(
     book: &RateBook,
     currency: Currency,
 ) -> Result<NewEntry, ChargeError> {
-    let market = event
-        .billed_recipient()
-        .map_or(RecipientMarket::Unknown, |recipient| {
-            market_of(recipient.reveal())
-        });
+    let market = recipient_market(event).ok_or(ChargeError::RecipientUnplaced)?;
     let category = Category::from_meta(usage.category_raw.as_deref().unwrap_or(""));
     let (amount, rate_basis) = if free {
         (Money::zero(currency), "free")
     } else {
-        let priced = book.price(event.timestamp, currency, market, &category)?;
+        let priced = book.price_under_lists(
+            built_in_market_lists(),
+            event.timestamp,
+            currency,
+            market,
+            &category,
+        )?;
         (priced.amount.negated(), priced.basis.as_str())
     };
     let market_code = market
         .market()
         .map_or(UNKNOWN_MARKET.to_owned(), |m| m.as_str().to_owned());
     let mut flags = Vec::new();
-    if category.is_unknown() {
+    if category.is_unknown() && !category.is_group() {
         flags.push("unknown_category");
     }
     if market.market().is_none() {
@@ -66,10 +75,17 @@ pub fn charge_entry(
     }
     if let Some(tag) = &event.biz_opaque_callback_data {
         // The tag names the template that sent the message; charges per template add up by it.
-        metadata.insert(
-            META_TAG,
-            &tag.reveal().chars().take(TAG_LEN_MAX).collect::<String>(),
-        )?;
+        // A hold's tag (`<hold id>:<template>`) names the hold too, which the charge settles.
+        let tag = crate::holds::parse_tag(tag.reveal());
+        if let Some(template) = tag.template {
+            metadata.insert(
+                META_TAG,
+                &template.chars().take(TAG_LEN_MAX).collect::<String>(),
+            )?;
+        }
+        if let Some(hold) = &tag.hold {
+            metadata.insert(crate::holds::META_HOLD, hold.as_str())?;
+        }
     }
     if !flags.is_empty() {
         metadata.insert(META_FLAG, &flags.join(","))?;
@@ -89,4 +105,20 @@ pub fn charge_entry(
         metadata,
         event.timestamp,
     )?)
+}
+
+/// The recipient's market: the phone number placed by its calling code; when there is none, or
+/// it cannot be placed, the BSUID's country prefix; a phone number that cannot be placed and no
+/// placeable BSUID is [`RecipientMarket::Unknown`] (fallback, flagged), as before BSUIDs. `None`
+/// when there is only a BSUID and it has no country: never guessed.
+fn recipient_market(event: &StatusEvent) -> Option<RecipientMarket> {
+    let (phone, bsuid) = event.billed_phone_and_bsuid();
+    let by_phone = phone.map(|phone| market_of(phone.reveal()));
+    let by_bsuid = bsuid.and_then(|bsuid| bsuid_country(bsuid.reveal()));
+    match (by_phone, by_bsuid) {
+        (Some(RecipientMarket::Known(market)), _) => Some(RecipientMarket::Known(market)),
+        (_, Some(country)) => Some(RecipientMarket::Known(country)),
+        (Some(RecipientMarket::Unknown), None) => Some(RecipientMarket::Unknown),
+        (None, None) => None,
+    }
 }

@@ -10,6 +10,7 @@
 pub mod charges;
 pub mod message;
 pub mod thresholds;
+pub mod true_up;
 pub mod usage;
 
 #[cfg(test)]

@@ -283,6 +283,7 @@ fn crossings_are_found_once_each_in_sequence_order() {
         account_id: AccountId::parse("acme").unwrap(),
         currency: Currency::Usd,
         balance: Money::parse("-1", Currency::Usd).unwrap(),
+        held: Money::zero(Currency::Usd),
         low_balance_threshold: Money::parse("5", Currency::Usd).unwrap(),
         auto_recharge: AutoRecharge::new(
             true,
@@ -295,6 +296,7 @@ fn crossings_are_found_once_each_in_sequence_order() {
         entry_count: 9,
         created_at: OffsetDateTime::UNIX_EPOCH,
         updated_at: OffsetDateTime::UNIX_EPOCH,
+        reporting_zone: Default::default(),
     };
     // 6 → 4 (low), 4 → 2 (below the recharge minimum), 2 → -1 (depleted); given out of order.
     let entries = [

@@ -27,6 +27,7 @@ use crate::ids::AccountId;
 use crate::ledger::{EntryId, EntryKind, Metadata, NewEntry};
 use crate::money::{CreditPricing, Money};
 use crate::ports::clock::Clock;
+use crate::ports::metrics::{self, Metric};
 use crate::ports::payments::{ChargeOutcome, OffSessionCharge, OffSessionChargeRequest};
 use crate::ports::queue::QueueSend;
 use crate::ports::recharge::RechargeStore;
@@ -66,22 +67,7 @@ pub enum RechargeError {
     Request(String),
 }
 
-/// A message for the notifications queue. `id` is deterministic (the same event always has the
-/// same id) so consumers drop duplicates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RechargeNotice {
-    pub id: String,
-    pub kind: NoticeKind,
-    pub account_id: AccountId,
-    pub attempt_id: String,
-    pub credits: u32,
-    pub amount: Money,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-}
-
+/// Which recharge event to publish (as a [`crate::notices::Event`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeKind {
@@ -184,6 +170,7 @@ where
                     "recharge attempt held past the idempotency window: look the payment up \
                      at the provider, then credit or clear it"
                 );
+                metrics::count(Metric::RechargeStuck, 1);
                 return Ok(RechargeOutcome::Skipped(Skip::Stuck));
             }
             Some(attempt) => (attempt.clone(), state.attempt_seq),
@@ -221,7 +208,11 @@ where
     ) -> Result<RechargeOutcome, RechargeError> {
         match answer {
             Ok(ChargeOutcome::Succeeded { payment_id }) => {
-                self.credit(account, attempt, payment_id, held, now).await
+                let credited = self.credit(account, attempt, payment_id, held, now).await;
+                if matches!(credited, Ok(RechargeOutcome::Credited { .. })) {
+                    metrics::count(Metric::Recharges, 1);
+                }
+                credited
             }
             Ok(ChargeOutcome::Processing { .. }) => Ok(RechargeOutcome::Pending),
             Ok(ChargeOutcome::RequiresAction { .. }) => {
@@ -240,6 +231,7 @@ where
             Err(error) if error.is_retryable() => {
                 // The lease lapses and the next trigger resumes the same attempt.
                 warn!(%account, attempt_id = %attempt.attempt_id, %error, "no answer from the provider");
+                metrics::count(Metric::RechargeNoAnswer, 1);
                 Err(error.into())
             }
             Err(error) => {
@@ -416,23 +408,29 @@ where
         reason: Option<String>,
         now: OffsetDateTime,
     ) -> Result<(), RechargeError> {
-        let kind_name = match kind {
-            NoticeKind::RechargeSucceeded => "recharge_succeeded",
-            NoticeKind::RechargeFailed => "recharge_failed",
-            NoticeKind::AutoRechargeDisabled => "auto_recharge_disabled",
+        use crate::notices::event::{Event, EventData};
+        let (attempt_id, credits) = (attempt.attempt_id.to_string(), attempt.quote.credits);
+        let reason = reason.unwrap_or_default();
+        let data = match kind {
+            NoticeKind::RechargeSucceeded => EventData::RechargeSucceeded {
+                attempt_id,
+                credits,
+                amount: attempt.quote.total,
+            },
+            NoticeKind::RechargeFailed => EventData::RechargeFailed {
+                attempt_id,
+                credits,
+                amount: attempt.quote.total,
+                reason,
+            },
+            NoticeKind::AutoRechargeDisabled => {
+                EventData::AutoRechargeDisabled { attempt_id, reason }
+            }
         };
-        let notice = RechargeNotice {
-            id: format!("{account}:{kind_name}:{}", attempt.attempt_id),
-            kind,
-            account_id: account.clone(),
-            attempt_id: attempt.attempt_id.to_string(),
-            credits: attempt.quote.credits,
-            amount: attempt.quote.total,
-            reason,
-            at: now,
-        };
-        let body = serde_json::to_string(&notice)
+        // The id is keyed by the attempt, so a retried attempt makes the same event.
+        let event = Event::new(account, attempt.attempt_id.as_str(), now, data)
             .map_err(|error| RechargeError::Request(error.to_string()))?;
+        let body = crate::notices::delivery::event_message(&event);
         self.notifications.send_all(&[body]).await?;
         Ok(())
     }
@@ -457,6 +455,9 @@ pub enum TriggerAnswer {
         credited: usize,
         failed: usize,
         deferred: usize,
+        /// Expired holds the same schedule found, and released.
+        holds_due: usize,
+        holds_expired: usize,
     },
 }
 
@@ -465,11 +466,12 @@ const SCHEDULED_EVENT: &str = "Scheduled Event";
 
 impl<S, P, N> AutoRecharger<S, P, N>
 where
-    S: RechargeStore + WalletGet + PaymentMethodGet + Send + Sync,
+    S: RechargeStore + WalletGet + PaymentMethodGet + crate::ports::holds::HoldStore + Send + Sync,
     P: OffSessionCharge + Send + Sync,
     N: QueueSend + Send + Sync,
 {
-    /// One invocation: requests get partial batch failures, the schedule a sweep.
+    /// One invocation: requests get partial batch failures, the schedule a sweep (of wallets
+    /// below their minimum, and of expired holds).
     pub async fn handle_trigger(
         &self,
         trigger: RechargeTrigger,
@@ -481,11 +483,15 @@ where
             }
             RechargeTrigger::Schedule(event) if event.detail_type == SCHEDULED_EVENT => {
                 let outcome = self.sweep().await?;
+                let holds =
+                    super::holds::sweep_expired_holds(&self.store, self.clock.now()).await?;
                 Ok(TriggerAnswer::Sweep {
                     due: outcome.due,
                     credited: outcome.credited,
                     failed: outcome.failed,
                     deferred: outcome.deferred,
+                    holds_due: holds.due,
+                    holds_expired: holds.expired,
                 })
             }
             RechargeTrigger::Schedule(event) => Err(RechargeError::Request(format!(

@@ -23,6 +23,8 @@ use crate::ledger::{EntryOutcome, LedgerEntry, NewEntry};
 use crate::meta::{ChargeDecision, decide_charge};
 use crate::money::Currency;
 use crate::ports::clock::Clock;
+use crate::ports::holds::HoldStore;
+use crate::ports::metrics::{self, Metric};
 use crate::ports::queue::QueueSend;
 use crate::ports::store::{ChargesPost, RateBookGet, RouteGet, StoreError, WalletGet};
 use crate::pricing::RateBook;
@@ -48,7 +50,7 @@ pub struct Billing<S, N, R> {
 
 impl<S, N, R> Billing<S, N, R>
 where
-    S: RouteGet + WalletGet + RateBookGet + ChargesPost + Send + Sync,
+    S: RouteGet + WalletGet + RateBookGet + ChargesPost + HoldStore + Send + Sync,
     N: QueueSend + Send + Sync,
     R: QueueSend + Send + Sync,
 {
@@ -149,6 +151,8 @@ where
             notices = outcome.notices,
             "billing batch done"
         );
+        metrics::count(Metric::ChargesPosted, outcome.posted);
+        metrics::count(Metric::Replays, outcome.replayed);
         outcome
     }
 
@@ -168,7 +172,18 @@ where
             .await?
             .ok_or_else(|| StoreError::WalletNotFound(account.clone()))?;
         let book = self.rate_book(wallet.currency).await?;
-        let mut entries = charge_entries(messages, &book, wallet.currency, failed);
+        // Failed messages sent under a hold give their estimates back, before any charge posts.
+        let failed_sends = failed_sends(messages);
+        if !failed_sends.is_empty() {
+            self.store
+                .release_failed(account, &failed_sends, self.clock.now())
+                .await?;
+        }
+        // Each charge counts on its local day in the wallet's reporting time zone.
+        let mut entries: Vec<NewEntry> = charge_entries(messages, &book, wallet.currency, failed)
+            .into_iter()
+            .map(|entry| crate::reporting::usage::stamp_day(entry, &wallet.reporting_zone))
+            .collect();
         if entries.is_empty() {
             return Ok(());
         }
@@ -199,7 +214,7 @@ where
         let (notices, recharge) = crossings(wallet, posted);
         let mut bodies: Vec<String> = notices
             .iter()
-            .map(|notice| serde_json::to_string(notice).expect("notices serialize"))
+            .map(|notice| crate::notices::delivery::event_message(&notice.into()))
             .collect();
         bodies.sort();
         bodies.dedup();
@@ -222,6 +237,17 @@ where
     }
 }
 
+/// The failed messages among the statuses that were sent under a hold (statuses that charge
+/// nothing, so the hold's estimate goes back to the wallet).
+fn failed_sends(messages: &[(usize, BillingMessage)]) -> Vec<crate::holds::FailedSend> {
+    messages
+        .iter()
+        .flat_map(|(_, message)| &message.statuses)
+        .filter(|event| matches!(decide_charge(event), ChargeDecision::NoCharge { .. }))
+        .filter_map(super::holds::failed_send)
+        .collect()
+}
+
 /// The entries the messages' statuses charge (free ones at zero); the index of each record with a
 /// status that cannot be charged goes into `failed`.
 fn charge_entries(
@@ -239,6 +265,7 @@ fn charge_entries(
                 ChargeDecision::NoCharge { .. } => continue,
                 ChargeDecision::NeedsReview(reason) => {
                     warn!(wamid = event.wamid.as_str(), ?reason, "status needs review");
+                    metrics::count(Metric::NeedsReview, 1);
                     failed.insert(*index);
                     continue;
                 }

@@ -4,4 +4,6 @@ pub mod auto_recharge;
 pub mod batch;
 pub mod billing;
 pub mod cache;
+pub mod holds;
+pub mod notifications;
 pub mod webhook;

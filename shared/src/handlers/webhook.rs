@@ -18,6 +18,7 @@ use crate::meta::{
     AppSecret, BODY_LEN_MAX, EnvelopeError, HandshakeQuery, SIGNATURE_HEADER, VerifyToken,
     WebhookRejection, answer_handshake, parse_webhook, skipped_dead_letters, verify_signature,
 };
+use crate::ports::metrics::{self, Metric};
 use crate::ports::queue::{Intake, QueueSend};
 
 pub const WEBHOOK_PATH: &str = "/webhooks/meta";
@@ -55,6 +56,9 @@ pub fn router<Q: QueueSend + Send + Sync + 'static>(app: WebhookApp<Q>) -> Route
     let method_router = method_router.expect("the webhook has routes");
     Router::new()
         .route(WEBHOOK_PATH, method_router)
+        .layer(axum::middleware::map_response(
+            crate::api::envelope::envelope_errors,
+        ))
         .with_state(Arc::new(app))
 }
 
@@ -83,8 +87,16 @@ async fn handshake<Q>(State(app): State<Shared<Q>>, RawQuery(query): RawQuery) -
 async fn receive<Q: QueueSend + Send + Sync>(
     State(app): State<Shared<Q>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    // Past the route's limit the body is never read in full; the 413 is the envelope's.
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return crate::api::json::too_large(BODY_LEN_MAX).into_response();
+        }
+        Err(_) => return ApiError::bad_request("body: could not be read").into_response(),
+    };
     let signature = headers.get(SIGNATURE_HEADER).map(|value| value.as_bytes());
     let key = match verify(&app.secret, signature, &body) {
         Ok(key) => key,
@@ -105,6 +117,7 @@ async fn receive<Q: QueueSend + Send + Sync>(
     let report = &batch.report;
     if report.possibly_billable_lost() {
         error!(counts = ?report.counts, skipped = ?report.skipped, "webhook skipped items that may be billable");
+        metrics::count(Metric::PossiblyBillableSkipped, 1);
     } else if !report.skipped.is_empty() || !report.unknown_fields.is_empty() {
         info!(counts = ?report.counts, unknown_fields = ?report.unknown_fields, skipped = ?report.skipped, "webhook parsed with omissions");
     }
@@ -127,6 +140,7 @@ async fn receive<Q: QueueSend + Send + Sync>(
                 dead_letters = dead_letters.len(),
                 "webhook enqueued"
             );
+            metrics::count(Metric::Deliveries, 1);
             StatusCode::OK.into_response()
         }
         Err(refusal) => {
@@ -163,12 +177,7 @@ fn refused(refusal: WebhookRejection) -> Response {
         }
         WebhookRejection::Envelope(EnvelopeError::TooLarge { body_len }) => {
             warn!(body_len, "webhook body too large");
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "bodies are at most 3 MiB",
-            )
-            .into_response()
+            crate::api::json::too_large(BODY_LEN_MAX).into_response()
         }
         WebhookRejection::Envelope(EnvelopeError::NotWhatsApp { object }) => {
             // Signed by Meta but for another product: nothing to bill, and a refusal would only

@@ -298,6 +298,12 @@ impl NewEntry {
     pub fn occurred_at(&self) -> OffsetDateTime {
         self.occurred_at
     }
+
+    /// The same entry with one more metadata pair (within the metadata's bounds).
+    pub fn with_metadata(mut self, key: &str, value: &str) -> Result<Self, LedgerError> {
+        self.metadata.insert(key, value)?;
+        Ok(self)
+    }
 }
 
 /// A posted entry, as the statement shows it.

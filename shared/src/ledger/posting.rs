@@ -139,12 +139,14 @@ mod tests {
             account_id: AccountId::parse("acme").unwrap(),
             currency: Currency::Usd,
             balance: Money::parse(balance, Currency::Usd).unwrap(),
+            held: Money::zero(Currency::Usd),
             low_balance_threshold: Money::zero(Currency::Usd),
             auto_recharge: AutoRecharge::disabled(Currency::Usd),
             version: 7,
             entry_count,
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
+            reporting_zone: Default::default(),
         }
     }
 

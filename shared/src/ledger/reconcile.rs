@@ -96,12 +96,14 @@ mod tests {
             account_id: AccountId::parse("acme").unwrap(),
             currency: Currency::Usd,
             balance: usd(balance),
+            held: usd("0"),
             low_balance_threshold: usd("0"),
             auto_recharge: AutoRecharge::disabled(Currency::Usd),
             version: 1,
             entry_count,
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,
+            reporting_zone: Default::default(),
         }
     }
 

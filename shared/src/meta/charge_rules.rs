@@ -11,7 +11,11 @@
 //! **Groups** (`recipient_type: group`): Meta charges each delivery to a participant ("you are
 //! charged each time a billable message is delivered to someone in the group", Groups API pricing),
 //! so the entry id is per wamid *and participant*; the participant appears as a keyed hash, not in
-//! clear. This refines "once per wamid" of DESIGN §3, which does not mention groups.
+//! clear. This refines "once per wamid" of DESIGN §3, which does not mention groups. The
+//! participant is keyed by BSUID first, then phone number (the rule and why: `recipients.rs`).
+//!
+//! **No recipient**: a billable status that names neither a phone number nor a BSUID of the person
+//! it reached cannot be priced by market: [`ReviewReason::NoRecipient`], never a fallback price.
 //!
 //! **Conversation pricing** (`CBP`, legacy): a conversation whose pricing says `billable: true` is
 //! charged once per `conversation.id`, from whichever status (other than `failed`) brings it first;
@@ -102,6 +106,8 @@ pub enum ReviewReason {
     CbpBillabilityUnknown,
     /// A group status without a participant to charge the delivery to.
     GroupWithoutParticipant,
+    /// A billable status with neither the recipient's phone number nor their BSUID: no market.
+    NoRecipient,
     /// A status value this code does not know, carrying pricing.
     UnknownStatusWithPricing {
         status: String,
@@ -200,7 +206,7 @@ fn decide_pmp(event: &StatusEvent, pricing: &Pricing) -> ChargeDecision {
         Err(reason) => return ChargeDecision::NeedsReview(reason),
     };
     let (entry_id, basis) = if event.recipient_type == RecipientType::Group {
-        let Some(participant) = event.billed_recipient() else {
+        let Some(participant) = event.participant_charge_key() else {
             return ChargeDecision::NeedsReview(ReviewReason::GroupWithoutParticipant);
         };
         let reference = format!(
@@ -213,6 +219,9 @@ fn decide_pmp(event: &StatusEvent, pricing: &Pricing) -> ChargeDecision {
         };
         (EntryId::message_charge(&reference), basis)
     } else {
+        if billable && event.billed_recipient().is_none() {
+            return ChargeDecision::NeedsReview(ReviewReason::NoRecipient);
+        }
         let basis = ChargeBasis::Message {
             wamid: event.wamid.clone(),
         };

@@ -11,6 +11,7 @@
 //! - [`events`]: the normalised events, serialisable for the queue, personal data redacted in `Debug`;
 //! - [`charge_rules`]: charge / free usage / no charge / needs review, with the entry id.
 
+pub mod account_update;
 pub mod charge_rules;
 pub mod events;
 pub mod handshake;
@@ -19,6 +20,7 @@ mod items;
 mod loose;
 pub mod normalise;
 mod raw;
+mod recipients;
 mod report;
 pub mod signature;
 pub mod skipped;

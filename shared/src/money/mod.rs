@@ -92,7 +92,7 @@ impl Money {
         }
     }
 
-    /// `minor_units` of the currency's minor unit (cents for USD, yen for JPY).
+    /// `minor_units` of the currency's minor unit (cents for USD, pesos for CLP).
     pub fn from_minor_units(minor_units: i64, currency: Currency) -> Result<Self, MoneyError> {
         Self::new(
             Decimal::new(minor_units, currency.minor_unit_digits()),
@@ -193,7 +193,7 @@ impl Money {
     }
 
     /// The amount as people see it: rounded by the module's rule, with exactly the currency's
-    /// minor-unit digits ("6.18", "-0.01", "1200" for JPY).
+    /// minor-unit digits ("6.18", "-0.01", "1200" for CLP).
     pub fn display_rounded(&self) -> String {
         let mut rounded = round_to_minor(self.amount, self.currency);
         rounded.rescale(self.currency.minor_unit_digits());
@@ -285,8 +285,8 @@ pub(crate) mod tests {
         assert_eq!(usd("-0.005").display_rounded(), "-0.01");
         assert_eq!(usd("0.0049").display_rounded(), "0.00");
         assert_eq!(usd("6").display_rounded(), "6.00");
-        let yen = Money::parse("1200.5", Currency::Jpy).unwrap();
-        assert_eq!(yen.display_rounded(), "1201");
+        let pesos = Money::parse("1200.5", Currency::Clp).unwrap();
+        assert_eq!(pesos.display_rounded(), "1201");
     }
 
     #[test]
@@ -344,8 +344,8 @@ pub(crate) mod tests {
             usd("0.0125").to_minor_units(),
             Err(MoneyError::NotInMinorUnits(_))
         ));
-        let yen = Money::from_minor_units(1200, Currency::Jpy).unwrap();
-        assert_eq!(yen.to_minor_units(), Ok(1200));
+        let pesos = Money::from_minor_units(1200, Currency::Clp).unwrap();
+        assert_eq!(pesos.to_minor_units(), Ok(1200));
         assert_eq!(Money::from_minor_units(618, Currency::Usd), Ok(usd("6.18")));
     }
 

@@ -24,7 +24,7 @@ pub struct CreditPricing {
 
 impl Default for CreditPricing {
     /// Zoho's: 2.00 a credit in the wallet's currency, a 3% fee, up to 10,000 credits at a time.
-    /// JPY has no cents, and 2 yen a credit would be no price at all, so it is left unpriced.
+    /// CLP has no minor unit, and 2 pesos a credit would be no price at all, so it is left unpriced.
     fn default() -> Self {
         Self {
             unit_prices: Currency::ALL

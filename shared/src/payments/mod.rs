@@ -8,6 +8,7 @@
 //! id, Stripe metadata, an HTTP header), and return URLs a browser can follow.
 
 pub mod purchase;
+pub mod review;
 
 use std::fmt;
 
@@ -147,7 +148,7 @@ impl ChargeAmount {
         self.money
     }
 
-    /// The amount in the currency's minor units (cents for USD, yen for JPY): what Stripe's
+    /// The amount in the currency's minor units (cents for USD, pesos for CLP): what Stripe's
     /// `amount` and `unit_amount` take.
     pub fn minor_units(&self) -> i64 {
         self.minor_units
@@ -215,8 +216,8 @@ mod tests {
         let amount = ChargeAmount::new(usd("6.18")).unwrap();
         assert_eq!(amount.minor_units(), 618);
         assert_eq!(amount.currency(), Currency::Usd);
-        let yen = ChargeAmount::new(Money::parse("1200", Currency::Jpy).unwrap()).unwrap();
-        assert_eq!(yen.minor_units(), 1200);
+        let pesos = ChargeAmount::new(Money::parse("1200", Currency::Clp).unwrap()).unwrap();
+        assert_eq!(pesos.minor_units(), 1200);
         assert!(matches!(
             ChargeAmount::new(usd("0")),
             Err(PaymentRequestError::NotPositive(_))

@@ -10,13 +10,15 @@
 //! Stripe's events arrive late, more than once and out of order. The status only ever moves *up*
 //! this order, each move a DynamoDB condition:
 //!
-//! `pending` < `expired` < `failed` < `paid`
+//! `pending` < `expired` < `failed` < `held` < `rejected` < `paid`
 //!
 //! so the final status is the highest one any event asked for, whatever the order of arrival.
 //! `paid` is highest because money was taken: a payment that succeeds after the page expired (a
 //! delayed bank debit, or an `expired` that overtook `completed`) is still credited, and an
 //! `expired` or `failed` after `paid` changes nothing. `failed` ranks above `expired` only so that
-//! the two never flip-flop.
+//! the two never flip-flop. `held` is a paid checkout whose amount is not the quote's total: it
+//! waits for an operator, who moves it to `paid` (credited) or `rejected` (not credited); only an
+//! operator leaves `held` ([`super::review`]).
 
 use std::fmt;
 
@@ -74,15 +76,22 @@ pub enum PurchaseStatus {
     /// The payment failed (a delayed payment method was declined, or the provider refused the
     /// checkout).
     Failed,
+    /// Paid, but not the quoted total: nothing credited until an operator reviews it
+    /// ([`super::review`]).
+    Held,
+    /// Held, then rejected by an operator: nothing credited (the payment is refunded outside).
+    Rejected,
     /// Paid and credited.
     Paid,
 }
 
 impl PurchaseStatus {
-    pub const ALL: [PurchaseStatus; 4] = [
+    pub const ALL: [PurchaseStatus; 6] = [
         PurchaseStatus::Pending,
         PurchaseStatus::Expired,
         PurchaseStatus::Failed,
+        PurchaseStatus::Held,
+        PurchaseStatus::Rejected,
         PurchaseStatus::Paid,
     ];
 
@@ -91,6 +100,8 @@ impl PurchaseStatus {
             PurchaseStatus::Pending => "pending",
             PurchaseStatus::Expired => "expired",
             PurchaseStatus::Failed => "failed",
+            PurchaseStatus::Held => "held",
+            PurchaseStatus::Rejected => "rejected",
             PurchaseStatus::Paid => "paid",
         }
     }
@@ -274,6 +285,11 @@ mod tests {
         use PurchaseStatus::*;
         assert_eq!(
             Paid.replaces().collect::<Vec<_>>(),
+            [Pending, Expired, Failed, Held, Rejected]
+        );
+        // Only an operator leaves `held` (to paid or rejected); events hold from below it.
+        assert_eq!(
+            Held.replaces().collect::<Vec<_>>(),
             [Pending, Expired, Failed]
         );
         assert_eq!(Failed.replaces().collect::<Vec<_>>(), [Pending, Expired]);

@@ -1,7 +1,12 @@
 //! Ports: the narrow traits the handlers depend on. Adapters (in [`crate::adapters`]) implement them.
 
 pub mod clock;
+pub mod holds;
+pub mod metrics;
+pub mod notices;
 pub mod payments;
 pub mod queue;
 pub mod recharge;
+pub mod reporting;
+pub mod review;
 pub mod store;

@@ -241,14 +241,7 @@ pub trait ChargesPost {
     ) -> impl Future<Output = Result<PostReceipt, StoreError>> + Send;
 }
 
-/// One day's usage of one aggregate (category × market, or template tag).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageRow {
-    pub key: crate::billing::usage::UsageKey,
-    pub messages: u64,
-    pub charged: u64,
-    pub cost: Money,
-}
+pub use crate::billing::usage::UsageRow;
 
 /// Days of usage one read may cover.
 pub const USAGE_DAYS_MAX: i64 = 92;

@@ -87,6 +87,8 @@ pub enum CardProblem {
     TooLong,
     #[error("holds a control character other than a line break")]
     ControlCharacter,
+    #[error("must be a market list version: 1-40 letters, digits, '-', '_' or '.'")]
+    NotAVersion,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,6 +109,17 @@ pub enum PricingError {
         market: RecipientMarket,
         category: Category,
         card_effective_from: OffsetDateTime,
+    },
+    #[error(
+        "the rate card effective {} was mapped with market list {card_list}, but {} is in force \
+         at {}: load Meta's rates for that list",
+        Timestamp(*card_effective_from), in_force.as_deref().unwrap_or("no list"), Timestamp(*at)
+    )]
+    MarketListChanged {
+        card_effective_from: OffsetDateTime,
+        card_list: String,
+        in_force: Option<String>,
+        at: OffsetDateTime,
     },
 }
 
@@ -195,6 +208,9 @@ pub struct RateCard {
     pub(crate) effective_from: OffsetDateTime,
     pub(crate) source: Option<String>,
     pub(crate) rates: Rates,
+    /// The market list version a card imported from Meta's rates file was mapped with (see
+    /// [`super::market_list`]); it prices only while that list is in force.
+    pub(crate) market_list: Option<String>,
 }
 
 impl RateCard {
@@ -210,6 +226,7 @@ impl RateCard {
             effective_from: effective_from.to_offset(time::UtcOffset::UTC),
             source: None,
             rates: Rates::Flat(rate),
+            market_list: None,
         })
     }
 
@@ -220,6 +237,11 @@ impl RateCard {
     /// Always in UTC.
     pub fn effective_from(&self) -> OffsetDateTime {
         self.effective_from
+    }
+
+    /// The market list version the card was mapped with, if it came from Meta's rates file.
+    pub fn market_list(&self) -> Option<&str> {
+        self.market_list.as_deref()
     }
 
     /// Free text naming where the rates come from.
@@ -285,7 +307,20 @@ impl RateTable {
         if let Some(rate) = market_rate {
             return Some((*rate, RateBasis::MarketRate));
         }
+        // A group or Lite category the card does not price itself: the base category's rate.
+        let base = category.base();
+        let market_base = market
+            .market()
+            .and_then(|market| self.by_market.get(&market))
+            .zip(base.as_ref())
+            .and_then(|(rates, base)| rates.get(base));
+        if let Some(rate) = market_base {
+            return Some((*rate, RateBasis::MarketRate));
+        }
         if let Some(rate) = self.fallback.get(category) {
+            return Some((*rate, RateBasis::Fallback));
+        }
+        if let Some(rate) = base.as_ref().and_then(|base| self.fallback.get(base)) {
             return Some((*rate, RateBasis::Fallback));
         }
         category

@@ -72,6 +72,9 @@ pub struct RateCardJson {
     fallback: Option<Entries<RateText>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     unknown_category_rate: Option<RateText>,
+    /// Set on cards imported from Meta's rates file: the market list they were mapped with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    market_list: Option<String>,
 }
 
 /// A rate as it stands in the JSON: a string, or something else kept only so that the error can
@@ -136,11 +139,22 @@ impl TryFrom<RateCardJson> for RateCard {
                 json.unknown_category_rate,
             )?),
         };
+        if let Some(version) = &json.market_list {
+            let ok = !version.is_empty()
+                && version.len() <= super::market_list::MARKET_LIST_VERSION_LEN_MAX
+                && version
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !ok {
+                return Err(invalid("market_list", CardProblem::NotAVersion));
+            }
+        }
         Ok(RateCard {
             currency,
             effective_from,
             source: json.source,
             rates,
+            market_list: json.market_list,
         })
     }
 }
@@ -164,6 +178,7 @@ impl From<&RateCard> for RateCardJson {
             rates: None,
             fallback: None,
             unknown_category_rate: None,
+            market_list: card.market_list.clone(),
         };
         match &card.rates {
             Rates::Flat(rate) => json.flat_rate = Some(rate_text(rate)),
@@ -221,7 +236,8 @@ fn path_key(key: &str) -> String {
     }
 }
 
-fn parse_effective_from(text: &str) -> Option<OffsetDateTime> {
+/// A date (midnight UTC) or an RFC 3339 instant, as `effective_from` is written.
+pub fn parse_effective_from(text: &str) -> Option<OffsetDateTime> {
     if text.len() > EFFECTIVE_FROM_LEN_MAX {
         return None;
     }

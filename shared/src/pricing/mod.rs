@@ -18,11 +18,16 @@
 //! [`VERSIONS_PER_BOOK_MAX`], [`RATE_UNITS_MAX`], [`CATEGORY_NAME_LEN_MAX`],
 //! [`RATE_CARD_JSON_BYTES_MAX`], [`SOURCE_NOTE_CHARS_MAX`].
 
+mod base_category;
 mod book;
 mod card;
 mod category;
+pub mod csv;
 pub mod json;
 mod market;
+pub mod market_list;
+mod placement;
+pub mod tiers;
 
 pub use book::{BookError, RateBook, VERSIONS_PER_BOOK_MAX};
 pub use card::{
@@ -36,6 +41,9 @@ pub use market::{
     Market, MarketError, RECIPIENT_DIGITS_MAX, RECIPIENT_DIGITS_MIN, RecipientMarket,
     RecipientNumber, RecipientNumberError, market_of, warm_up,
 };
+
+pub use market_list::{MarketList, MarketListError, MarketLists, MarketName};
+pub use placement::{bsuid_country, built_in_market_lists};
 
 #[cfg(test)]
 mod tests;

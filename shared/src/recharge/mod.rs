@@ -157,7 +157,8 @@ impl RechargeState {
         if !settings.enabled {
             return Err(Skip::Disabled);
         }
-        if wallet.balance.amount() >= settings.minimum_balance.amount() {
+        // Judged on what is available: money held for a send in progress is about to be spent.
+        if wallet.available().amount() >= settings.minimum_balance.amount() {
             return Err(Skip::NotDue);
         }
         let now_ms = epoch_ms(now);

@@ -16,12 +16,14 @@ fn wallet(balance: &str, enabled: bool) -> Wallet {
         account_id: AccountId::parse("acme").unwrap(),
         currency: Currency::Usd,
         balance: usd(balance),
+        held: usd("0"),
         low_balance_threshold: usd("0"),
         auto_recharge: AutoRecharge::new(enabled, usd("5"), 10, Currency::Usd).unwrap(),
         version: 1,
         entry_count: 1,
         created_at: at,
         updated_at: at,
+        reporting_zone: Default::default(),
     }
 }
 
@@ -47,6 +49,10 @@ fn a_wallet_is_charged_only_when_enabled_due_and_within_every_cap() {
         idle.may_charge(&wallet("5", true), &limits, now),
         Err(Skip::NotDue)
     );
+    // The minimum is judged on what is available: 8 with 4 held is below 5.
+    let mut holding = wallet("8", true);
+    holding.held = usd("4");
+    assert_eq!(idle.may_charge(&holding, &limits, now), Ok(()));
     let (declined, disabled) = idle.after_decline(now);
     assert!(!disabled);
     assert_eq!(

@@ -3,6 +3,8 @@
 //! A wallet starts at zero and its balance moves only through ledger entries (see [`crate::ledger`]),
 //! so the sum of its entries always equals its balance.
 
+pub mod zone;
+
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -132,6 +134,9 @@ pub struct Wallet {
     pub account_id: AccountId,
     pub currency: Currency,
     pub balance: Money,
+    /// The sum of the open holds' remaining amounts: money promised to sends in progress. Moves
+    /// only in the wallet's own conditional updates, with the holds it sums (see `crate::holds`).
+    pub held: Money,
     pub low_balance_threshold: Money,
     pub auto_recharge: AutoRecharge,
     /// Bumped by every balance change; a posting commits only if it is still the one it read.
@@ -140,19 +145,35 @@ pub struct Wallet {
     pub entry_count: u64,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// Where the account's days and months begin, for usage and statements (default UTC).
+    pub reporting_zone: zone::ReportingZone,
 }
 
 impl Wallet {
-    /// A message Meta already delivered is charged even into a negative balance, after which the
-    /// wallet may not send until a top-up makes it positive again.
-    pub fn can_send(&self) -> bool {
-        self.balance.is_positive()
+    /// `balance − held`: what a new send (or a new hold) may spend. Never below zero through a
+    /// hold (placing one is conditional on it), but charges of delivered messages can take it
+    /// below zero, as they can the balance.
+    pub fn available(&self) -> Money {
+        self.balance
+            .checked_sub(self.held)
+            .expect("held is in the wallet's currency")
     }
 
+    /// A message Meta already delivered is charged even into a negative balance, after which the
+    /// wallet may not send until a top-up makes it positive again. Judged on what is available:
+    /// money held for a broadcast in progress is spoken for, so another send may not use it (a
+    /// send under a hold is covered by the hold itself).
+    pub fn can_send(&self) -> bool {
+        self.available().is_positive()
+    }
+
+    /// Judged on what is available, like [`Wallet::can_send`]: a wallet whose money is all held is
+    /// depleted for any send outside those holds.
     pub fn status(&self) -> WalletStatus {
-        if !self.balance.is_positive() {
+        let available = self.available();
+        if !available.is_positive() {
             WalletStatus::Depleted
-        } else if self.balance.amount() <= self.low_balance_threshold.amount() {
+        } else if available.amount() <= self.low_balance_threshold.amount() {
             WalletStatus::Low
         } else {
             WalletStatus::Active
@@ -175,12 +196,14 @@ mod tests {
             account_id: AccountId::parse("acme").unwrap(),
             currency: Currency::Usd,
             balance: usd("20"),
+            held: usd("0"),
             low_balance_threshold: usd("10"),
             auto_recharge: AutoRecharge::disabled(Currency::Usd),
             version: 0,
             entry_count: 0,
             created_at: now,
             updated_at: now,
+            reporting_zone: Default::default(),
         };
         assert_eq!(
             (wallet.status(), wallet.can_send()),
@@ -197,6 +220,19 @@ mod tests {
             (WalletStatus::Depleted, false)
         );
         wallet.balance = usd("-0.0125");
+        assert_eq!(
+            (wallet.status(), wallet.can_send()),
+            (WalletStatus::Depleted, false)
+        );
+        // Held money is spoken for: 30 with 25 held leaves 5 available, below the threshold.
+        wallet.balance = usd("30");
+        wallet.held = usd("25");
+        assert_eq!(wallet.available(), usd("5"));
+        assert_eq!(
+            (wallet.status(), wallet.can_send()),
+            (WalletStatus::Low, true)
+        );
+        wallet.held = usd("30");
         assert_eq!(
             (wallet.status(), wallet.can_send()),
             (WalletStatus::Depleted, false)

@@ -131,6 +131,8 @@ pub fn new_wallet_item(wallet: &NewWallet, now: OffsetDateTime) -> Item {
         ("account_id".into(), s(wallet.account_id.as_str())),
         ("currency".into(), s(wallet.currency.code())),
         ("balance".into(), decimal_to_n(zero.amount())),
+        ("held".into(), decimal_to_n(zero.amount())),
+        ("available".into(), decimal_to_n(zero.amount())),
         ("can_send".into(), AttributeValue::Bool(false)),
         (
             "low_balance_threshold".into(),
@@ -166,6 +168,12 @@ pub fn wallet_from_item(item: &Item) -> Result<Wallet, StoreError> {
         account_id,
         currency,
         balance: read.money("balance", currency)?,
+        // A wallet stored before holds existed has none held.
+        held: if item.contains_key("held") {
+            read.money("held", currency)?
+        } else {
+            Money::zero(currency)
+        },
         low_balance_threshold: read.money("low_balance_threshold", currency)?,
         auto_recharge: AutoRecharge {
             enabled: read.bool("ar_enabled")?,
@@ -176,6 +184,12 @@ pub fn wallet_from_item(item: &Item) -> Result<Wallet, StoreError> {
         entry_count: read.u64("entry_count")?,
         created_at: read.timestamp("created_at")?,
         updated_at: read.timestamp("updated_at")?,
+        // Absent on wallets made before zones existed: UTC, as their aggregates are.
+        reporting_zone: match item.get("reporting_tz").and_then(|v| v.as_s().ok()) {
+            Some(name) => crate::reporting::ReportingZone::parse(name)
+                .map_err(|error| corrupt(item, &error.to_string()))?,
+            None => crate::reporting::ReportingZone::utc(),
+        },
     })
 }
 

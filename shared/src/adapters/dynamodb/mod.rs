@@ -4,15 +4,22 @@
 //! runner; only the endpoint differs.
 
 pub mod codec;
+pub mod hold_items;
+mod hold_release;
+pub mod holds;
 pub mod keys;
+pub mod notices;
 mod posting;
 pub use posting::EXTRA_ITEMS_MAX;
 pub mod purchases;
 pub mod rate_cards;
 pub mod recharge;
+pub mod reporting;
+pub mod review;
 mod statement;
 pub mod table;
 pub mod usage;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::time::Duration;

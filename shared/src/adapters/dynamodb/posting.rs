@@ -57,40 +57,70 @@ fn classify_cancellation(
 }
 
 impl DynamoStore {
-    fn posting_transaction(
+    /// The wallet's update in a transaction, only if it is still the version that was read:
+    /// balance, `held` and `available = balance − held` together. The same update puts the wallet
+    /// in or out of the sparse index of wallets due a recharge, from the settings as read and the
+    /// available amount after: the version condition makes that race-free.
+    pub(super) fn wallet_update(
         &self,
         wallet: &Wallet,
-        entries: &[LedgerEntry],
         balance_after: Money,
+        held_after: Money,
         entry_count_after: u64,
-        posted_at: OffsetDateTime,
-    ) -> Vec<TransactWriteItem> {
-        let account = &wallet.account_id;
-        // Item 0: the wallet, only if it is still the version that was read. The same update puts
-        // the wallet in or out of the sparse index of wallets due a recharge, from the settings
-        // as read: the version condition makes that race-free.
-        let due = recharge::due_attributes(wallet, balance_after);
-        let wallet_update = built(
+        now: OffsetDateTime,
+    ) -> Update {
+        let available_after = balance_after
+            .checked_sub(held_after)
+            .expect("held is in the wallet's currency");
+        let due = recharge::due_attributes(wallet, available_after);
+        built(
             Update::builder()
                 .table_name(&self.table)
-                .set_key(Some(Self::key(keys::account_pk(account), keys::WALLET_SK)))
+                .set_key(Some(Self::key(
+                    keys::account_pk(&wallet.account_id),
+                    keys::WALLET_SK,
+                )))
                 .update_expression(format!(
-                    "SET balance = :balance, entry_count = :entry_count, version = :next_version, \
+                    "SET balance = :balance, held = :held, available = :available, \
+                     entry_count = :entry_count, version = :next_version, \
                      can_send = :can_send, updated_at = :now{}",
                     due.expression
                 ))
                 .set_expression_attribute_values(Some(due.values))
                 .condition_expression("version = :version")
                 .expression_attribute_values(":balance", decimal_to_n(balance_after.amount()))
+                .expression_attribute_values(":held", decimal_to_n(held_after.amount()))
+                .expression_attribute_values(":available", decimal_to_n(available_after.amount()))
                 .expression_attribute_values(":entry_count", n(entry_count_after))
                 .expression_attribute_values(":next_version", n(wallet.version + 1))
                 .expression_attribute_values(":version", n(wallet.version))
                 .expression_attribute_values(
                     ":can_send",
-                    AttributeValue::Bool(balance_after.is_positive()),
+                    AttributeValue::Bool(available_after.is_positive()),
                 )
-                .expression_attribute_values(":now", timestamp(posted_at))
+                .expression_attribute_values(":now", timestamp(now))
                 .build(),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn posting_transaction(
+        &self,
+        wallet: &Wallet,
+        entries: &[LedgerEntry],
+        balance_after: Money,
+        held_after: Money,
+        entry_count_after: u64,
+        posted_at: OffsetDateTime,
+    ) -> Vec<TransactWriteItem> {
+        let account = &wallet.account_id;
+        // Item 0: the wallet, only if it is still the version that was read.
+        let wallet_update = self.wallet_update(
+            wallet,
+            balance_after,
+            held_after,
+            entry_count_after,
+            posted_at,
         );
         let put_new = |item: Item| {
             TransactWriteItem::builder()
@@ -145,11 +175,17 @@ impl DynamoStore {
                 let outcomes = outcomes_in_request_order(batch, Vec::new(), already_posted);
                 return Ok(PostReceipt { outcomes, wallet });
             }
+            // Holds the charges settle, read after the wallet: every change to a hold also moves
+            // the wallet's version, so the version condition covers what was read here too.
+            let holds = self.holds_named(account, &pending).await?;
             let plan = plan_posting(&wallet, &pending, posted_at)?;
+            let settling = crate::holds::settle_charges(&holds, &plan.entries);
+            let held_after = holds::held_after(&wallet, &settling);
             let mut items = self.posting_transaction(
                 &wallet,
                 &plan.entries,
                 plan.balance_after,
+                held_after,
                 plan.entry_count_after,
                 posted_at,
             );
@@ -159,6 +195,11 @@ impl DynamoStore {
                 "posting extras are bounded by the transaction's item limit"
             );
             items.extend(extra_items);
+            items.extend(self.hold_settle_items(account, &settling, posted_at));
+            assert!(
+                items.len() <= 100,
+                "a transaction commits at most 100 items (billing's chunks count holds)"
+            );
             let error = match self
                 .client
                 .transact_write_items()
@@ -169,6 +210,7 @@ impl DynamoStore {
                 Ok(_) => {
                     let wallet = Wallet {
                         balance: plan.balance_after,
+                        held: held_after,
                         entry_count: plan.entry_count_after,
                         version: wallet.version + 1,
                         updated_at: posted_at,

@@ -47,7 +47,7 @@ fn epoch_ms(at: OffsetDateTime) -> u64 {
     u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
 
-fn key(account: &AccountId, sk: String) -> Item {
+pub(super) fn key(account: &AccountId, sk: String) -> Item {
     HashMap::from([
         (keys::PK.to_owned(), s(keys::account_pk(account))),
         (keys::SK.to_owned(), s(sk)),
@@ -121,7 +121,7 @@ fn optional<T>(
     }
 }
 
-fn purchase_from_item(item: &Item) -> Result<Purchase, StoreError> {
+pub(super) fn purchase_from_item(item: &Item) -> Result<Purchase, StoreError> {
     let read = Reader(item);
     let id_text = read.str("purchase_id")?;
     let id = PurchaseId::parse(id_text).map_err(|e| corrupt(&e.to_string(), id_text))?;

@@ -302,7 +302,7 @@ impl RechargeStore for DynamoStore {
             if settings.minimum_balance.currency() != wallet.currency {
                 return Err(StoreError::WalletNotFound(account.clone()));
             }
-            let due = due_update(account, &settings, wallet.balance);
+            let due = due_update(account, &settings, wallet.available());
             let mut values = due.values;
             values.extend([
                 (

@@ -5,13 +5,20 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
-    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType,
 };
 
+use super::hold_items::{HOLD_EXPIRY_INDEX, HX_PK, HX_SK};
 use super::keys;
 use super::recharge::{DUE_INDEX, DUE_PK, DUE_SK};
 use crate::ports::store::StoreError;
+
+/// How long `ensure_table` waits for an index it added to finish building, polled every
+/// `INDEX_POLL_INTERVAL`. DynamoDB Local builds an index on a test table in well under a second; an
+/// old table in AWS with many items may take longer, and a failed start is then retried by hand.
+const INDEX_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+const INDEX_POLL_ATTEMPTS_MAX: u32 = 600;
 
 fn attribute(name: &str) -> AttributeDefinition {
     AttributeDefinition::builder()
@@ -29,15 +36,27 @@ fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
         .expect("name and key type are set")
 }
 
-/// The sparse index of wallets due a recharge: keys only (the sweep needs the account, and reads
-/// the wallet itself consistently before acting).
-fn due_index_keys() -> (Vec<KeySchemaElement>, Projection) {
-    (
-        vec![key(DUE_PK, KeyType::Hash), key(DUE_SK, KeyType::Range)],
-        Projection::builder()
-            .projection_type(ProjectionType::KeysOnly)
-            .build(),
-    )
+/// The sparse indexes, keys only (a sweep needs the keys, and reads the item itself consistently
+/// before acting): wallets due a recharge, and open holds by expiry.
+const INDEXES: [(&str, &str, &str); 2] = [
+    (DUE_INDEX, DUE_PK, DUE_SK),
+    (HOLD_EXPIRY_INDEX, HX_PK, HX_SK),
+];
+
+fn index(name: &str, pk: &str, sk: &str) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(pk, KeyType::Hash))
+        .key_schema(key(sk, KeyType::Range))
+        .projection(keys_only())
+        .build()
+        .expect("name, keys and projection are set")
+}
+
+fn keys_only() -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::KeysOnly)
+        .build()
 }
 
 fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
@@ -46,48 +65,48 @@ fn unavailable<E: std::error::Error + 'static, R: std::fmt::Debug>(
     StoreError::Unavailable(DisplayErrorContext(error).to_string())
 }
 
-/// Creates the table if it does not exist yet; an existing table made before the due index gets
-/// the index added (anything else about an existing table is left as it is).
+/// Creates the table if it does not exist yet; an existing table made before an index gets the
+/// index added (anything else about an existing table is left as it is).
 pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    let (schema, projection) = due_index_keys();
-    let result = client
+    let mut create = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attribute(keys::PK))
         .attribute_definitions(attribute(keys::SK))
-        .attribute_definitions(attribute(DUE_PK))
-        .attribute_definitions(attribute(DUE_SK))
         .key_schema(key(keys::PK, KeyType::Hash))
-        .key_schema(key(keys::SK, KeyType::Range))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(DUE_INDEX)
-                .set_key_schema(Some(schema.clone()))
-                .projection(projection.clone())
-                .build()
-                .expect("name, keys and projection are set"),
-        )
-        .send()
-        .await;
-    match result {
+        .key_schema(key(keys::SK, KeyType::Range));
+    for (name, pk, sk) in INDEXES {
+        create = create
+            .attribute_definitions(attribute(pk))
+            .attribute_definitions(attribute(sk))
+            .global_secondary_indexes(index(name, pk, sk));
+    }
+    match create.send().await {
         Ok(_) => Ok(()),
         Err(error)
             if error
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
-            add_due_index_if_missing(client, table, schema, projection).await
+            for (name, pk, sk) in INDEXES {
+                add_index_if_missing(client, table, name, pk, sk).await?;
+                // DynamoDB builds one index at a time per table: the next `UpdateTable` is refused
+                // with `LimitExceededException` until this one is active.
+                wait_until_indexes_active(client, table).await?;
+            }
+            Ok(())
         }
         Err(error) => Err(unavailable(error)),
     }
 }
 
-async fn add_due_index_if_missing(
+async fn add_index_if_missing(
     client: &Client,
     table: &str,
-    schema: Vec<KeySchemaElement>,
-    projection: Projection,
+    name: &str,
+    pk: &str,
+    sk: &str,
 ) -> Result<(), StoreError> {
     let described = client
         .describe_table()
@@ -100,21 +119,22 @@ async fn add_due_index_if_missing(
         .map(|table| table.global_secondary_indexes())
         .unwrap_or_default()
         .iter()
-        .any(|index| index.index_name() == Some(DUE_INDEX));
+        .any(|index| index.index_name() == Some(name));
     if has_index {
         return Ok(());
     }
     let create = CreateGlobalSecondaryIndexAction::builder()
-        .index_name(DUE_INDEX)
-        .set_key_schema(Some(schema))
-        .projection(projection)
+        .index_name(name)
+        .key_schema(key(pk, KeyType::Hash))
+        .key_schema(key(sk, KeyType::Range))
+        .projection(keys_only())
         .build()
         .expect("name, keys and projection are set");
     let result = client
         .update_table()
         .table_name(table)
-        .attribute_definitions(attribute(DUE_PK))
-        .attribute_definitions(attribute(DUE_SK))
+        .attribute_definitions(attribute(pk))
+        .attribute_definitions(attribute(sk))
         .global_secondary_index_updates(
             GlobalSecondaryIndexUpdate::builder().create(create).build(),
         )
@@ -132,4 +152,30 @@ async fn add_due_index_if_missing(
         }
         Err(error) => Err(unavailable(error)),
     }
+}
+
+/// Polls until no index of the table is being created or deleted (bounded).
+async fn wait_until_indexes_active(client: &Client, table: &str) -> Result<(), StoreError> {
+    for _ in 0..INDEX_POLL_ATTEMPTS_MAX {
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let building = described
+            .table()
+            .map(|table| table.global_secondary_indexes())
+            .unwrap_or_default()
+            .iter()
+            .any(|index| index.index_status() != Some(&IndexStatus::Active));
+        if !building {
+            return Ok(());
+        }
+        tokio::time::sleep(INDEX_POLL_INTERVAL).await;
+    }
+    Err(StoreError::Unavailable(format!(
+        "the indexes of table {table} were still building after {} s",
+        INDEX_POLL_INTERVAL.as_secs_f64() * f64::from(INDEX_POLL_ATTEMPTS_MAX)
+    )))
 }

@@ -14,20 +14,13 @@ use time::{Date, OffsetDateTime};
 
 use super::codec::{Reader, decimal_to_n, n, s};
 use super::{DynamoStore, EXTRA_ITEMS_MAX, keys};
-use crate::billing::usage::{Dimension, UsageKey, chunks, increments};
+use crate::billing::usage::{Dimension, UsageKey, chunks, day_text, increments, parse_day};
 use crate::ids::AccountId;
 use crate::ledger::{ENTRIES_PER_POST_MAX, LedgerEntry, NewEntry};
 use crate::money::{Currency, Money};
 use crate::ports::store::{
     ChargesPost, PostReceipt, StoreError, USAGE_DAYS_MAX, UsageRead, UsageRow,
 };
-
-const DAY_FORMAT: &[time::format_description::FormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day]");
-
-fn day_text(day: Date) -> String {
-    day.format(DAY_FORMAT).expect("a date always formats")
-}
 
 fn usage_sk(key: &UsageKey) -> String {
     let day = day_text(key.day);
@@ -54,13 +47,15 @@ fn usage_items(table: &str, account: &AccountId, posted: &[LedgerEntry]) -> Vec<
                 .key(keys::PK, s(keys::account_pk(account)))
                 .key(keys::SK, s(usage_sk(&increment.key)))
                 .update_expression(
-                    "ADD messages :messages, charged :charged, cost :cost \
+                    "ADD messages :messages, charged :charged, conversations :conversations, \
+                     cost :cost \
                      SET #type = :type, #day = :day, dimension = :dimension, d1 = :d1, d2 = :d2",
                 )
                 .expression_attribute_names("#type", "type")
                 .expression_attribute_names("#day", "day")
                 .expression_attribute_values(":messages", n(increment.messages))
                 .expression_attribute_values(":charged", n(increment.charged))
+                .expression_attribute_values(":conversations", n(increment.conversations))
                 .expression_attribute_values(":cost", decimal_to_n(increment.cost))
                 .expression_attribute_values(":type", s("usage"))
                 .expression_attribute_values(":day", s(day_text(increment.key.day)))
@@ -136,8 +131,8 @@ impl UsageRead for DynamoStore {
                 .map_err(|error| StoreError::Unavailable(DisplayErrorContext(error).to_string()))?;
             for item in output.items() {
                 let read = Reader(item);
-                let day = Date::parse(read.str("day")?, DAY_FORMAT)
-                    .map_err(|_| StoreError::Corrupt("usage day".into()))?;
+                let day = parse_day(read.str("day")?)
+                    .ok_or_else(|| StoreError::Corrupt("usage day".into()))?;
                 let dimension = match read.str("dimension")? {
                     "tag" => Dimension::Tag(read.str("d1")?.to_owned()),
                     _ => Dimension::CategoryMarket {
@@ -149,6 +144,12 @@ impl UsageRead for DynamoStore {
                     key: UsageKey { day, dimension },
                     messages: read.u64("messages")?,
                     charged: read.u64("charged")?,
+                    // Aggregates written before conversations were counted have none.
+                    conversations: if item.contains_key("conversations") {
+                        read.u64("conversations")?
+                    } else {
+                        0
+                    },
                     cost: Money::new(read.decimal("cost")?, currency)
                         .map_err(|error| StoreError::Corrupt(format!("usage cost: {error}")))?,
                 });

@@ -137,12 +137,13 @@ impl QueueStore {
         }
     }
 
-    /// Makes every hidden message visible: called at start, when the process that received them
-    /// is gone. Answers how many there were.
+    /// Makes every message in flight visible: called at start, when the process that received
+    /// them is gone. Answers how many there were. A delayed message never received
+    /// (`receive_count` 0) keeps its delay.
     pub fn resume_in_flight(&self) -> Result<usize, QueueError> {
         self.connection()
             .execute(
-                "UPDATE messages SET visible_at_ms = 0 WHERE visible_at_ms > 0",
+                "UPDATE messages SET visible_at_ms = 0 WHERE visible_at_ms > 0 AND receive_count > 0",
                 [],
             )
             .map_err(unavailable)
@@ -208,11 +209,14 @@ impl DurableQueue {
         let _ = tokio::time::timeout(timeout, self.arrived.notified()).await;
     }
 
+    /// Takes `bodies` (hidden for `delay`), and `dead_letters`, in one transaction; with `key`,
+    /// remembers it and takes nothing if it was taken before.
     async fn take_owned(
         &self,
         key: Option<String>,
         bodies: Vec<String>,
         dead_letters: Vec<String>,
+        delay: Duration,
     ) -> Result<(), QueueError> {
         if let Some((index, body)) = bodies
             .iter()
@@ -232,6 +236,11 @@ impl DurableQueue {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let prune = takes.is_multiple_of(TAKES_PER_PRUNE);
         let sent = !bodies.is_empty();
+        let visible_at_ms = if delay.is_zero() {
+            0
+        } else {
+            now_ms().saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX))
+        };
         self.store
             .with(move |connection| {
                 let transaction = connection
@@ -242,7 +251,7 @@ impl DurableQueue {
                 {
                     return Ok(());
                 }
-                schema::insert_messages(&transaction, name, limits, &bodies)?;
+                schema::insert_messages(&transaction, name, limits, &bodies, visible_at_ms)?;
                 dead_letters::insert_skipped(&transaction, name, &dead_letters)?;
                 if let Some(key) = &key {
                     schema::remember_intake(&transaction, key, now_ms(), prune)?;
@@ -320,7 +329,8 @@ fn receive(
 
 impl QueueSend for DurableQueue {
     async fn send_all(&self, bodies: &[String]) -> Result<(), QueueError> {
-        self.take_owned(None, bodies.to_vec(), Vec::new()).await
+        self.take_owned(None, bodies.to_vec(), Vec::new(), Duration::ZERO)
+            .await
     }
 
     async fn taken_before(&self, key: &str) -> Result<bool, QueueError> {
@@ -335,8 +345,17 @@ impl QueueSend for DurableQueue {
             Some(intake.key.to_owned()),
             intake.bodies.to_vec(),
             intake.dead_letters.to_vec(),
+            Duration::ZERO,
         )
         .await
+    }
+}
+
+impl crate::ports::notices::QueueSendDelayed for DurableQueue {
+    /// On disk before it returns, hidden until `delay` passes (across restarts too: the delay is
+    /// stored as the instant it ends). Unlike SQS there is no 15-minute cap.
+    async fn send_delayed(&self, body: String, delay: Duration) -> Result<(), QueueError> {
+        self.take_owned(None, vec![body], Vec::new(), delay).await
     }
 }
 

@@ -112,11 +112,13 @@ pub fn check_room(
     Ok(())
 }
 
+/// Inserts `bodies`, hidden until `visible_at_ms` (0: at once).
 pub fn insert_messages(
     transaction: &Transaction<'_>,
     queue: &str,
     limits: QueueLimits,
     bodies: &[String],
+    visible_at_ms: i64,
 ) -> Result<(), QueueError> {
     if bodies.is_empty() {
         return Ok(());
@@ -124,11 +126,11 @@ pub fn insert_messages(
     let bytes = bodies.iter().map(String::len).sum();
     check_room(transaction, queue, limits, bodies.len(), bytes)?;
     let mut statement = transaction
-        .prepare_cached("INSERT INTO messages (queue, body) VALUES (?1, ?2)")
+        .prepare_cached("INSERT INTO messages (queue, body, visible_at_ms) VALUES (?1, ?2, ?3)")
         .map_err(unavailable)?;
     for body in bodies {
         statement
-            .execute(params![queue, body])
+            .execute(params![queue, body, visible_at_ms])
             .map_err(unavailable)?;
     }
     Ok(())

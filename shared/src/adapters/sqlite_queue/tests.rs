@@ -174,3 +174,34 @@ async fn an_intake_is_taken_once_with_its_dead_letters_and_recognised_after() {
     let outcome = store.redrive(&[skipped.id], |_| Some(ROOMY)).unwrap();
     assert_eq!(outcome.not_redrivable, [skipped.id]);
 }
+
+#[tokio::test]
+async fn a_delayed_message_waits_out_its_delay_even_across_a_reopen() {
+    use crate::ports::notices::QueueSendDelayed;
+    let path = temp_file("delayed");
+    {
+        let store = QueueStore::open(&path).unwrap();
+        let queue = store.queue("notifications", rules(5));
+        queue
+            .send_delayed("later".into(), Duration::from_millis(600))
+            .await
+            .unwrap();
+        queue
+            .send_delayed("much later".into(), Duration::from_secs(3_600))
+            .await
+            .unwrap();
+        queue.send_all(&["now".into()]).await.unwrap();
+        assert_eq!(bodies(&queue.receive(10).await.unwrap()), ["now"]);
+        assert_eq!(queue.depth().unwrap().0, 3, "held, on disk");
+    }
+    // A restart makes what was in flight visible, not what is delayed.
+    let store = QueueStore::open(&path).unwrap();
+    assert_eq!(store.resume_in_flight().unwrap(), 1);
+    let queue = store.queue("notifications", rules(5));
+    assert_eq!(bodies(&queue.receive(10).await.unwrap()), ["now"]);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let due = queue.receive(10).await.unwrap();
+    assert_eq!(bodies(&due), ["later"]);
+    assert_eq!(due[0].receive_count, 1);
+    assert!(queue.receive(10).await.unwrap().is_empty());
+}

@@ -20,7 +20,7 @@ const AUTHENTICATION_REQUIRED: &str = "authentication_required";
 pub(crate) fn charge_form(request: &OffSessionChargeRequest) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("amount", &request.amount.minor_units().to_string())
-        .append_pair("currency", stripe_currency(request.amount.currency()))
+        .append_pair("currency", &stripe_currency(request.amount.currency()))
         .append_pair("customer", request.customer.as_str())
         .append_pair("payment_method", request.payment_method.as_str())
         .append_pair("off_session", "true")

@@ -30,7 +30,7 @@ pub(crate) fn checkout_form(request: &CheckoutRequest) -> String {
         .append_pair("line_items[0][quantity]", "1")
         .append_pair(
             "line_items[0][price_data][currency]",
-            stripe_currency(request.amount.currency()),
+            &stripe_currency(request.amount.currency()),
         )
         .append_pair(
             "line_items[0][price_data][unit_amount]",

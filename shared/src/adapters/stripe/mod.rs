@@ -48,16 +48,6 @@ pub use client::{
 use crate::money::Currency;
 
 /// Stripe wants ISO 4217 codes in lowercase.
-fn stripe_currency(currency: Currency) -> &'static str {
-    match currency {
-        Currency::Aud => "aud",
-        Currency::Brl => "brl",
-        Currency::Eur => "eur",
-        Currency::Gbp => "gbp",
-        Currency::Idr => "idr",
-        Currency::Inr => "inr",
-        Currency::Jpy => "jpy",
-        Currency::Mxn => "mxn",
-        Currency::Usd => "usd",
-    }
+fn stripe_currency(currency: Currency) -> String {
+    currency.code().to_ascii_lowercase()
 }
