@@ -37,11 +37,14 @@ fn skipped_billable_items_are_logged_and_dead_lettered_with_their_reason() {
         "9.9875"
     );
 
-    // Logged, as JSON lines with --log-json (the line the AWS metric filter counts).
+    // Logged, as the functions' JSON lines with --log-json (in AWS the same event also counts
+    // the PossiblyBillableSkipped metric its alarm watches).
     let lines = runner.logged("webhook skipped items that may be billable");
     assert_eq!(lines.len(), 1, "{:?}", runner.logs.lock().unwrap());
     let line: Value = serde_json::from_str(&lines[0]).expect("a JSON log line");
     assert_eq!(line["level"], "ERROR");
+    let metric = runner.logged(r#""metric":"PossiblyBillableSkipped""#);
+    assert_eq!(metric.len(), 1, "{:?}", runner.logs.lock().unwrap());
 
     // And kept: one dead letter each, with the reason and the item as sent.
     let letters = dead_letters(&data_dir, &["list", "--queue", "billing"]);
