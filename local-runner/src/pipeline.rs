@@ -137,12 +137,25 @@ async fn bill(billing: &LocalBilling, queue: &DurableQueue, deliveries: &[Delive
         .iter()
         .map(|delivery| delivery.receipt)
         .partition(|receipt| outcome.failed.contains(&receipt.to_string()));
+    // Each failure with its reason, which the dead letter it may become states.
+    let failed: Vec<(u64, String)> = failed
+        .into_iter()
+        .map(|receipt| {
+            let reason = outcome.reasons.get(&receipt.to_string()).cloned();
+            (
+                receipt,
+                reason.unwrap_or_else(|| {
+                    "billing gave no reason (every failure should have one)".to_owned()
+                }),
+            )
+        })
+        .collect();
     // A failed delete only means the message comes back: its charges are recognised then.
     if let Err(failure) = queue.delete(done).await {
         error!(%failure, "handled billing messages could not be deleted; they come back");
     }
     if !failed.is_empty()
-        && let Err(failure) = queue.release(failed).await
+        && let Err(failure) = queue.release_failed(failed).await
     {
         error!(%failure, "failed billing messages could not be released; they come back later");
     }

@@ -125,7 +125,11 @@ fn a_record_billing_cannot_handle_is_dead_lettered_then_redriven_once_fixed() {
         assert!(Instant::now() < deadline, "no dead letter");
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert_eq!(letter["reason"], "not handled after 5 deliveries");
+    // The reason names what billing could not do, not only that it failed.
+    assert_eq!(
+        letter["reason"],
+        "not handled after 5 deliveries; last error: no wallet for phone number 222222222222222"
+    );
     assert_eq!(letter["redrivable"], true);
     // Fixed: the number is routed; the operator route redrives it and billing charges it.
     let (status_code, _) = runner.call(
