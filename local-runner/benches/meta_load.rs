@@ -3,9 +3,9 @@
 //!
 //! Two phases. A burst (every sender posts its bodies back to back, answers 503 retried as Meta
 //! does) gives the webhook's latency under load and the statuses billed per second (first POST to
-//! the last balance reflecting every charge). Then a paced phase, where billing keeps up: each
-//! sender posts one body and polls its own wallet (`GET /v1/wallet`, every `POLL`) until the
-//! balance reflects the body's charges; the time from the POST's answer to that poll is the event
+//! the last balance reflecting every charge). Then a paced phase, where billing keeps up: the
+//! senders take turns, each posting one body and polling its own wallet (`GET /v1/wallet`, every
+//! `POLL`) until the balance reflects the body's charges; the time from the POST's answer to that poll is the event
 //! → balance latency (it includes up to one poll interval and the poll's own round trip).
 //! At the end every status sent is accounted for: billed (from the balances) + refused (bodies
 //! answered 401, deliberately badly signed) + dead-lettered (statuses with an unreadable
@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 const SENDERS: usize = 4;
 const BURST_BODIES_PER_SENDER: usize = 25;
-const PACED_BODIES_PER_SENDER: usize = 50;
+const PACED_BODIES_PER_SENDER: usize = 25;
 const STATUSES_PER_BODY_MAX: u64 = 1_000;
 /// Every this many bodies, one status carries a timestamp the webhook cannot read: a dead letter.
 const SKIP_EVERY: usize = 10;
@@ -307,14 +307,18 @@ fn main() {
         billed as f64 / burst_seconds
     );
 
+    // Billing keeps up: one body in the runner at a time (the senders take turns), so each body's
+    // latency is its own billing, not a wait behind another sender's thousand statuses.
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let (senders, mut paced) = all_at_once(senders, |sender, tally| {
         for n in 0..PACED_BODIES_PER_SENDER {
+            let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             sender.send("paced", n, true, tally);
         }
     });
     let mut to_balance: Vec<Duration> = paced.to_balance.iter().map(|(_, d)| *d).collect();
     println!(
-        "paced (each sender waits for its balance): {} bodies, {} statuses; webhook p50 {:.1} ms, p99 {:.1} ms; event -> balance p50 {:.1} ms, p99 {:.1} ms (poll every {} ms)",
+        "paced (one body at a time, each sender waits for its balance): {} bodies, {} statuses; webhook p50 {:.1} ms, p99 {:.1} ms; event -> balance p50 {:.1} ms, p99 {:.1} ms (poll every {} ms)",
         paced.webhook.len(),
         paced.sent,
         percentile(&mut paced.webhook, 0.5),
