@@ -45,6 +45,22 @@ pub fn fit_letter(letter: &str) -> String {
     }
 }
 
+impl QueueSend for WebhookQueues {
+    async fn send_all(&self, bodies: &[String]) -> Result<(), QueueError> {
+        self.billing.send_all(bodies).await
+    }
+
+    /// The records first, then the billing messages: a failure of either answers Meta 503 and
+    /// its retry sends both again (a record twice is noise; billing is idempotent).
+    async fn take(&self, intake: Intake<'_>) -> Result<(), QueueError> {
+        let letters: Vec<String> = intake.dead_letters.iter().map(|l| fit_letter(l)).collect();
+        for chunk in letters.chunks(MESSAGES_PER_SEND_MAX) {
+            self.skipped.send_all(chunk).await?;
+        }
+        self.billing.send_all(intake.bodies).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,21 +82,5 @@ mod tests {
             assert!(start.contains(r#""reason":"status.id is too long""#));
             assert!(letter.starts_with(start));
         }
-    }
-}
-
-impl QueueSend for WebhookQueues {
-    async fn send_all(&self, bodies: &[String]) -> Result<(), QueueError> {
-        self.billing.send_all(bodies).await
-    }
-
-    /// The records first, then the billing messages: a failure of either answers Meta 503 and
-    /// its retry sends both again (a record twice is noise; billing is idempotent).
-    async fn take(&self, intake: Intake<'_>) -> Result<(), QueueError> {
-        let letters: Vec<String> = intake.dead_letters.iter().map(|l| fit_letter(l)).collect();
-        for chunk in letters.chunks(MESSAGES_PER_SEND_MAX) {
-            self.skipped.send_all(chunk).await?;
-        }
-        self.billing.send_all(intake.bodies).await
     }
 }
