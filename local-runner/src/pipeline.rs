@@ -117,7 +117,20 @@ pub async fn run_billing(store: DynamoStore, queues: Arc<Queues>, mut stop: watc
             }
             continue;
         }
-        bill(&billing, &queues.billing, &deliveries).await;
+        if !bill_within_drain(
+            &billing,
+            &queues.billing,
+            &deliveries,
+            &mut stop,
+            &mut drain_until,
+        )
+        .await
+        {
+            crate::say(
+                "billing: stopped mid-batch at the drain bound; its records are billed at the next start",
+            );
+            break;
+        }
     }
     match queues.billing.depth() {
         Ok((0, _)) => {}
@@ -129,6 +142,38 @@ pub async fn run_billing(store: DynamoStore, queues: Arc<Queues>, mut stop: watc
 }
 
 type LocalBilling = Billing<DynamoStore, DurableQueue, DurableQueue>;
+
+/// Bills one batch, unless a stop's drain bound passes first (a batch of ten full records can
+/// take many seconds on a busy machine): then the batch is dropped where it is, as a crash would
+/// drop it, and its records, still on the queue, come back at the next start (billing recognises
+/// what it already posted). Answers false when the bound cut the batch.
+async fn bill_within_drain(
+    billing: &LocalBilling,
+    queue: &DurableQueue,
+    deliveries: &[Delivery],
+    stop: &mut watch::Receiver<bool>,
+    drain_until: &mut Option<Instant>,
+) -> bool {
+    let billed = bill(billing, queue, deliveries);
+    tokio::pin!(billed);
+    loop {
+        let bound = async {
+            match *drain_until {
+                Some(until) => tokio::time::sleep_until(until).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = &mut billed => return true,
+            changed = stop.changed(), if drain_until.is_none() => {
+                if changed.is_err() || *stop.borrow() {
+                    *drain_until = Some(Instant::now() + DRAIN_MAX);
+                }
+            }
+            () = bound => return false,
+        }
+    }
+}
 
 /// Bills one batch; what was handled leaves the queue, what failed is released to come back.
 async fn bill(billing: &LocalBilling, queue: &DurableQueue, deliveries: &[Delivery]) {
