@@ -40,6 +40,7 @@ pub struct LineBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
     pub category: String,
+    #[serde(deserialize_with = "super::whole::u64")]
     pub count: u64,
 }
 
@@ -50,7 +51,11 @@ pub struct HoldRequest {
     /// The template the broadcast sends; it goes into the tag, so usage per template still adds up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::whole::option_i64"
+    )]
     pub expires_in_seconds: Option<i64>,
 }
 

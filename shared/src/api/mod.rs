@@ -20,6 +20,7 @@ pub mod usage;
 pub mod views;
 pub mod wallet;
 pub mod webhooks;
+pub mod whole;
 
 use std::collections::BTreeMap;
 use std::ops::Deref;

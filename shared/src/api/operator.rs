@@ -116,6 +116,7 @@ pub enum GrantSource {
 #[serde(deny_unknown_fields)]
 pub struct GrantRequest {
     pub order_reference: String,
+    #[serde(deserialize_with = "super::whole::u64")]
     pub credits: u64,
     pub source: GrantSource,
     #[serde(default)]

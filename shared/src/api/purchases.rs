@@ -121,6 +121,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PurchaseKeyHeader {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PurchaseRequest {
+    #[serde(deserialize_with = "super::whole::u64")]
     pub credits: u64,
 }
 
@@ -330,7 +331,8 @@ pub async fn list_purchases<S: ApiStore>(
     RawQuery(query): RawQuery,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let (format, rest) = super::exports::negotiate(&headers, query.as_deref());
+    let (format, rest) =
+        super::exports::negotiate(&headers, query.as_deref(), super::exports::Format::Csv)?;
     if format == super::exports::Format::Csv {
         return super::exports::payments_csv(app, account, rest.as_deref()).await;
     }

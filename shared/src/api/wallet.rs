@@ -79,7 +79,8 @@ pub async fn get_statement<S: ApiStore>(
     RawQuery(query): RawQuery,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let (format, rest) = super::exports::negotiate(&headers, query.as_deref());
+    let (format, rest) =
+        super::exports::negotiate(&headers, query.as_deref(), super::exports::Format::Csv)?;
     if format == super::exports::Format::Csv {
         return super::exports::statement_csv(app, account, rest.as_deref()).await;
     }
@@ -99,6 +100,7 @@ pub async fn get_statement<S: ApiStore>(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteRequest {
+    #[serde(deserialize_with = "super::whole::u64")]
     pub credits: u64,
 }
 
@@ -146,6 +148,7 @@ pub(super) fn settings_error(error: SettingsError) -> ApiError {
 pub struct AutoRechargeRequest {
     pub enabled: bool,
     pub minimum_balance: String,
+    #[serde(deserialize_with = "super::whole::u32")]
     pub credits: u32,
 }
 

@@ -151,7 +151,7 @@ async fn delete<S: ApiStore>(
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
     /// How long the old secret keeps signing next to the new one (default 24, at most 168).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::whole::option_i64")]
     pub overlap_hours: Option<i64>,
 }
 
