@@ -21,6 +21,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteIte
 use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, decimal_to_n, n, s, timestamp};
+use super::payment_method::payment_method_update;
 use super::{DynamoStore, built, conditional, keys, unavailable};
 use crate::ids::AccountId;
 use crate::ledger::{EntryOutcome, NewEntry};
@@ -28,12 +29,10 @@ use crate::money::CreditQuote;
 use crate::payments::purchase::{
     PaidCheckout, Purchase, PurchaseCursor, PurchaseStatus, SavedPaymentMethod, StoredCheckout,
 };
-use crate::payments::{
-    CheckoutSessionId, ProviderCustomerId, ProviderPaymentId, ProviderPaymentMethodId, PurchaseId,
-};
+use crate::payments::{CheckoutSessionId, ProviderCustomerId, ProviderPaymentId, PurchaseId};
 use crate::ports::store::{
-    Closed, Fulfilment, PaymentMethodGet, PaymentMethodSave, PurchaseListRequest, PurchasePage,
-    PurchaseRead, PurchaseRecord, PurchaseRecorded, PurchaseSettle, StoreError,
+    Closed, Fulfilment, PurchaseListRequest, PurchasePage, PurchaseRead, PurchaseRecord,
+    PurchaseRecorded, PurchaseSettle, StoreError,
 };
 
 /// Attempts at recording a purchase while a concurrent request with the same key holds its items.
@@ -42,7 +41,7 @@ const RECORD_ATTEMPTS_MAX: u32 = 5;
 const RECORD_BACKOFF_BASE: Duration = Duration::from_millis(40);
 const RECORD_BACKOFF_CAP: Duration = Duration::from_millis(640);
 
-fn epoch_ms(at: OffsetDateTime) -> u64 {
+pub(super) fn epoch_ms(at: OffsetDateTime) -> u64 {
     // Purchases are created now, never before 1970.
     u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
 }
@@ -103,7 +102,7 @@ fn log_item(purchase: &Purchase) -> Item {
     item
 }
 
-fn optional<T>(
+pub(super) fn optional<T>(
     item: &Item,
     name: &str,
     parse: impl Fn(&str) -> Result<T, crate::ids::IdError>,
@@ -168,71 +167,6 @@ pub(super) fn purchase_from_item(item: &Item) -> Result<Purchase, StoreError> {
         created_at: read.timestamp("created_at")?,
         updated_at: read.timestamp("updated_at")?,
         paid_at,
-    })
-}
-
-/// The update that saves a card on the `PAYMENT_METHOD` item, unless a newer purchase's is there.
-fn payment_method_update(
-    store: &DynamoStore,
-    account: &AccountId,
-    saved: &SavedPaymentMethod,
-    now: OffsetDateTime,
-) -> Update {
-    let mut expression = "SET #type = :type, account_id = :account, customer_id = :customer, \
-                          source_purchase_id = :purchase, source_created_ms = :ms, \
-                          updated_at = :now"
-        .to_owned();
-    let mut values = HashMap::from([
-        (":type".to_owned(), s("payment_method")),
-        (":account".to_owned(), s(account.as_str())),
-        (":customer".to_owned(), s(saved.customer.as_str())),
-        (":purchase".to_owned(), s(saved.source_purchase.as_str())),
-        (":ms".to_owned(), n(epoch_ms(saved.source_created_at))),
-        (":now".to_owned(), timestamp(now)),
-    ]);
-    if let Some(method) = &saved.payment_method {
-        // The card is stored with the customer it belongs to: a later purchase made under another
-        // customer (two checkouts opened before either was paid) must not pair this card with it.
-        expression
-            .push_str(", payment_method_id = :method, payment_method_customer_id = :customer");
-        values.insert(":method".to_owned(), s(method.as_str()));
-    }
-    built(
-        Update::builder()
-            .table_name(store.table())
-            .set_key(Some(key(account, keys::PAYMENT_METHOD_SK.to_owned())))
-            .update_expression(expression)
-            .condition_expression(
-                "attribute_not_exists(pk) OR source_created_ms < :ms \
-                 OR (source_created_ms = :ms AND source_purchase_id <= :purchase)",
-            )
-            .expression_attribute_names("#type", "type")
-            .set_expression_attribute_values(Some(values))
-            .build(),
-    )
-}
-
-fn payment_method_from_item(item: &Item) -> Result<SavedPaymentMethod, StoreError> {
-    let read = Reader(item);
-    let customer = ProviderCustomerId::parse(read.str("customer_id")?)
-        .map_err(|e| StoreError::Corrupt(format!("saved customer: {e}")))?;
-    let method_customer = optional(
-        item,
-        "payment_method_customer_id",
-        ProviderCustomerId::parse,
-    )?;
-    let payment_method = optional(item, "payment_method_id", ProviderPaymentMethodId::parse)?
-        .filter(|_| method_customer.as_ref() == Some(&customer));
-    let source_ms = read.u64("source_created_ms")?;
-    let source_created_at =
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(source_ms) * 1_000_000)
-            .map_err(|_| StoreError::Corrupt("saved card: source time out of range".into()))?;
-    Ok(SavedPaymentMethod {
-        customer,
-        payment_method,
-        source_purchase: PurchaseId::parse(read.str("source_purchase_id")?)
-            .map_err(|e| StoreError::Corrupt(format!("saved card: {e}")))?,
-        source_created_at,
     })
 }
 
@@ -445,42 +379,23 @@ impl PurchaseRead for DynamoStore {
         request: &PurchaseListRequest,
     ) -> Result<PurchasePage, StoreError> {
         let limit = request.limit() as usize;
-        // BETWEEN is inclusive: the cursor's own log item may come back first and is skipped, and
-        // one more beyond the page tells whether there is a next one.
         let cursor_sk = request
             .cursor
             .as_ref()
             .map(|cursor| keys::purchase_log_sk(cursor.created_ms, &cursor.purchase));
-        // '$' follows '#': every log key sorts below it.
-        let high = cursor_sk
-            .clone()
-            .unwrap_or_else(|| format!("{}$", keys::PURCHASE_LOG_SK_PREFIX.trim_end_matches('#')));
-        let output = self
-            .account_range(account, keys::PURCHASE_LOG_SK_PREFIX.to_owned(), high)
-            .scan_index_forward(false)
-            .consistent_read(true)
-            .limit(i32::try_from(limit + 2).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let mut logged: Vec<(u64, PurchaseId)> = Vec::with_capacity(limit + 1);
-        for item in output.items() {
-            let read = Reader(item);
-            let sk = read.str(keys::SK)?;
-            if Some(sk) == cursor_sk.as_deref() {
-                continue;
-            }
-            let millis = sk
-                .strip_prefix(keys::PURCHASE_LOG_SK_PREFIX)
-                .and_then(|rest| rest.split_once('#'))
-                .and_then(|(millis, _)| millis.parse::<u64>().ok())
-                .ok_or_else(|| StoreError::Corrupt(format!("purchase log key {sk}")))?;
-            let id = PurchaseId::parse(read.str("purchase_id")?)
-                .map_err(|e| StoreError::Corrupt(format!("purchase log {sk}: {e}")))?;
-            logged.push((millis, id));
-        }
-        let more = logged.len() > limit;
-        logged.truncate(limit);
+        let prefix = keys::PURCHASE_LOG_SK_PREFIX;
+        let (logged, more) = self
+            .log_page(account, prefix, cursor_sk, limit, |sk, item| {
+                let millis = sk
+                    .strip_prefix(prefix)
+                    .and_then(|rest| rest.split_once('#'))
+                    .and_then(|(millis, _)| millis.parse::<u64>().ok())
+                    .ok_or_else(|| StoreError::Corrupt(format!("purchase log key {sk}")))?;
+                let id = PurchaseId::parse(Reader(item).str("purchase_id")?)
+                    .map_err(|e| StoreError::Corrupt(format!("purchase log {sk}: {e}")))?;
+                Ok((millis, id))
+            })
+            .await?;
         let ids: Vec<PurchaseId> = logged.iter().map(|(_, id)| id.clone()).collect();
         let mut found = self.purchases_by_id(account, &ids).await?;
         let purchases = ids
@@ -578,20 +493,44 @@ impl PurchaseSettle for DynamoStore {
                 "a purchase cannot be closed as {status}"
             )));
         }
-        let placeholders: Vec<String> = (0..lower.len()).map(|i| format!(":from{i}")).collect();
-        let mut values: HashMap<String, AttributeValue> = lower
-            .iter()
-            .zip(&placeholders)
-            .map(|(status, name)| (name.clone(), s(status.as_str())))
-            .collect();
-        values.insert(":status".to_owned(), s(status.as_str()));
-        values.insert(":now".to_owned(), timestamp(now));
+        let values = HashMap::from([
+            (":status".to_owned(), s(status.as_str())),
+            (":now".to_owned(), timestamp(now)),
+        ]);
+        let expression = "SET #status = :status, updated_at = :now, closed_at = :now";
+        self.move_purchase(
+            account,
+            purchase,
+            status,
+            &lower,
+            expression.to_owned(),
+            values,
+        )
+        .await
+    }
+}
+
+impl DynamoStore {
+    /// An update of a purchase record to `target`, conditional on its status being one of `from`.
+    pub(super) async fn move_purchase(
+        &self,
+        account: &AccountId,
+        purchase: &PurchaseId,
+        target: PurchaseStatus,
+        from: &[PurchaseStatus],
+        expression: String,
+        mut values: HashMap<String, AttributeValue>,
+    ) -> Result<Option<Closed>, StoreError> {
+        let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+        for (status, name) in from.iter().zip(&placeholders) {
+            values.insert(name.clone(), s(status.as_str()));
+        }
         let result = self
             .client()
             .update_item()
             .table_name(self.table())
             .set_key(Some(key(account, keys::purchase_sk(purchase))))
-            .update_expression("SET #status = :status, updated_at = :now, closed_at = :now")
+            .update_expression(expression)
             .condition_expression(format!(
                 "attribute_exists(pk) AND #status IN ({})",
                 placeholders.join(", ")
@@ -601,52 +540,11 @@ impl PurchaseSettle for DynamoStore {
             .send()
             .await;
         match conditional(result)? {
-            Some(_) => Ok(Some(Closed::Changed(status))),
+            Some(_) => Ok(Some(Closed::Changed(target))),
             None => Ok(self
                 .get_purchase(account, purchase)
                 .await?
                 .map(|current| Closed::Unchanged(current.status))),
         }
-    }
-}
-
-impl PaymentMethodGet for DynamoStore {
-    async fn get_payment_method(
-        &self,
-        account: &AccountId,
-    ) -> Result<Option<SavedPaymentMethod>, StoreError> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(account, keys::PAYMENT_METHOD_SK.to_owned())))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item().map(payment_method_from_item).transpose()
-    }
-}
-
-impl PaymentMethodSave for DynamoStore {
-    async fn save_payment_method(
-        &self,
-        account: &AccountId,
-        saved: &SavedPaymentMethod,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        let update = payment_method_update(self, account, saved, now);
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(update.key().clone()))
-            .update_expression(update.update_expression())
-            .set_condition_expression(update.condition_expression().map(str::to_owned))
-            .set_expression_attribute_names(update.expression_attribute_names().cloned())
-            .set_expression_attribute_values(update.expression_attribute_values().cloned())
-            .send()
-            .await;
-        Ok(conditional(result)?.is_some())
     }
 }

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, decimal_to_n, s, timestamp};
 use super::purchases::{key, purchase_from_item};
-use super::{DynamoStore, built, conditional, keys, unavailable};
+use super::{DynamoStore, built, keys, unavailable};
 use crate::ids::{AccountId, IdError};
 use crate::ledger::{EntryOutcome, NewEntry};
 use crate::money::Money;
@@ -20,7 +20,7 @@ use crate::payments::{
     CheckoutSessionId, ProviderCustomerId, ProviderPaymentId, ProviderPaymentMethodId, PurchaseId,
 };
 use crate::ports::review::PurchaseReview;
-use crate::ports::store::{Closed, Fulfilment, PurchaseRead, StoreError};
+use crate::ports::store::{Closed, Fulfilment, StoreError};
 
 fn text(item: &Item, name: &str) -> Option<String> {
     item.get(name).and_then(|v| v.as_s().ok()).cloned()
@@ -113,45 +113,6 @@ fn held_values(
         }
     }
     (expression, values)
-}
-
-impl DynamoStore {
-    /// An update of a purchase record to `target`, conditional on its status being one of `from`.
-    async fn move_purchase(
-        &self,
-        account: &AccountId,
-        purchase: &PurchaseId,
-        target: PurchaseStatus,
-        from: &[PurchaseStatus],
-        expression: String,
-        mut values: HashMap<String, AttributeValue>,
-    ) -> Result<Option<Closed>, StoreError> {
-        let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
-        for (status, name) in from.iter().zip(&placeholders) {
-            values.insert(name.clone(), s(status.as_str()));
-        }
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(account, keys::purchase_sk(purchase))))
-            .update_expression(expression)
-            .condition_expression(format!(
-                "attribute_exists(pk) AND #status IN ({})",
-                placeholders.join(", ")
-            ))
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await;
-        match conditional(result)? {
-            Some(_) => Ok(Some(Closed::Changed(target))),
-            None => Ok(self
-                .get_purchase(account, purchase)
-                .await?
-                .map(|current| Closed::Unchanged(current.status))),
-        }
-    }
 }
 
 impl PurchaseReview for DynamoStore {
