@@ -159,28 +159,15 @@ impl NoticeFeed for DynamoStore {
         let start = cursor
             .map(|cursor| cursor_sk(account, cursor).map(|sk| key(account, sk)))
             .transpose()?;
-        let output = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(keys::account_pk(account)))
-            .expression_attribute_values(":prefix", s(NOTICE_LOG_SK_PREFIX))
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit).expect("bounded above"))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let notices = output
-            .items()
-            .iter()
-            .map(notice_from_item)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = output.last_evaluated_key().and_then(|last| {
-            let sk = last.get(keys::SK)?.as_s().ok()?;
-            sk.strip_prefix(NOTICE_LOG_SK_PREFIX).map(str::to_owned)
-        });
+        let (notices, next_cursor) = self
+            .prefix_page(
+                keys::account_pk(account),
+                NOTICE_LOG_SK_PREFIX,
+                limit,
+                start,
+                notice_from_item,
+            )
+            .await?;
         Ok(NoticesPage {
             notices,
             read_through_ms: self.read_marker(account).await?,

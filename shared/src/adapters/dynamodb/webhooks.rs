@@ -560,28 +560,15 @@ impl DeliveryStore for DynamoStore {
         cursor: Option<&str>,
     ) -> Result<DeliveriesPage, StoreError> {
         assert!((1..=DELIVERIES_PAGE_LIMIT_MAX).contains(&limit));
-        let output = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(format!("WEBHOOK#{endpoint}")))
-            .expression_attribute_values(":prefix", s(DELIVERY_SK_PREFIX))
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit).expect("bounded above"))
-            .set_exclusive_start_key(cursor.map(|key| delivery_item_key(endpoint, key)))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let deliveries = output
-            .items()
-            .iter()
-            .map(delivery_from_item)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = output.last_evaluated_key().and_then(|last| {
-            let sk = last.get(keys::SK)?.as_s().ok()?;
-            sk.strip_prefix(DELIVERY_SK_PREFIX).map(str::to_owned)
-        });
+        let (deliveries, next_cursor) = self
+            .prefix_page(
+                format!("WEBHOOK#{endpoint}"),
+                DELIVERY_SK_PREFIX,
+                limit,
+                cursor.map(|key| delivery_item_key(endpoint, key)),
+                delivery_from_item,
+            )
+            .await?;
         Ok(DeliveriesPage {
             deliveries,
             next_cursor,
