@@ -136,7 +136,10 @@ pub fn payments(
                 checkout: Arc::new(FakeCheckout {
                     base_url: base_url.to_owned(),
                 }),
-                webhook: WebhookVerifier::new(vec![secret], TOLERANCE_S_DEFAULT)?,
+                webhook: std::sync::Arc::new(WebhookVerifier::new(
+                    vec![secret],
+                    TOLERANCE_S_DEFAULT,
+                )?),
                 success_url: return_url("success")?,
                 cancel_url: return_url("cancel")?,
             };
