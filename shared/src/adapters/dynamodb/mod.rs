@@ -9,6 +9,8 @@ mod hold_release;
 pub mod holds;
 pub mod keys;
 pub mod notices;
+mod pages;
+mod payment_method;
 mod posting;
 pub use posting::EXTRA_ITEMS_MAX;
 pub mod purchases;
@@ -34,7 +36,7 @@ use time::OffsetDateTime;
 
 use crate::ids::{AccountId, PhoneNumberId};
 use crate::ledger::{
-    ENTRIES_PER_POST_MAX, EntryId, LedgerEntry, NewEntry, StatementCursor,
+    ENTRIES_PER_POST_MAX, EntryId, LedgerEntry, NewEntry, PostingPlan, StatementCursor,
     outcomes_in_request_order, plan_posting, unique_entries,
 };
 use crate::money::Money;
