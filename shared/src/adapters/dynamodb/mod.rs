@@ -12,6 +12,7 @@ pub mod notices;
 mod pages;
 mod payment_method;
 mod posting;
+mod purchase_items;
 pub use posting::EXTRA_ITEMS_MAX;
 pub mod purchases;
 pub mod rate_cards;
@@ -21,6 +22,7 @@ pub mod review;
 mod statement;
 pub mod table;
 pub mod usage;
+pub mod webhook_items;
 pub mod webhooks;
 
 use std::collections::HashMap;

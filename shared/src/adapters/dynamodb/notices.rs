@@ -64,19 +64,6 @@ fn cursor_sk(account: &AccountId, cursor: &str) -> Result<String, StoreError> {
 }
 
 impl DynamoStore {
-    async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(output.item().cloned())
-    }
-
     async fn read_marker(&self, account: &AccountId) -> Result<i64, StoreError> {
         match self.get_item(key(account, NOTICE_READ_SK.into())).await? {
             Some(item) => i64_of(&item, "read_through_ms"),

@@ -1,7 +1,7 @@
 //! The two newest-first page readers the lists share: one for log items keyed
 //! `<prefix><created ms>#<id>` (purchases, holds) with a cursor that is the last key shown, and one
 //! for items under a sort-key prefix paged by DynamoDB's own `LastEvaluatedKey` (notices,
-//! webhook deliveries).
+//! webhook deliveries); and the one consistent read of a single item.
 
 use super::codec::{Item, Reader};
 use super::{DynamoStore, keys, unavailable};
@@ -9,6 +9,20 @@ use crate::ids::AccountId;
 use crate::ports::store::StoreError;
 
 impl DynamoStore {
+    /// One item by its key, read consistently.
+    pub(super) async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client()
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.item().cloned())
+    }
+
     /// Up to `limit` of one account's log items under `prefix`, newest first, older than
     /// `cursor_sk` (the last key of the page before) when given, each read by `parse` from its
     /// sort key and item; and whether there are more.

@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::Update;
 use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, n, s, timestamp};
-use super::purchases::{epoch_ms, key, optional};
-use super::{DynamoStore, built, conditional, keys, unavailable};
+use super::purchase_items::{epoch_ms, key, optional};
+use super::{DynamoStore, built, conditional, keys};
 use crate::ids::AccountId;
 use crate::payments::purchase::SavedPaymentMethod;
 use crate::payments::{ProviderCustomerId, ProviderPaymentMethodId, PurchaseId};
@@ -85,16 +85,11 @@ impl PaymentMethodGet for DynamoStore {
         &self,
         account: &AccountId,
     ) -> Result<Option<SavedPaymentMethod>, StoreError> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(account, keys::PAYMENT_METHOD_SK.to_owned())))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item().map(payment_method_from_item).transpose()
+        self.get_item(key(account, keys::PAYMENT_METHOD_SK.to_owned()))
+            .await?
+            .as_ref()
+            .map(payment_method_from_item)
+            .transpose()
     }
 }
 

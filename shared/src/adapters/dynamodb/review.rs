@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, decimal_to_n, s, timestamp};
-use super::purchases::{key, purchase_from_item};
-use super::{DynamoStore, built, keys, unavailable};
+use super::purchase_items::{key, purchase_from_item};
+use super::{DynamoStore, built, keys};
 use crate::ids::{AccountId, IdError};
 use crate::ledger::{EntryOutcome, NewEntry};
 use crate::money::Money;
@@ -141,18 +141,9 @@ impl PurchaseReview for DynamoStore {
         account: &AccountId,
         purchase: &PurchaseId,
     ) -> Result<Option<(Purchase, Option<HeldPayment>)>, StoreError> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(account, keys::purchase_sk(purchase))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output
-            .item()
-            .map(|item| Ok((purchase_from_item(item)?, held_from_item(item)?)))
+        self.get_item(key(account, keys::purchase_sk(purchase)))
+            .await?
+            .map(|item| Ok((purchase_from_item(&item)?, held_from_item(&item)?)))
             .transpose()
     }
 
