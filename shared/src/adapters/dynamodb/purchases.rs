@@ -31,8 +31,8 @@ use crate::payments::purchase::{
     PaidCheckout, Purchase, PurchaseCursor, PurchaseStatus, SavedPaymentMethod, StoredCheckout,
 };
 use crate::ports::store::{
-    Closed, Fulfilment, PurchaseListRequest, PurchasePage, PurchaseRead, PurchaseRecord,
-    PurchaseRecorded, PurchaseSettle, StoreError,
+    Closed, Fulfilment, PostReceipt, PurchaseListRequest, PurchasePage, PurchaseRead,
+    PurchaseRecord, PurchaseRecorded, PurchaseSettle, StoreError,
 };
 
 /// Attempts at recording a purchase while a concurrent request with the same key holds its items.
@@ -80,6 +80,19 @@ impl DynamoStore {
             expression.push_str(", paid_customer_id = :customer");
             values.insert(":customer".to_owned(), s(customer.as_str()));
         }
+        // The record exists (it was read to build the entry); the entry's own condition is what
+        // makes this happen once.
+        self.purchase_update(purchase, expression, values, "attribute_exists(pk)")
+    }
+
+    /// An update of `purchase`'s record in a posting transaction, under `condition`.
+    pub(super) fn purchase_update(
+        &self,
+        purchase: &Purchase,
+        expression: String,
+        values: HashMap<String, AttributeValue>,
+        condition: &str,
+    ) -> TransactWriteItem {
         let update = built(
             Update::builder()
                 .table_name(self.table())
@@ -88,9 +101,7 @@ impl DynamoStore {
                     keys::purchase_sk(&purchase.id),
                 )))
                 .update_expression(expression)
-                // The record exists (it was read to build the entry); the entry's own condition is
-                // what makes this happen once.
-                .condition_expression("attribute_exists(pk)")
+                .condition_expression(condition)
                 .expression_attribute_names("#status", "status")
                 .set_expression_attribute_values(Some(values))
                 .build(),
@@ -333,16 +344,7 @@ impl PurchaseSettle for DynamoStore {
                 Err(error) => return Err(error),
             }
         };
-        match receipt.outcomes.into_iter().next() {
-            Some(EntryOutcome::Posted(entry)) => Ok(Fulfilment::Credited {
-                entry,
-                wallet: receipt.wallet,
-            }),
-            Some(EntryOutcome::AlreadyPosted(entry)) => Ok(Fulfilment::AlreadyCredited(entry)),
-            None => Err(StoreError::Unavailable(
-                "a posting of one entry answered no outcome".into(),
-            )),
-        }
+        fulfilment(receipt)
     }
 
     async fn close_purchase(
@@ -412,5 +414,19 @@ impl DynamoStore {
                 .await?
                 .map(|current| Closed::Unchanged(current.status))),
         }
+    }
+}
+
+/// What posting a purchase's one entry did.
+pub(super) fn fulfilment(receipt: PostReceipt) -> Result<Fulfilment, StoreError> {
+    match receipt.outcomes.into_iter().next() {
+        Some(EntryOutcome::Posted(entry)) => Ok(Fulfilment::Credited {
+            entry,
+            wallet: receipt.wallet,
+        }),
+        Some(EntryOutcome::AlreadyPosted(entry)) => Ok(Fulfilment::AlreadyCredited(entry)),
+        None => Err(StoreError::Unavailable(
+            "a posting of one entry answered no outcome".into(),
+        )),
     }
 }

@@ -5,14 +5,15 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, decimal_to_n, s, timestamp};
 use super::purchase_items::{key, purchase_from_item};
-use super::{DynamoStore, built, keys};
+use super::purchases::fulfilment;
+use super::{DynamoStore, keys};
 use crate::ids::{AccountId, IdError};
-use crate::ledger::{EntryOutcome, NewEntry};
+use crate::ledger::NewEntry;
 use crate::money::Money;
 use crate::payments::purchase::{PaidCheckout, Purchase, PurchaseStatus};
 use crate::payments::review::HeldPayment;
@@ -167,21 +168,9 @@ impl PurchaseReview for DynamoStore {
             expression.push_str(", payment_intent_id = :intent");
             values.insert(":intent".to_owned(), s(intent.as_str()));
         }
-        let update = built(
-            Update::builder()
-                .table_name(self.table())
-                .set_key(Some(key(
-                    &purchase.account_id,
-                    keys::purchase_sk(&purchase.id),
-                )))
-                .update_expression(expression)
-                // Only a purchase still held is credited here: never a rejected one.
-                .condition_expression("attribute_exists(pk) AND #status = :held")
-                .expression_attribute_names("#status", "status")
-                .set_expression_attribute_values(Some(values))
-                .build(),
-        );
-        let item = TransactWriteItem::builder().update(update).build();
+        // Only a purchase still held is credited here: never a rejected one.
+        let condition = "attribute_exists(pk) AND #status = :held";
+        let item = self.purchase_update(purchase, expression, values, condition);
         let extras =
             |_: &crate::wallet::Wallet, _: &[crate::ledger::LedgerEntry]| vec![item.clone()];
         let receipt = self
@@ -192,16 +181,7 @@ impl PurchaseReview for DynamoStore {
                 &extras,
             )
             .await?;
-        match receipt.outcomes.into_iter().next() {
-            Some(EntryOutcome::Posted(entry)) => Ok(Fulfilment::Credited {
-                entry,
-                wallet: receipt.wallet,
-            }),
-            Some(EntryOutcome::AlreadyPosted(entry)) => Ok(Fulfilment::AlreadyCredited(entry)),
-            None => Err(StoreError::Unavailable(
-                "a posting of one entry answered no outcome".into(),
-            )),
-        }
+        fulfilment(receipt)
     }
 
     async fn reject_held(
