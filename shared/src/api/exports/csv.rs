@@ -139,20 +139,46 @@ fn statement_row(entry: &LedgerEntry) -> String {
     )
 }
 
-struct Walk<S> {
+/// Where an export stands: the page cursor (of type `C`), rows and pages so far.
+struct Walk<S, C> {
     app: AppState<S>,
     account: AccountId,
     range: PostedRange,
-    cursor: Option<StatementCursor>,
+    cursor: Option<C>,
     rows: usize,
     pages: usize,
     done: bool,
 }
 
+impl<S: ApiStore, C> Walk<S, C> {
+    /// The start of an export of `account` over the query's range (the wallet must exist), and
+    /// the file name `<name>-<account>.csv`.
+    async fn start(
+        app: AppState<S>,
+        account: AccountId,
+        query: Option<&str>,
+        name: &str,
+    ) -> Result<(Self, String), ApiError> {
+        let range = range_params(query, app.clock.now())?;
+        load_wallet(&app, &account).await?;
+        let filename = format!("{name}-{account}.csv");
+        let walk = Walk {
+            app,
+            account,
+            range,
+            cursor: None,
+            rows: 0,
+            pages: 0,
+            done: false,
+        };
+        Ok((walk, filename))
+    }
+}
+
 /// The next chunk of a statement export; `None` once it ended.
 async fn next_statement_chunk<S: ApiStore>(
-    mut walk: Walk<S>,
-) -> Option<(Result<Bytes, std::io::Error>, Walk<S>)> {
+    mut walk: Walk<S, StatementCursor>,
+) -> Option<(Result<Bytes, std::io::Error>, Walk<S, StatementCursor>)> {
     if walk.done {
         return None;
     }
@@ -197,18 +223,7 @@ pub async fn statement_csv<S: ApiStore>(
     account: AccountId,
     query: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let range = range_params(query, app.clock.now())?;
-    load_wallet(&app, &account).await?;
-    let filename = format!("statement-{account}.csv");
-    let walk = Walk {
-        app,
-        account,
-        range,
-        cursor: None,
-        rows: 0,
-        pages: 0,
-        done: false,
-    };
+    let (walk, filename) = Walk::start(app, account, query, "statement").await?;
     let rows = stream::unfold(walk, next_statement_chunk);
     Ok(streamed(&filename, STATEMENT_HEADER, rows))
 }
@@ -262,18 +277,9 @@ async fn credits_of<S: ApiStore>(
     app.store.entries_by_id(account, &ids).await
 }
 
-struct History<S> {
-    app: AppState<S>,
-    account: AccountId,
-    range: PostedRange,
-    cursor: Option<PurchaseCursor>,
-    rows: usize,
-    done: bool,
-}
-
 async fn next_payments_chunk<S: ApiStore>(
-    mut walk: History<S>,
-) -> Option<(Result<Bytes, std::io::Error>, History<S>)> {
+    mut walk: Walk<S, PurchaseCursor>,
+) -> Option<(Result<Bytes, std::io::Error>, Walk<S, PurchaseCursor>)> {
     if walk.done {
         return None;
     }
@@ -328,17 +334,7 @@ pub async fn payments_csv<S: ApiStore>(
     account: AccountId,
     query: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let range = range_params(query, app.clock.now())?;
-    load_wallet(&app, &account).await?;
-    let filename = format!("payments-{account}.csv");
-    let walk = History {
-        app,
-        account,
-        range,
-        cursor: None,
-        rows: 0,
-        done: false,
-    };
+    let (walk, filename) = Walk::start(app, account, query, "payments").await?;
     let rows = stream::unfold(walk, next_payments_chunk);
     Ok(streamed(&filename, PAYMENTS_HEADER, rows))
 }
