@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use imcredits::holds::{HoldId, HoldStatus};
 use imcredits::money::Money;
 use imcredits::ports::holds::{HoldPlaced, HoldStore};
-use imcredits::ports::store::{ChargesPost, EntriesPost};
-use imcredits_tests::holds::{failed, flat_card, funded_wallet, hold_charge, new_hold};
-use imcredits_tests::{assert_reconciled, at, dynamo_store, grant, new_wallet, usd};
+use imcredits::ports::store::ChargesPost;
+use imcredits_tests::holds::{failed, funded_wallet, hold_charge, new_hold};
+use imcredits_tests::{assert_reconciled, at, dynamo_store, usd};
 use proptest::prelude::*;
 use time::{Duration, OffsetDateTime};
 

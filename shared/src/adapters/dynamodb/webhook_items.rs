@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, s, timestamp};
 use super::keys;
-use super::notices::{i64_of, n_i64};
+use super::notices::i64_of;
 use super::webhooks::{DELIVERY_SK_PREFIX, ENDPOINT_SK_PREFIX};
 use crate::notices::delivery::{AttemptRecord, Delivery, DeliveryStatus};
 use crate::notices::endpoint::{Endpoint, EndpointId, Owner, PreviousSecret};

@@ -6,22 +6,19 @@
 //! - `WEBHOOK#<endpoint id>` / `DELIVERY#<stored ms:020>#<event id>`: one delivery chain, its
 //!   attempt counter and lease (a claim is a condition on them), and its log of attempts.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
 use time::OffsetDateTime;
 
-use super::codec::{Item, Reader, s, timestamp};
-use super::notices::{i64_of, n_i64};
+use super::codec::{s, timestamp};
+use super::notices::n_i64;
 use super::webhook_items::*;
-use super::{DynamoStore, built, conditional, keys, unavailable};
+use super::{DynamoStore, built, conditional, unavailable};
 use crate::notices::delivery::{AttemptRecord, Delivery, DeliveryStatus};
 use crate::notices::endpoint::{
     ENDPOINTS_PER_OWNER_MAX, Endpoint, EndpointId, Owner, PreviousSecret,
 };
-use crate::notices::event::{EventId, EventType};
 use crate::notices::retry::ATTEMPTS_MAX;
 use crate::notices::signing::SigningSecret;
 use crate::ports::notices::{
