@@ -41,10 +41,10 @@ pub async fn post_one<S: ApiStore>(
         .into_iter()
         .next()
         .expect("one outcome per requested entry");
-    if let EntryOutcome::AlreadyPosted(original) = &outcome {
-        if original.metadata.get("request_sha256") != Some(request_sha256) {
-            return Err(ApiError::conflict(conflict()));
-        }
+    if let EntryOutcome::AlreadyPosted(original) = &outcome
+        && original.metadata.get("request_sha256") != Some(request_sha256)
+    {
+        return Err(ApiError::conflict(conflict()));
     }
     let headers = replay_headers(matches!(outcome, EntryOutcome::AlreadyPosted(_)));
     Ok((outcome.entry().clone(), receipt.wallet, headers))
