@@ -154,7 +154,7 @@ fn fake_payments(
         checkout: Arc::new(FakeCheckout {
             base_url: base_url.to_owned(),
         }),
-        webhook: WebhookVerifier::new(vec![secret], TOLERANCE_S_DEFAULT)?,
+        webhook: Arc::new(WebhookVerifier::new(vec![secret], TOLERANCE_S_DEFAULT)?),
         success_url,
         cancel_url,
     };

@@ -148,7 +148,7 @@ pub struct BillingConfig {
 
 const CACHE_TTL_SECONDS_MAX: u64 = 3600;
 
-fn queue_url(
+pub(crate) fn queue_url(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &'static str,
 ) -> Result<String, ConfigError> {

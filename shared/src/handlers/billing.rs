@@ -15,7 +15,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::billing::charges::charge_entry;
 use crate::billing::message::BillingMessage;
 use crate::billing::thresholds::crossings;
-use crate::billing::usage::{META_FLAG, keys_of_new};
+use crate::billing::usage::META_FLAG;
 use crate::handlers::batch::Record;
 use crate::handlers::cache::TtlCache;
 use crate::ids::{AccountId, PhoneNumberId};
@@ -192,16 +192,13 @@ where
                 .await?;
         }
         // Each charge counts on its local day in the wallet's reporting time zone.
-        let mut entries: Vec<NewEntry> = charge_entries(messages, &book, wallet.currency, failed)
+        let entries: Vec<NewEntry> = charge_entries(messages, &book, wallet.currency, failed)
             .into_iter()
             .map(|entry| crate::reporting::usage::stamp_day(entry, &wallet.reporting_zone))
             .collect();
         if entries.is_empty() {
             return Ok(());
         }
-        // Entries that count in the same aggregates go together, so each transaction's chunk
-        // touches few of them and carries many entries (the order of a batch is free to choose).
-        entries.sort_by_cached_key(keys_of_new);
         let receipt = self
             .store
             .post_charges(account, &entries, self.clock.now())

@@ -4,6 +4,7 @@ pub mod clock;
 pub mod holds;
 pub mod metrics;
 pub mod notices;
+pub mod payment_events;
 pub mod payments;
 pub mod queue;
 pub mod recharge;

@@ -303,37 +303,14 @@ impl HoldStore for DynamoStore {
             .before
             .as_ref()
             .map(|(created_ms, id)| hold_log_sk(*created_ms, id));
-        // BETWEEN is inclusive: the cursor's own log item is skipped; '$' follows '#'.
-        let high = cursor_sk.clone().unwrap_or_else(|| "HOLD_LOG$".to_owned());
-        let output = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
-            .expression_attribute_values(":pk", s(keys::account_pk(account)))
-            .expression_attribute_values(":low", s(HOLD_LOG_SK_PREFIX))
-            .expression_attribute_values(":high", s(high))
-            .scan_index_forward(false)
-            .consistent_read(true)
-            .limit(i32::try_from(limit + 2).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let mut logged: Vec<(u64, HoldId)> = Vec::with_capacity(limit + 1);
-        for item in output.items() {
-            let sk = Reader(item).str(keys::SK)?;
-            if Some(sk) == cursor_sk.as_deref() {
-                continue;
-            }
-            let parsed = sk
-                .strip_prefix(HOLD_LOG_SK_PREFIX)
-                .and_then(|rest| rest.split_once('#'))
-                .and_then(|(ms, id)| Some((ms.parse::<u64>().ok()?, HoldId::parse_strict(id)?)))
-                .ok_or_else(|| StoreError::Corrupt(format!("hold log key {sk}")))?;
-            logged.push(parsed);
-        }
-        let more = logged.len() > limit;
-        logged.truncate(limit);
+        let (logged, more) = self
+            .log_page(account, HOLD_LOG_SK_PREFIX, cursor_sk, limit, |sk, _| {
+                sk.strip_prefix(HOLD_LOG_SK_PREFIX)
+                    .and_then(|rest| rest.split_once('#'))
+                    .and_then(|(ms, id)| Some((ms.parse::<u64>().ok()?, HoldId::parse_strict(id)?)))
+                    .ok_or_else(|| StoreError::Corrupt(format!("hold log key {sk}")))
+            })
+            .await?;
         let ids: Vec<HoldId> = logged.iter().map(|(_, id)| id.clone()).collect();
         let mut found: HashMap<HoldId, Hold> = self
             .holds_by_id(account, &ids)
