@@ -112,7 +112,7 @@ pub fn api_body(data: &[u8]) {
                 {
                     let new_wallet = NewWallet::new(account, request.currency);
                     check(
-                        wallet
+                        new_wallet
                             .with_low_balance_threshold(threshold)
                             .map_err(wallet::settings_error),
                     );
