@@ -23,7 +23,7 @@ use crate::reporting::monthly::{MonthlyBuilder, MonthlyStatement};
 mod csv;
 mod html;
 
-pub use csv::{payments_csv, statement_csv};
+pub use csv::{payments_csv, range_params, statement_csv};
 
 /// Ledger pages (of 100 entries) one monthly statement may read, newest first, to reach the
 /// month's start: a month more than this many entries ago is refused, not read without end.
@@ -87,7 +87,7 @@ pub fn negotiate(
 }
 
 /// `YYYY-MM`.
-fn month_param(text: &str) -> Result<Date, ApiError> {
+pub fn month_param(text: &str) -> Result<Date, ApiError> {
     let invalid = || ApiError::invalid_field("month", "expected YYYY-MM, e.g. 2026-01");
     if text.len() != 7 || text.as_bytes()[4] != b'-' {
         return Err(invalid());

@@ -133,7 +133,7 @@ fn fingerprint(request: &HoldRequest) -> String {
     hex::encode(&Sha256::digest(&canonical)[..16])
 }
 
-fn line_request(index: usize, line: &LineBody) -> Result<LineRequest, ApiError> {
+pub fn line_request(index: usize, line: &LineBody) -> Result<LineRequest, ApiError> {
     let field = |name: &str| format!("lines[{index}].{name}");
     let market = match (&line.country, &line.phone_number) {
         (Some(country), None) => RecipientMarket::Known(
@@ -266,7 +266,7 @@ pub struct HoldListView {
     pub next_cursor: Option<String>,
 }
 
-fn list_request(query: Option<&str>) -> Result<HoldListRequest, ApiError> {
+pub fn list_request(query: Option<&str>) -> Result<HoldListRequest, ApiError> {
     let mut limit = HOLD_LIMIT_DEFAULT;
     let mut status = Some(HoldStatus::Open);
     let mut before = None;

@@ -297,7 +297,7 @@ pub struct PurchaseHistoryView {
 }
 
 /// `limit` (1..=100) and `cursor`, each checked and named when wrong.
-fn history_request(query: Option<&str>) -> Result<PurchaseListRequest, ApiError> {
+pub fn history_request(query: Option<&str>) -> Result<PurchaseListRequest, ApiError> {
     let mut limit = PURCHASE_LIMIT_DEFAULT;
     let mut cursor = None;
     for (name, value) in super::query::pairs(query)? {

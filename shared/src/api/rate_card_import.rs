@@ -59,7 +59,7 @@ pub async fn upload_rate_card_any<S: ApiStore>(
         .into_response())
 }
 
-fn import_parameters(query_text: Option<&str>) -> Result<(String, String), ApiError> {
+pub fn import_parameters(query_text: Option<&str>) -> Result<(String, String), ApiError> {
     let mut effective_from = None;
     let mut market_list = None;
     for (name, value) in query::pairs(query_text)? {

@@ -38,7 +38,7 @@ pub async fn get_wallet<S: ApiStore>(
 }
 
 /// `from`, `to` (RFC 3339), `limit` (1..=100) and `cursor`, each checked and named when wrong.
-fn statement_request(query: Option<&str>) -> Result<StatementRequest, ApiError> {
+pub fn statement_request(query: Option<&str>) -> Result<StatementRequest, ApiError> {
     let mut limit = STATEMENT_LIMIT_DEFAULT;
     let (mut cursor, mut from, mut to) = (None, None, None);
     for (name, value) in super::query::pairs(query)? {
@@ -104,7 +104,7 @@ pub struct QuoteRequest {
     pub credits: u64,
 }
 
-pub(super) fn credits_error(error: QuoteError) -> ApiError {
+pub fn credits_error(error: QuoteError) -> ApiError {
     match error {
         QuoteError::CreditsOutOfRange { max, .. } => {
             ApiError::invalid_field("credits", format!("must be between 1 and {max}"))
@@ -133,7 +133,7 @@ pub(super) fn amount_field(field: &str, text: &str, wallet: &Wallet) -> Result<M
     Money::parse(text, wallet.currency).map_err(|error| ApiError::invalid_field(field, error))
 }
 
-pub(super) fn settings_error(error: SettingsError) -> ApiError {
+pub fn settings_error(error: SettingsError) -> ApiError {
     match &error {
         SettingsError::WrongCurrency { field, .. } | SettingsError::Negative(field) => {
             ApiError::invalid_field(field, error)

@@ -50,7 +50,7 @@ pub fn cell(text: &str) -> String {
 }
 
 /// `from` and `to` (RFC 3339); nothing else but `format`, which the router took out.
-fn range_params(query: Option<&str>, now: OffsetDateTime) -> Result<PostedRange, ApiError> {
+pub fn range_params(query: Option<&str>, now: OffsetDateTime) -> Result<PostedRange, ApiError> {
     let (mut from, mut to) = (None, None);
     for (name, value) in super::super::query::pairs(query)? {
         let time = |field: &str| {
