@@ -24,7 +24,11 @@ pub fn open_intents(world: &World) -> Vec<String> {
         .collect()
 }
 
-async fn ledger(world: &World, index: usize, model: &Model) -> Result<(Wallet, Vec<LedgerEntry>), String> {
+async fn ledger(
+    world: &World,
+    index: usize,
+    model: &Model,
+) -> Result<(Wallet, Vec<LedgerEntry>), String> {
     let account = &model.accounts[index].id;
     let wallet = world
         .store
@@ -33,7 +37,8 @@ async fn ledger(world: &World, index: usize, model: &Model) -> Result<(Wallet, V
         .map_err(|error| format!("{account}: wallet read failed with faults off: {error}"))?
         .ok_or_else(|| format!("{account}: the wallet is gone"))?;
     let entries = imcredits_tests::whole_statement(&world.store, account, 100).await;
-    reconcile(&wallet, &entries).map_err(|error| format!("{account} does not reconcile: {error}"))?;
+    reconcile(&wallet, &entries)
+        .map_err(|error| format!("{account} does not reconcile: {error}"))?;
     imcredits_tests::holds::assert_holds_add_up(&world.store, &wallet).await;
     let mut ids = BTreeSet::new();
     for entry in &entries {
@@ -64,7 +69,8 @@ pub async fn during(world: &World, model: &Model) -> Result<(), String> {
                 ));
             }
         }
-        within_caps(&entries).map_err(|broken| format!("{}: {broken}", model.accounts[index].id))?;
+        within_caps(&entries)
+            .map_err(|broken| format!("{}: {broken}", model.accounts[index].id))?;
     }
     Ok(())
 }
@@ -72,9 +78,18 @@ pub async fn during(world: &World, model: &Model) -> Result<(), String> {
 fn recharge_was_paid(world: &World, entry: &LedgerEntry) -> Result<(), String> {
     let attempt = entry.metadata.get("attempt_id").unwrap_or_default();
     let key = format!("imcredits.recharge.{attempt}");
-    match world.stripe.lock().intents.get(&key).map(|intent| intent.outcome) {
+    match world
+        .stripe
+        .lock()
+        .intents
+        .get(&key)
+        .map(|intent| intent.outcome)
+    {
         Some(IntentOutcome::Succeeded) => Ok(()),
-        other => Err(format!("{} credited, but the provider says {other:?}", entry.id)),
+        other => Err(format!(
+            "{} credited, but the provider says {other:?}",
+            entry.id
+        )),
     }
 }
 
@@ -118,7 +133,10 @@ fn within_caps(entries: &[LedgerEntry]) -> Result<(), String> {
 /// After the drain: everything asked for is posted exactly once, and every recharge the provider
 /// took is credited.
 /// Answers how many entries of each kind the ledger holds, to show what the seed exercised.
-pub async fn at_end(world: &World, model: &Model) -> Result<std::collections::BTreeMap<String, usize>, String> {
+pub async fn at_end(
+    world: &World,
+    model: &Model,
+) -> Result<std::collections::BTreeMap<String, usize>, String> {
     during(world, model).await?;
     let mut kinds = std::collections::BTreeMap::new();
     for index in 0..model.accounts.len() {
@@ -133,19 +151,28 @@ pub async fn at_end(world: &World, model: &Model) -> Result<std::collections::BT
             .map(|entry| entry.id.as_str().to_owned())
             .collect();
         if let Some(missing) = model.expected[index].difference(&posted).next() {
-            return Err(format!("{account}: {missing} was accepted but never posted"));
+            return Err(format!(
+                "{account}: {missing} was accepted but never posted"
+            ));
         }
         let credited: BTreeSet<String> = entries
             .iter()
             .filter(|entry| entry.kind == EntryKind::AutoRecharge)
-            .map(|entry| format!("imcredits.recharge.{}", entry.metadata.get("attempt_id").unwrap_or_default()))
+            .map(|entry| {
+                format!(
+                    "imcredits.recharge.{}",
+                    entry.metadata.get("attempt_id").unwrap_or_default()
+                )
+            })
             .collect();
         for (key, intent) in &world.stripe.lock().intents {
             if &intent.account == account
                 && intent.outcome == IntentOutcome::Succeeded
                 && !credited.contains(key)
             {
-                return Err(format!("{account}: recharge {key} was paid but never credited"));
+                return Err(format!(
+                    "{account}: recharge {key} was paid but never credited"
+                ));
             }
         }
     }

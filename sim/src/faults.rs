@@ -58,6 +58,15 @@ pub struct Counts {
     pub answers_lost: u64,
     pub throttled: u64,
     pub crashes: u64,
+    /// A digest of every decision in order: two runs of a seed that agree on it made the same
+    /// calls and met the same faults.
+    pub trace: u64,
+}
+
+impl Counts {
+    fn record(&mut self, decision: u64) {
+        self.trace = (self.trace ^ decision).wrapping_mul(0x0000_0100_0000_01B3);
+    }
 }
 
 #[derive(Debug)]
@@ -93,7 +102,9 @@ impl Faults {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Faults on (the run) or off (checks and the final drain).
@@ -141,13 +152,18 @@ impl Faults {
             return false;
         }
         let per_mille = rate(&state.rates);
-        state.rng.chance(per_mille)
+        let struck = state.rng.chance(per_mille);
+        state.counts.record(u64::from(struck) + 2);
+        struck
     }
 
     /// The generator the fake ports use for their answers (declines, processing): drawn from the
     /// same stream, in call order, so a seed replays them.
     pub fn draw(&self, bound: u64) -> u64 {
-        self.lock().rng.below(bound)
+        let mut state = self.lock();
+        let drawn = state.rng.below(bound);
+        state.counts.record(drawn + 16);
+        drawn
     }
 
     fn before_store_call(&self) -> Result<(), BoxError> {
@@ -177,6 +193,8 @@ impl Faults {
             return Err("simulated: the request was lost before the store saw it".into());
         }
         state.lose_answer = state.rng.chance(rates.store_answer_lost);
+        let decision = u64::from(state.lose_answer) + 4;
+        state.counts.record(decision);
         Ok(())
     }
 

@@ -29,8 +29,12 @@ fn arg(args: &[String], name: &str) -> anyhow::Result<Option<u64>> {
     match args.iter().position(|arg| arg == name) {
         None => Ok(None),
         Some(index) => {
-            let value = args.get(index + 1).with_context(|| format!("{name} needs a number"))?;
-            Ok(Some(value.parse().with_context(|| format!("{name} {value}"))?))
+            let value = args
+                .get(index + 1)
+                .with_context(|| format!("{name} needs a number"))?;
+            Ok(Some(
+                value.parse().with_context(|| format!("{name} {value}"))?,
+            ))
         }
     }
 }
@@ -53,12 +57,17 @@ fn main() -> anyhow::Result<ExitCode> {
         bail!("usage: imcredits-sim --seed S | --seeds N [--from F]");
     };
     let from = arg(&args, "--from")?.unwrap_or(0);
+    // A failing seed's panic is caught and printed as one line with its replay command; the
+    // default hook's backtrace would bury the summary (`--seed S` keeps it, for debugging).
+    std::panic::set_hook(Box::new(|_| {}));
     let started = std::time::Instant::now();
     let mut failed = 0u64;
     for seed in from..from.saturating_add(count) {
         if let Err(broken) = run_seed(seed) {
             failed += 1;
-            println!("seed {seed} FAILED: {broken}\nreplay: scripts/simulate --seed {seed}");
+            // One line a seed (a store error's debug form runs to kilobytes); the replay shows all.
+            let short: String = broken.chars().take(300).collect();
+            println!("seed {seed} FAILED: {short}\nreplay: scripts/simulate --seed {seed}");
         }
     }
     println!(
@@ -67,5 +76,9 @@ fn main() -> anyhow::Result<ExitCode> {
         count - failed,
         started.elapsed().as_secs_f64()
     );
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -83,12 +83,15 @@ impl Model {
                 }
                 statuses.push(status);
             } else {
-                let conversation = format!("conv{account}x{}", rng.below(CONVERSATIONS_PER_ACCOUNT));
+                let conversation =
+                    format!("conv{account}x{}", rng.below(CONVERSATIONS_PER_ACCOUNT));
                 let wamid = format!("wamid.A{account}C{}", self.next_body);
                 let state = *rng.pick(&["sent", "delivered", "read"]);
-                let pricing = json!({"billable": true, "pricing_model": "CBP", "category": "marketing"});
+                let pricing =
+                    json!({"billable": true, "pricing_model": "CBP", "category": "marketing"});
                 let mut status = imcredits_tests::pipeline::status(&wamid, state, pricing);
-                status["conversation"] = json!({"id": conversation, "origin": {"type": "marketing"}});
+                status["conversation"] =
+                    json!({"id": conversation, "origin": {"type": "marketing"}});
                 self.expect(
                     account,
                     EntryId::conversation_charge(&conversation).expect("an id"),
@@ -126,7 +129,10 @@ impl Model {
         let account = &self.accounts[index];
         let total = answer["quote"]["total"]["amount"].as_str().unwrap_or("0");
         let cents: i64 = total.replace('.', "").parse().unwrap_or(0);
-        let purchase_id = answer["purchase_id"].as_str().unwrap_or_default().to_owned();
+        let purchase_id = answer["purchase_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let credits = answer["quote"]["credits"].as_u64().unwrap_or(0) as u32;
         let facts = imcredits_tests::stripe::SessionFacts::for_purchase(
             &purchase_id,

@@ -17,7 +17,9 @@ use time::{Duration, OffsetDateTime};
 use crate::faults::Faults;
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Simulated time: moves only when the scheduler says.
@@ -107,7 +109,9 @@ impl SimQueue {
     }
 
     pub fn delete(&self, id: u64) {
-        lock(&self.state).messages.retain(|message| message.id != id);
+        lock(&self.state)
+            .messages
+            .retain(|message| message.id != id);
     }
 
     /// Every body on the queue (for the checks).
@@ -290,7 +294,9 @@ impl OffSessionCharge for FakeStripe {
         let id = payment_id(&key);
         let answer = match outcome {
             IntentOutcome::Succeeded => ChargeOutcome::Succeeded { payment_id: id },
-            IntentOutcome::Processing(_) => return Ok(ChargeOutcome::Processing { payment_id: id }),
+            IntentOutcome::Processing(_) => {
+                return Ok(ChargeOutcome::Processing { payment_id: id });
+            }
             IntentOutcome::Declined => ChargeOutcome::Declined {
                 code: "card_declined".into(),
                 decline_code: Some("insufficient_funds".into()),

@@ -79,25 +79,64 @@ async fn setup(world: &World, model: &mut Model, rng: &mut Rng) -> Result<(), St
         let operator = world.operator().to_owned();
         let base = format!("/v1/operator/accounts/{id}");
         let wallet = json!({"currency": "USD"}).to_string().into_bytes();
-        expect_ok(world.api(Method::POST, &format!("{base}/wallet"), Some(&operator), &[], wallet).await, "create wallet")?;
+        expect_ok(
+            world
+                .api(
+                    Method::POST,
+                    &format!("{base}/wallet"),
+                    Some(&operator),
+                    &[],
+                    wallet,
+                )
+                .await,
+            "create wallet",
+        )?;
         let route = format!("{base}/phone-numbers/{phone}");
-        expect_ok(world.api(Method::PUT, &route, Some(&operator), &[], Vec::new()).await, "attach route")?;
+        expect_ok(
+            world
+                .api(Method::PUT, &route, Some(&operator), &[], Vec::new())
+                .await,
+            "attach route",
+        )?;
         let token = world.token(Some(&id), false);
-        model.accounts.push(Account { id, phone, token: token.clone() });
+        model.accounts.push(Account {
+            id,
+            phone,
+            token: token.clone(),
+        });
         model.expected.push(BTreeSet::new());
         model.allowed.push(BTreeSet::new());
         model.holds.push(Vec::new());
         // A first purchase by card saves the card auto-recharge charges.
         let headers = [("Idempotency-Key", format!("setup-{index}"))];
         let body = json!({"credits": 5}).to_string().into_bytes();
-        let (status, answer) = world.api(Method::POST, "/v1/wallet/purchases", Some(&token), &headers, body).await;
+        let (status, answer) = world
+            .api(
+                Method::POST,
+                "/v1/wallet/purchases",
+                Some(&token),
+                &headers,
+                body,
+            )
+            .await;
         expect_ok((status, answer.clone()), "first purchase")?;
         model.buyer_events(rng, index, &answer, world.clock.now(), Some(0));
         deliver_stripe(world, model, rng, true).await?;
         let minimum = *rng.pick(&["1.00", "20.00", "100.00"]);
         let settings = json!({"enabled": rng.chance(800), "minimum_balance": minimum, "credits": rng.between(5, 20)});
         let path = "/v1/wallet/auto-recharge";
-        expect_ok(world.api(Method::PUT, path, Some(&token), &[], settings.to_string().into_bytes()).await, "auto-recharge")?;
+        expect_ok(
+            world
+                .api(
+                    Method::PUT,
+                    path,
+                    Some(&token),
+                    &[],
+                    settings.to_string().into_bytes(),
+                )
+                .await,
+            "auto-recharge",
+        )?;
     }
     Ok(())
 }
@@ -115,7 +154,9 @@ async fn take_step(world: &World, model: &mut Model, rng: &mut Rng) -> Result<()
     world.clock.advance(Duration::seconds(seconds));
     if rng.chance(30) {
         // A clock jump: minutes to an hour and a half pass between two events.
-        world.clock.advance(Duration::minutes(rng.between(1, 90) as i64));
+        world
+            .clock
+            .advance(Duration::minutes(rng.between(1, 90) as i64));
     }
     let account = rng.below(model.accounts.len() as u64) as usize;
     match rng.below(100) {
@@ -145,7 +186,9 @@ async fn take_step(world: &World, model: &mut Model, rng: &mut Rng) -> Result<()
         90..=91 => release_hold(world, model, rng, account).await?,
         92 => {
             world.faults.start_run();
-            let _ = imcredits::handlers::holds::sweep_expired_holds(&world.store, world.clock.now()).await;
+            let _ =
+                imcredits::handlers::holds::sweep_expired_holds(&world.store, world.clock.now())
+                    .await;
             world.faults.end_run();
         }
         _ => deliver_stripe(world, model, rng, false).await?,
@@ -154,7 +197,12 @@ async fn take_step(world: &World, model: &mut Model, rng: &mut Rng) -> Result<()
 }
 
 /// A platform reserves money for a send (keys repeat: a retried request).
-async fn place_hold(world: &World, model: &mut Model, rng: &mut Rng, account: usize) -> Result<(), String> {
+async fn place_hold(
+    world: &World,
+    model: &mut Model,
+    rng: &mut Rng,
+    account: usize,
+) -> Result<(), String> {
     let key = format!("hold-{account}-{}", rng.below(6));
     let count = 1 + key.len() as u64 % 3 + rng.below(3);
     let body = json!({"expires_in_seconds": 60 * rng.between(1, 60), "lines": [
@@ -162,7 +210,15 @@ async fn place_hold(world: &World, model: &mut Model, rng: &mut Rng, account: us
     let token = model.accounts[account].token.clone();
     world.faults.start_run();
     let headers = [("Idempotency-Key", key.clone())];
-    let (status, answer) = world.api(Method::POST, "/v1/wallet/holds", Some(&token), &headers, body.to_string().into_bytes()).await;
+    let (status, answer) = world
+        .api(
+            Method::POST,
+            "/v1/wallet/holds",
+            Some(&token),
+            &headers,
+            body.to_string().into_bytes(),
+        )
+        .await;
     let crashed = world.faults.end_run();
     if crashed || status.is_server_error() {
         return Ok(());
@@ -170,7 +226,10 @@ async fn place_hold(world: &World, model: &mut Model, rng: &mut Rng, account: us
     match status {
         StatusCode::CREATED => {
             let id = answer["hold_id"].as_str().unwrap_or_default().to_owned();
-            let tag = answer["callback_tag"].as_str().unwrap_or_default().to_owned();
+            let tag = answer["callback_tag"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             if !model.holds[account].iter().any(|(known, _)| *known == id) {
                 model.holds[account].push((id, tag));
             }
@@ -183,7 +242,12 @@ async fn place_hold(world: &World, model: &mut Model, rng: &mut Rng, account: us
 }
 
 /// The sender releases a hold it no longer needs (perhaps one already settled or expired).
-async fn release_hold(world: &World, model: &mut Model, rng: &mut Rng, account: usize) -> Result<(), String> {
+async fn release_hold(
+    world: &World,
+    model: &mut Model,
+    rng: &mut Rng,
+    account: usize,
+) -> Result<(), String> {
     if model.holds[account].is_empty() {
         return Ok(());
     }
@@ -191,9 +255,12 @@ async fn release_hold(world: &World, model: &mut Model, rng: &mut Rng, account: 
     let token = model.accounts[account].token.clone();
     world.faults.start_run();
     let path = format!("/v1/wallet/holds/{id}");
-    let (status, answer) = world.api(Method::DELETE, &path, Some(&token), &[], Vec::new()).await;
+    let (status, answer) = world
+        .api(Method::DELETE, &path, Some(&token), &[], Vec::new())
+        .await;
     let crashed = world.faults.end_run();
-    if crashed || status.is_success() || status.is_server_error() || status == StatusCode::CONFLICT {
+    if crashed || status.is_success() || status.is_server_error() || status == StatusCode::CONFLICT
+    {
         return Ok(());
     }
     Err(format!("release of {id} answered {status}: {answer}"))
@@ -251,18 +318,34 @@ async fn drain_queue(world: &World, queue: &SimQueue, rng: &mut Rng, consumer: C
 }
 
 /// The operator (re)sends every pending grant; a 201 ends it, a 5xx or a crash leaves it pending.
-async fn send_grants(world: &World, model: &mut Model, rng: &mut Rng, all: bool) -> Result<(), String> {
+async fn send_grants(
+    world: &World,
+    model: &mut Model,
+    rng: &mut Rng,
+    all: bool,
+) -> Result<(), String> {
     let mut still = Vec::new();
     for (account, reference, credits) in std::mem::take(&mut model.grants_pending) {
         if !all && rng.chance(300) {
             still.push((account, reference, credits));
             continue;
         }
-        let path = format!("/v1/operator/accounts/{}/grants", model.accounts[account].id);
+        let path = format!(
+            "/v1/operator/accounts/{}/grants",
+            model.accounts[account].id
+        );
         let body = json!({"order_reference": reference, "credits": credits, "source": "store"});
         world.faults.start_run();
         let operator = world.operator().to_owned();
-        let (status, answer) = world.api(Method::POST, &path, Some(&operator), &[], body.to_string().into_bytes()).await;
+        let (status, answer) = world
+            .api(
+                Method::POST,
+                &path,
+                Some(&operator),
+                &[],
+                body.to_string().into_bytes(),
+            )
+            .await;
         let crashed = world.faults.end_run();
         if crashed || status.is_server_error() {
             still.push((account, reference, credits));
@@ -276,7 +359,12 @@ async fn send_grants(world: &World, model: &mut Model, rng: &mut Rng, all: bool)
 
 /// The buyer (re)sends every pending purchase; a 201 opens a checkout, and the buyer then pays,
 /// waits, fails or walks away (the events Stripe will send).
-async fn send_purchases(world: &World, model: &mut Model, rng: &mut Rng, all: bool) -> Result<(), String> {
+async fn send_purchases(
+    world: &World,
+    model: &mut Model,
+    rng: &mut Rng,
+    all: bool,
+) -> Result<(), String> {
     let mut still = Vec::new();
     for (account, key, credits) in std::mem::take(&mut model.purchases_pending) {
         if !all && rng.chance(300) {
@@ -287,7 +375,15 @@ async fn send_purchases(world: &World, model: &mut Model, rng: &mut Rng, all: bo
         let body = json!({"credits": credits}).to_string().into_bytes();
         world.faults.start_run();
         let headers = [("Idempotency-Key", key.clone())];
-        let (status, answer) = world.api(Method::POST, "/v1/wallet/purchases", Some(&token), &headers, body).await;
+        let (status, answer) = world
+            .api(
+                Method::POST,
+                "/v1/wallet/purchases",
+                Some(&token),
+                &headers,
+                body,
+            )
+            .await;
         let crashed = world.faults.end_run();
         if crashed || status.is_server_error() {
             still.push((account, key, credits));
@@ -305,13 +401,22 @@ async fn send_purchases(world: &World, model: &mut Model, rng: &mut Rng, all: bo
 }
 
 /// Stripe delivers one pending event (or, draining, all of them); a 2xx may be delivered again.
-async fn deliver_stripe(world: &World, model: &mut Model, rng: &mut Rng, all: bool) -> Result<(), String> {
+async fn deliver_stripe(
+    world: &World,
+    model: &mut Model,
+    rng: &mut Rng,
+    all: bool,
+) -> Result<(), String> {
     let rounds = if all { model.stripe_outbox.len() } else { 1 };
     for _ in 0..rounds {
         if model.stripe_outbox.is_empty() {
             break;
         }
-        let index = if all { 0 } else { rng.below(model.stripe_outbox.len() as u64) as usize };
+        let index = if all {
+            0
+        } else {
+            rng.below(model.stripe_outbox.len() as u64) as usize
+        };
         world.faults.start_run();
         let status = world.deliver_stripe(&model.stripe_outbox[index]).await;
         let crashed = world.faults.end_run();
@@ -371,4 +476,32 @@ fn settled(world: &World, model: &Model) -> bool {
         && world.billing_queue.is_empty()
         && world.recharge_queue.is_empty()
         && check::open_intents(world).is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn once(seed: u64) -> Report {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime
+            .block_on(run(seed))
+            .unwrap_or_else(|broken| panic!("seed {seed}: {broken}"))
+    }
+
+    #[test]
+    fn a_seed_replays_exactly() {
+        // Seed 3 crashes handlers, loses answers and throttles: the hardest to replay.
+        let (first, second) = (once(3), once(3));
+        assert!(first.counts.store_calls > 0 && first.counts.requests_lost > 0);
+        assert_eq!(format!("{first:?}"), format!("{second:?}"));
+        assert_ne!(
+            first.counts.trace,
+            once(4).counts.trace,
+            "another seed, another run"
+        );
+    }
 }

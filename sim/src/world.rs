@@ -188,7 +188,11 @@ impl World {
         for (name, value) in headers {
             request = request.header(*name, value.as_str());
         }
-        call(&self.api, request.body(Body::from(body)).expect("a request")).await
+        call(
+            &self.api,
+            request.body(Body::from(body)).expect("a request"),
+        )
+        .await
     }
 
     /// Meta's delivery of a webhook body, signed.
@@ -205,11 +209,18 @@ impl World {
 
     /// Stripe's delivery of an event, signed at the moment of delivery as Stripe does.
     pub async fn deliver_stripe(&self, body: &[u8]) -> StatusCode {
-        let signature = imcredits_tests::stripe::sign(body, imcredits::ports::clock::Clock::now(&*self.clock));
+        let signature =
+            imcredits_tests::stripe::sign(body, imcredits::ports::clock::Clock::now(&*self.clock));
         let headers = [("Stripe-Signature", signature)];
-        self.api(Method::POST, "/webhooks/stripe", None, &headers, body.to_vec())
-            .await
-            .0
+        self.api(
+            Method::POST,
+            "/webhooks/stripe",
+            None,
+            &headers,
+            body.to_vec(),
+        )
+        .await
+        .0
     }
 }
 
