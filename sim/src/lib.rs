@@ -7,4 +7,5 @@ pub mod model;
 pub mod ports;
 pub mod rng;
 pub mod run;
+pub mod steps;
 pub mod world;
