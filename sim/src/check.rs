@@ -20,7 +20,7 @@ pub fn open_intents(world: &World) -> Vec<String> {
         .intents
         .iter()
         .filter(|(_, intent)| !intent.answered)
-        .map(|(key, _)| key.clone())
+        .map(|(key, intent)| format!("{key} ({:?})", intent.outcome))
         .collect()
 }
 

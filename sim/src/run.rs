@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use axum::http::{Method, StatusCode};
 use imcredits::ids::AccountId;
 use imcredits::ports::clock::Clock;
+use imcredits::ports::store::WalletGet;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
@@ -225,8 +226,22 @@ async fn drain(world: &World, model: &mut Model) -> Result<(), String> {
             return Ok(());
         }
     }
+    let mut wallets = Vec::new();
+    for account in &model.accounts {
+        if let Ok(Some(wallet)) = world.store.get_wallet(&account.id).await {
+            let settings = &wallet.auto_recharge;
+            wallets.push(format!(
+                "{}: available {} minimum {} enabled {}",
+                account.id,
+                wallet.available(),
+                settings.minimum_balance,
+                settings.enabled
+            ));
+        }
+    }
     Err(format!(
-        "not settled after {DRAIN_ROUNDS_MAX} drain rounds: billing queue {}, recharge queue {}, open intents {:?}",
+        "not settled after {DRAIN_ROUNDS_MAX} drain rounds: billing queue {}, recharge queue {}, \
+         unanswered recharges {:?}; wallets {wallets:?}",
         world.billing_queue.len(),
         world.recharge_queue.len(),
         check::open_intents(world)
