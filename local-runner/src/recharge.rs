@@ -149,6 +149,16 @@ pub async fn run_recharge(
                     Ok(_) => {}
                     Err(error) => crate::say(&format!("hold sweep failed: {error}")),
                 }
+                // And announces the months that closed (statement.monthly_ready).
+                let notices = &recharger.notifications;
+                match imcredits::handlers::statements::sweep_closed_months(&recharger.store, notices, now).await {
+                    Ok(sweep) if sweep.announced > 0 => crate::say(&format!(
+                        "statement sweep: {} month(s) ready",
+                        sweep.announced
+                    )),
+                    Ok(_) => {}
+                    Err(error) => crate::say(&format!("statement sweep failed: {error}")),
+                }
             }
             _ = queues.recharges.wait(Duration::from_secs(1)) => {}
         }

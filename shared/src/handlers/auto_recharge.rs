@@ -458,6 +458,8 @@ pub enum TriggerAnswer {
         /// Expired holds the same schedule found, and released.
         holds_due: usize,
         holds_expired: usize,
+        /// Closed months the same schedule announced (`statement.monthly_ready`).
+        statements_ready: usize,
     },
 }
 
@@ -466,7 +468,13 @@ const SCHEDULED_EVENT: &str = "Scheduled Event";
 
 impl<S, P, N> AutoRecharger<S, P, N>
 where
-    S: RechargeStore + WalletGet + PaymentMethodGet + crate::ports::holds::HoldStore + Send + Sync,
+    S: RechargeStore
+        + WalletGet
+        + PaymentMethodGet
+        + crate::ports::holds::HoldStore
+        + crate::ports::statements::StatementSchedule
+        + Send
+        + Sync,
     P: OffSessionCharge + Send + Sync,
     N: QueueSend + Send + Sync,
 {
@@ -485,6 +493,12 @@ where
                 let outcome = self.sweep().await?;
                 let holds =
                     super::holds::sweep_expired_holds(&self.store, self.clock.now()).await?;
+                let statements = super::statements::sweep_closed_months(
+                    &self.store,
+                    &self.notifications,
+                    self.clock.now(),
+                )
+                .await?;
                 Ok(TriggerAnswer::Sweep {
                     due: outcome.due,
                     credited: outcome.credited,
@@ -492,6 +506,7 @@ where
                     deferred: outcome.deferred,
                     holds_due: holds.due,
                     holds_expired: holds.expired,
+                    statements_ready: statements.announced,
                 })
             }
             RechargeTrigger::Schedule(event) => Err(RechargeError::Request(format!(

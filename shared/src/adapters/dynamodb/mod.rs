@@ -5,6 +5,7 @@
 
 pub mod codec;
 pub mod hold_items;
+mod hold_place;
 mod hold_release;
 pub mod holds;
 pub mod keys;
@@ -16,6 +17,7 @@ pub mod rate_cards;
 pub mod recharge;
 pub mod reporting;
 pub mod review;
+pub mod statements;
 mod statement;
 pub mod table;
 pub mod usage;
