@@ -55,11 +55,21 @@ async fn a_month_is_announced_once_when_it_closes_in_the_wallet_s_zone() {
         .unwrap();
     let tokyo = ReportingZone::parse("Asia/Tokyo").unwrap();
     store
-        .set_reporting_zone(&account, Currency::Usd, &tokyo, datetime!(2026-01-15 0:00 UTC))
+        .set_reporting_zone(
+            &account,
+            Currency::Usd,
+            &tokyo,
+            datetime!(2026-01-15 0:00 UTC),
+        )
         .await
         .unwrap();
-    rig.register(Some(&account), "/statements", &["statement.monthly_ready"], json!({}))
-        .await;
+    rig.register(
+        Some(&account),
+        "/statements",
+        &["statement.monthly_ready"],
+        json!({}),
+    )
+    .await;
 
     // January closes in Tokyo at 2026-01-31 15:00 UTC; in UTC it would be 9 hours later.
     assert_eq!(
@@ -68,11 +78,16 @@ async fn a_month_is_announced_once_when_it_closes_in_the_wallet_s_zone() {
     );
     let closed = datetime!(2026-01-31 15:00:01 UTC);
     let (first, second) = tokio::join!(sweep(&rig, closed), sweep(&rig, closed));
-    assert_eq!(first.announced + second.announced, 1, "{first:?} {second:?}");
+    assert_eq!(
+        first.announced + second.announced,
+        1,
+        "{first:?} {second:?}"
+    );
     assert_eq!(sweep(&rig, closed).await.due, 0, "moved on to February");
 
     let id = format!("statement.monthly_ready:{account}:2026-01");
-    rig.run_until(LONG, |log| !with_id(log, &id).is_empty()).await;
+    rig.run_until(LONG, |log| !with_id(log, &id).is_empty())
+        .await;
     let log = rig.run_for(Duration::from_millis(500)).await;
     let got = with_id(&log, &id);
     assert_eq!(got.len(), 1, "one delivery however many sweeps: {log:?}");
@@ -94,6 +109,8 @@ async fn a_month_is_announced_once_when_it_closes_in_the_wallet_s_zone() {
     let february = sweep(&rig, datetime!(2026-02-28 15:00 UTC)).await;
     assert_eq!(february.announced, 1);
     let id = format!("statement.monthly_ready:{account}:2026-02");
-    let log = rig.run_until(LONG, |log| !with_id(log, &id).is_empty()).await;
+    let log = rig
+        .run_until(LONG, |log| !with_id(log, &id).is_empty())
+        .await;
     assert_eq!(with_id(&log, &id).len(), 1);
 }

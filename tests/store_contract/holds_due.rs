@@ -35,7 +35,11 @@ async fn due_and_can_send(store: &DynamoStore, account: &AccountId) -> (bool, bo
         .unwrap();
     let stored = item.item().and_then(|item| item.get("can_send")).cloned();
     let wallet = store.get_wallet(account).await.unwrap().unwrap();
-    assert_eq!(stored, Some(AttributeValue::Bool(wallet.can_send())), "stored can_send");
+    assert_eq!(
+        stored,
+        Some(AttributeValue::Bool(wallet.can_send())),
+        "stored can_send"
+    );
     (listed, wallet.can_send())
 }
 

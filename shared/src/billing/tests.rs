@@ -352,9 +352,15 @@ fn crossings_are_judged_on_available_and_skip_charges_under_a_hold() {
     };
     // Balance 14 → 12 with 6 held: available 8 → 6, above the threshold of 5 on available (a
     // balance-judged 14 → 12 would not cross either); 12 → 10.5: available 4.5, low.
-    let entries = [posted(8, "-2", "12", &plain), posted(9, "-1.5", "10.5", &plain)];
+    let entries = [
+        posted(8, "-2", "12", &plain),
+        posted(9, "-1.5", "10.5", &plain),
+    ];
     let (notices, recharge) = crossings(&wallet, &entries);
-    let found: Vec<_> = notices.iter().map(|n| (n.kind, n.seq, n.available)).collect();
+    let found: Vec<_> = notices
+        .iter()
+        .map(|n| (n.kind, n.seq, n.available))
+        .collect();
     assert_eq!(found, [(CrossingKind::LowBalance, 9, usd("4.5"))]);
     assert_eq!(notices[0].balance, usd("10.5"));
     assert!(recharge.is_none(), "4.5 is not below 3");

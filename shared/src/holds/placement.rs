@@ -63,8 +63,15 @@ pub struct PlacementFacts {
 /// The facts of placing `amount` on `wallet`, judged on `available` as the wallet was read. Only
 /// meaningful for a placement the store grants (`available >= amount`, its own condition).
 pub fn placement_facts(wallet: &Wallet, amount: Money) -> PlacementFacts {
-    assert!(!amount.is_negative(), "a hold never holds less than nothing");
-    assert_eq!(amount.currency(), wallet.currency, "a hold is in the wallet's currency");
+    assert!(
+        !amount.is_negative(),
+        "a hold never holds less than nothing"
+    );
+    assert_eq!(
+        amount.currency(),
+        wallet.currency,
+        "a hold is in the wallet's currency"
+    );
     let available = wallet.available().amount();
     let held = amount.amount();
     let threshold = wallet.low_balance_threshold.amount();

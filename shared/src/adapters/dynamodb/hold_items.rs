@@ -134,7 +134,10 @@ pub fn hold_item(hold: &Hold) -> Item {
         ("created_at".to_owned(), timestamp(hold.created_at)),
         ("expires_at".to_owned(), timestamp(hold.expires_at)),
         ("expires_ms".to_owned(), epoch_ms(hold.expires_at)),
-        ("placed_low".to_owned(), AttributeValue::Bool(hold.placed.low)),
+        (
+            "placed_low".to_owned(),
+            AttributeValue::Bool(hold.placed.low),
+        ),
         (
             "placed_depleted".to_owned(),
             AttributeValue::Bool(hold.placed.depleted),

@@ -156,7 +156,10 @@ impl DynamoStore {
 
     /// A wallet stored before holds existed has no `held`/`available`: give it both (nothing
     /// held), only if no posting has done so meanwhile. Answers the wallet's item as read.
-    pub(super) async fn wallet_item_for_holds(&self, account: &AccountId) -> Result<Option<Item>, StoreError> {
+    pub(super) async fn wallet_item_for_holds(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<Item>, StoreError> {
         let output = self
             .client()
             .get_item()

@@ -54,8 +54,8 @@ fn closed_from_keys(item: &Item) -> Result<ClosedMonth, StoreError> {
         .ok_or_else(corrupt)?;
     let (ms, month) = read.str(HX_SK)?.split_once('#').ok_or_else(corrupt)?;
     let ms: i128 = ms.parse().map_err(|_| corrupt())?;
-    let closed_at = OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000)
-        .map_err(|_| corrupt())?;
+    let closed_at =
+        OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).map_err(|_| corrupt())?;
     let month = StatementMonth::parse(month).ok_or_else(corrupt)?;
     Ok(ClosedMonth {
         account,
