@@ -162,6 +162,17 @@ async fn sweep(recharger: &LocalRecharger) {
         Ok(_) => {}
         Err(error) => crate::say(&format!("hold sweep failed: {error}")),
     }
+    // And announces the months that closed (statement.monthly_ready).
+    let notices = &recharger.notifications;
+    match imcredits::handlers::statements::sweep_closed_months(&recharger.store, notices, now).await
+    {
+        Ok(sweep) if sweep.announced > 0 => crate::say(&format!(
+            "statement sweep: {} month(s) ready",
+            sweep.announced
+        )),
+        Ok(_) => {}
+        Err(error) => crate::say(&format!("statement sweep failed: {error}")),
+    }
 }
 
 /// Handles the recharge requests waiting on the queue (one receive).

@@ -205,6 +205,43 @@ fn insufficient(hold: &Hold, available: Money) -> Response {
     (StatusCode::PAYMENT_REQUIRED, Json(body)).into_response()
 }
 
+/// `balance.low` and `balance.depleted` when placing `hold` took `available` across the threshold
+/// or to zero (the store commits those facts with the hold). The ids are keyed by the hold, so a
+/// replay publishes the same events; `available` is the wallet's as read now.
+async fn publish_placement<S: ApiStore>(app: &AppState<S>, hold: &Hold) -> Result<(), ApiError> {
+    use crate::notices::event::{Event, EventData};
+    let placed = hold.placed;
+    if !placed.low && !placed.depleted {
+        return Ok(());
+    }
+    let wallet = load_wallet(app, &hold.account_id).await?;
+    let available = Some(wallet.available());
+    let mut data = Vec::new();
+    if placed.low {
+        data.push(EventData::BalanceLow {
+            balance: wallet.balance,
+            threshold: wallet.low_balance_threshold,
+            available,
+        });
+    }
+    if placed.depleted {
+        data.push(EventData::BalanceDepleted {
+            balance: wallet.balance,
+            available,
+        });
+    }
+    let key = format!("hold-{}", hold.id);
+    let events: Vec<Event> = data
+        .into_iter()
+        .filter_map(|data| {
+            Event::new(&hold.account_id, &key, hold.created_at, data)
+                .inspect_err(|error| tracing::error!(%error, "a hold's event id is not valid"))
+                .ok()
+        })
+        .collect();
+    super::notices::publish(&app.notices, &events).await
+}
+
 pub async fn create_hold<S: ApiStore>(
     State(app): State<AppState<S>>,
     AccountCaller(account): AccountCaller,
@@ -240,9 +277,12 @@ pub async fn create_hold<S: ApiStore>(
     .map_err(hold_error)?;
     match app.store.place_hold(&hold, now).await? {
         HoldPlaced::Granted(hold) => {
+            publish_placement(&app, &hold).await?;
             Ok((StatusCode::CREATED, Json(HoldView::from(&hold))).into_response())
         }
         HoldPlaced::Existing(existing) if existing.request_sha256 == request_sha256 => {
+            // Published again: a replay after a lost answer (or a queue outage) loses no notice.
+            publish_placement(&app, &existing).await?;
             let mut headers = HeaderMap::new();
             headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
             Ok((

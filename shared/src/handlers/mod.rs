@@ -7,4 +7,5 @@ pub mod cache;
 pub mod holds;
 pub mod notifications;
 pub mod recharge_trigger;
+pub mod statements;
 pub mod webhook;

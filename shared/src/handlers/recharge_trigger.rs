@@ -1,6 +1,6 @@
 //! What starts the auto-recharge function ([`RechargeTrigger`]): a batch of billing's requests
 //! from the recharge queue (answered with partial batch failures), or the EventBridge schedule
-//! (the backstop sweep of wallets below their minimum, and of expired holds).
+//! (the backstop sweep of wallets below their minimum, of expired holds, and of closed months).
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -35,6 +35,8 @@ pub enum TriggerAnswer {
         /// Expired holds the same schedule found, and released.
         holds_due: usize,
         holds_expired: usize,
+        /// Closed months the same schedule announced (`statement.monthly_ready`).
+        statements_ready: usize,
     },
 }
 
@@ -43,7 +45,13 @@ const SCHEDULED_EVENT: &str = "Scheduled Event";
 
 impl<S, P, N> AutoRecharger<S, P, N>
 where
-    S: RechargeStore + WalletGet + PaymentMethodGet + crate::ports::holds::HoldStore + Send + Sync,
+    S: RechargeStore
+        + WalletGet
+        + PaymentMethodGet
+        + crate::ports::holds::HoldStore
+        + crate::ports::statements::StatementSchedule
+        + Send
+        + Sync,
     P: OffSessionCharge + Send + Sync,
     N: QueueSend + Send + Sync,
 {
@@ -62,6 +70,12 @@ where
                 let outcome = self.sweep().await?;
                 let holds =
                     super::holds::sweep_expired_holds(&self.store, self.clock.now()).await?;
+                let statements = super::statements::sweep_closed_months(
+                    &self.store,
+                    &self.notifications,
+                    self.clock.now(),
+                )
+                .await?;
                 Ok(TriggerAnswer::Sweep {
                     due: outcome.due,
                     credited: outcome.credited,
@@ -69,6 +83,7 @@ where
                     deferred: outcome.deferred,
                     holds_due: holds.due,
                     holds_expired: holds.expired,
+                    statements_ready: statements.announced,
                 })
             }
             RechargeTrigger::Schedule(event) => Err(RechargeError::Request(format!(

@@ -10,4 +10,5 @@ pub mod queue;
 pub mod recharge;
 pub mod reporting;
 pub mod review;
+pub mod statements;
 pub mod store;

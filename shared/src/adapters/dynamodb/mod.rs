@@ -5,6 +5,7 @@
 
 pub mod codec;
 pub mod hold_items;
+mod hold_place;
 mod hold_release;
 pub mod holds;
 pub mod keys;
@@ -20,6 +21,7 @@ pub mod recharge;
 pub mod reporting;
 pub mod review;
 mod statement;
+pub mod statements;
 pub mod table;
 pub mod usage;
 pub mod webhook_items;

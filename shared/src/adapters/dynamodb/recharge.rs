@@ -63,7 +63,12 @@ pub fn due_attributes(wallet: &Wallet, balance: Money) -> DueUpdate {
 }
 
 fn due_update(account: &AccountId, settings: &AutoRecharge, balance: Money) -> DueUpdate {
-    if is_due(settings, balance) {
+    due_update_of(account, is_due(settings, balance))
+}
+
+/// The index attributes of a wallet that is (or is not) `due`, as an update expression's tail.
+pub fn due_update_of(account: &AccountId, due: bool) -> DueUpdate {
+    if due {
         DueUpdate {
             expression: format!(", {DUE_PK} = :due_pk, {DUE_SK} = :due_sk"),
             values: HashMap::from([
