@@ -193,8 +193,15 @@ pub fn api_query(data: &[u8]) {
             check(exports::range_params(query, now));
         }
         _ => {
-            let (_, rest) = exports::negotiate(&axum::http::HeaderMap::new(), query);
-            check(exports::month_param(rest.as_deref().unwrap_or("")));
+            let headers = axum::http::HeaderMap::new();
+            let offered = if query.is_some_and(|q| q.len() % 2 == 0) {
+                exports::Format::Csv
+            } else {
+                exports::Format::Html
+            };
+            if let Some((_, rest)) = check(exports::negotiate(&headers, query, offered)) {
+                check(exports::month_param(rest.as_deref().unwrap_or("")));
+            }
         }
     }
 }

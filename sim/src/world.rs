@@ -90,7 +90,7 @@ impl World {
             credits: credits.clone(),
             payments: Payments {
                 checkout: Arc::new(stripe.clone()),
-                webhook: imcredits_tests::stripe::verifier(),
+                webhook: std::sync::Arc::new(imcredits_tests::stripe::verifier()),
                 success_url: ReturnUrl::parse("https://app.example.com/paid").expect("a URL"),
                 cancel_url: ReturnUrl::parse("https://app.example.com/no").expect("a URL"),
             },
