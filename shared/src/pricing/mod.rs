@@ -25,6 +25,9 @@ mod category;
 pub mod csv;
 pub mod json;
 mod market;
+mod phone_table;
+#[cfg(test)]
+mod phone_table_tests;
 pub mod market_list;
 mod placement;
 pub mod tiers;
