@@ -351,7 +351,11 @@ fn files_sam_hashes(code_dir: &Path) -> Vec<std::path::PathBuf> {
             } else {
                 files.push(path.strip_prefix(code_dir).unwrap().to_path_buf());
             }
-            assert!(files.len() + folders.len() < FILES_MAX, "{}", code_dir.display());
+            assert!(
+                files.len() + folders.len() < FILES_MAX,
+                "{}",
+                code_dir.display()
+            );
         }
     }
     files
@@ -404,7 +408,11 @@ fn a_scheduled_function_never_retries_into_its_next_run() {
             }
             schedules += 1;
             let retries = &event["Properties"]["RetryPolicy"]["MaximumRetryAttempts"];
-            assert_eq!(retries.as_u64(), Some(0), "{id}.{name}: EventBridge retries");
+            assert_eq!(
+                retries.as_u64(),
+                Some(0),
+                "{id}.{name}: EventBridge retries"
+            );
             let invoke = &properties["EventInvokeConfig"];
             assert_eq!(
                 invoke["MaximumRetryAttempts"].as_u64(),

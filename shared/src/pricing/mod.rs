@@ -25,10 +25,10 @@ mod category;
 pub mod csv;
 pub mod json;
 mod market;
+pub mod market_list;
 mod phone_table;
 #[cfg(test)]
 mod phone_table_tests;
-pub mod market_list;
 mod placement;
 pub mod tiers;
 

@@ -67,7 +67,9 @@ impl Pattern {
 
     /// Whether a match of the pattern starts the text (libphonenumber's leading-digits check).
     pub(super) fn starts(&self, text: &str) -> bool {
-        self.regex().find(text).is_some_and(|found| found.start() == 0)
+        self.regex()
+            .find(text)
+            .is_some_and(|found| found.start() == 0)
     }
 
     /// The `phonenumber` crate's `Descriptor::is_match`: a possible length (when the metadata

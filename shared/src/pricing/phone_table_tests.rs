@@ -39,7 +39,10 @@ fn pattern(lengths: &[u16], source: &str) -> String {
 
 fn descriptor(found: Option<&Descriptor>) -> String {
     match found {
-        Some(d) => format!("Some({})", pattern(d.possible_length(), d.national_number().as_str())),
+        Some(d) => format!(
+            "Some({})",
+            pattern(d.possible_length(), d.national_number().as_str())
+        ),
         None => "None".into(),
     }
 }
@@ -62,11 +65,25 @@ fn render(database: &Database) -> String {
         .flat_map(|a| letters().map(move |b| String::from_utf8(vec![a, b]).unwrap()))
         .filter(|id| database.by_id(id.as_str()).is_some())
         .collect();
-    writeln!(out, "pub(super) static REGION_IDS: [&str; {}] = {ids:?};\n", ids.len()).unwrap();
+    writeln!(
+        out,
+        "pub(super) static REGION_IDS: [&str; {}] = {ids:?};\n",
+        ids.len()
+    )
+    .unwrap();
     let codes = codes(database);
-    writeln!(out, "pub(super) static CALLING_CODES: [CallingCode; {}] = [", codes.len()).unwrap();
+    writeln!(
+        out,
+        "pub(super) static CALLING_CODES: [CallingCode; {}] = [",
+        codes.len()
+    )
+    .unwrap();
     for (code, regions) in &codes {
-        writeln!(out, "    CallingCode {{ code: {code}, regions: &{regions:?} }},").unwrap();
+        writeln!(
+            out,
+            "    CallingCode {{ code: {code}, regions: &{regions:?} }},"
+        )
+        .unwrap();
     }
     out.push_str("];\n\n");
     let mut shared: Vec<&Metadata> = codes
@@ -77,7 +94,12 @@ fn render(database: &Database) -> String {
         .map(|id| database.by_id(*id).unwrap())
         .collect();
     shared.sort_by_key(|metadata| metadata.id());
-    writeln!(out, "pub(super) static SHARED_REGIONS: [SharedRegion; {}] = [", shared.len()).unwrap();
+    writeln!(
+        out,
+        "pub(super) static SHARED_REGIONS: [SharedRegion; {}] = [",
+        shared.len()
+    )
+    .unwrap();
     for metadata in shared {
         let leading = metadata.leading_digits().map(|l| pattern(&[], l.as_str()));
         let general = metadata.descriptors().general();
@@ -87,7 +109,10 @@ fn render(database: &Database) -> String {
             "    SharedRegion {{ id: {:?}, leading_digits: {}, general: {}, types: [{}] }},",
             metadata.id(),
             leading.map_or("None".into(), |l| format!("Some({l})")),
-            pattern(general.possible_length(), general.national_number().as_str()),
+            pattern(
+                general.possible_length(),
+                general.national_number().as_str()
+            ),
             types.join(", "),
         )
         .unwrap();
@@ -132,7 +157,8 @@ fn every_pattern_compiles() {
 
 /// Placement as it was before the table: on the crate's database and its compiled patterns.
 fn place_on_database(digits: &str) -> RecipientMarket {
-    let known = |id: &str| Market::parse(id).map_or(RecipientMarket::Unknown, RecipientMarket::from);
+    let known =
+        |id: &str| Market::parse(id).map_or(RecipientMarket::Unknown, RecipientMarket::from);
     if !(7..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return RecipientMarket::Unknown;
     }
@@ -154,14 +180,21 @@ fn place_on_database(digits: &str) -> RecipientMarket {
                 Some(leading) => leading.find(national).is_some_and(|m| m.start() == 0),
                 None => {
                     metadata.descriptors().general().is_match(national)
-                        && types(metadata).into_iter().flatten().any(|d| d.is_match(national))
+                        && types(metadata)
+                            .into_iter()
+                            .flatten()
+                            .any(|d| d.is_match(national))
                 }
             };
             if claimed {
                 return known(id);
             }
         }
-        return if code == 1 { RecipientMarket::Unknown } else { known(regions[0]) };
+        return if code == 1 {
+            RecipientMarket::Unknown
+        } else {
+            known(regions[0])
+        };
     }
     RecipientMarket::Unknown
 }
