@@ -67,14 +67,14 @@ fn render(database: &Database) -> String {
         .collect();
     writeln!(
         out,
-        "pub(super) static REGION_IDS: [&str; {}] = {ids:?};\n",
+        "pub(in crate::pricing) static REGION_IDS: [&str; {}] = {ids:?};\n",
         ids.len()
     )
     .unwrap();
     let codes = codes(database);
     writeln!(
         out,
-        "pub(super) static CALLING_CODES: [CallingCode; {}] = [",
+        "pub(in crate::pricing) static CALLING_CODES: [CallingCode; {}] = [",
         codes.len()
     )
     .unwrap();
@@ -96,7 +96,7 @@ fn render(database: &Database) -> String {
     shared.sort_by_key(|metadata| metadata.id());
     writeln!(
         out,
-        "pub(super) static SHARED_REGIONS: [SharedRegion; {}] = [",
+        "pub(in crate::pricing) static SHARED_REGIONS: [SharedRegion; {}] = [",
         shared.len()
     )
     .unwrap();
