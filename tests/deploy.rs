@@ -411,7 +411,7 @@ fn a_scheduled_function_never_retries_into_its_next_run() {
             assert_eq!(
                 retries.as_u64(),
                 Some(0),
-                "{id}.{name}: EventBridge retries"
+                "{id}.{name:?}: EventBridge retries"
             );
             let invoke = &properties["EventInvokeConfig"];
             assert_eq!(
