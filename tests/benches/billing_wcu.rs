@@ -14,12 +14,12 @@ use serde_json::{Value, json};
 const EVENTS: usize = 1_000;
 
 /// `hold_tag`: every status carries it (all events settle one hold) instead of a template tag.
-fn statuses(markets: &[&str], tags: usize, hold_tag: Option<&str>) -> Vec<Value> {
+fn statuses(markets: &[&str], tags: usize, hold_tag: Option<&str>, category: &str) -> Vec<Value> {
     (0..EVENTS)
         .map(|i| {
             let mut status = json!({
                 "id": format!("wamid.BENCH{i:06}"), "status": "delivered", "timestamp": "1750030073",
-                "recipient_id": markets[i % markets.len()], "pricing": pmp("regular", "marketing")
+                "recipient_id": markets[i % markets.len()], "pricing": pmp("regular", category)
             });
             status["biz_opaque_callback_data"] = match hold_tag {
                 Some(tag) => json!(tag),
@@ -61,7 +61,15 @@ async fn main() {
         ),
         // Issue 13: every event settles one hold (placed for the whole burst, in India).
         ("one hold, one template", vec!["919876543210"], 1, true),
+        // Issue 12: utility is tier-eligible, so its charges carry the WABA and billing reads the
+        // month's tier updates of that WABA (a read, no write).
+        ("utility, one market, one template", vec!["919876543210"], 1, false),
     ] {
+        let category = if label.starts_with("utility") {
+            "utility"
+        } else {
+            "marketing"
+        };
         let (account, phone) = pipeline.wallet("bench", "1000").await;
         let hold_tag = if hold {
             let hold =
@@ -71,7 +79,7 @@ async fn main() {
         } else {
             None
         };
-        let body = meta_body(&phone, statuses(&markets, tags, hold_tag.as_deref()));
+        let body = meta_body(&phone, statuses(&markets, tags, hold_tag.as_deref(), category));
         let batch = parse_webhook(&body).expect("the body parses");
         let records: Vec<Record> = imcredits::billing::message::pack(&batch)
             .into_iter()

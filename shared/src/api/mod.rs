@@ -15,7 +15,9 @@ pub mod operator;
 pub mod purchases;
 pub mod query;
 pub mod rate_card_import;
+pub mod re_rate;
 pub mod review;
+pub mod tiers;
 pub mod usage;
 pub mod views;
 pub mod wallet;
@@ -70,6 +72,9 @@ pub trait ApiStore:
     + crate::ports::reporting::EntriesGet
     // Holds: reserve before a send, release what is not used.
     + HoldStore
+    // Volume tiers: the files by date, and which wallet a WABA bills to.
+    + crate::ports::tiers::TierBooks
+    + crate::ports::tiers::WabaRoutes
     + Clone
     + Send
     + Sync
@@ -99,6 +104,8 @@ impl<T> ApiStore for T where
         + crate::ports::reporting::ReportingZoneSet
         + crate::ports::reporting::EntriesGet
         + HoldStore
+        + crate::ports::tiers::TierBooks
+        + crate::ports::tiers::WabaRoutes
         + Clone
         + Send
         + Sync
@@ -270,6 +277,7 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
         (Method::GET, "/dashboard/{asset}", get(dashboard::asset)),
     ];
     routes.extend(notice_routes::<S>());
+    routes.extend(tier_routes::<S>());
     routes
 }
 
@@ -346,6 +354,37 @@ fn notice_routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppSt
             Method::POST,
             "/v1/operator/webhook-endpoints/{endpoint_id}/resend",
             post(w::platform_resend::<S>),
+        ),
+    ]
+}
+
+/// Volume tiers: Meta's tiers files, and the WABA → account route their updates need.
+fn tier_routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState<S>>)> {
+    vec![
+        (
+            Method::POST,
+            "/v1/operator/volume-tiers",
+            json::body_limit(post(tiers::upload_tiers::<S>), tiers::TIERS_BODY_LEN_MAX),
+        ),
+        (
+            Method::GET,
+            "/v1/operator/volume-tiers/{currency}",
+            get(tiers::list_tiers::<S>),
+        ),
+        (
+            Method::PUT,
+            "/v1/operator/accounts/{account_id}/wabas/{waba_id}",
+            put(tiers::attach_waba::<S>),
+        ),
+        (
+            Method::DELETE,
+            "/v1/operator/accounts/{account_id}/wabas/{waba_id}",
+            delete(tiers::detach_waba::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/accounts/{account_id}/re-rates",
+            post(re_rate::create_re_rate::<S>),
         ),
     ]
 }

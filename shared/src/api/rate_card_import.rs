@@ -19,7 +19,7 @@ use crate::ports::store::Saved;
 use crate::pricing::csv::MetaRates;
 use crate::pricing::{MarketLists, RateCard, built_in_market_lists};
 
-fn is_csv(headers: &HeaderMap) -> bool {
+pub(super) fn is_csv(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -68,7 +68,7 @@ pub async fn upload_rate_card_any<S: ApiStore>(
         .into_response())
 }
 
-fn import_parameters(query_text: Option<&str>) -> Result<(String, String), ApiError> {
+pub(super) fn import_parameters(query_text: Option<&str>) -> Result<(String, String), ApiError> {
     let mut effective_from = None;
     let mut market_list = None;
     for (name, value) in query::pairs(query_text)? {

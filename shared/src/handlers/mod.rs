@@ -6,4 +6,5 @@ pub mod billing;
 pub mod cache;
 pub mod holds;
 pub mod notifications;
+pub mod tiers;
 pub mod webhook;

@@ -10,3 +10,4 @@ pub mod recharge;
 pub mod reporting;
 pub mod review;
 pub mod store;
+pub mod tiers;

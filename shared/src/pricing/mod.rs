@@ -27,6 +27,7 @@ pub mod json;
 mod market;
 pub mod market_list;
 mod placement;
+pub mod tier_book;
 pub mod tiers;
 
 pub use book::{BookError, RateBook, VERSIONS_PER_BOOK_MAX};

@@ -18,6 +18,7 @@ pub mod reporting;
 pub mod review;
 mod statement;
 pub mod table;
+pub mod tiers;
 pub mod usage;
 pub mod webhooks;
 
