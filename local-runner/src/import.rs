@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-pub const COMMAND: &str = "import-rate-card";
 pub const USAGE: &str = "    imcredits-local import-rate-card FILE --effective-from DATE [--market-list VERSION]\n                    [--port 8787] [--data-dir .local-data]\n";
 /// Meta's rates files are a few KiB; the API takes at most 256 KiB.
 const FILE_LEN_MAX: u64 = 256 * 1024;
@@ -35,8 +34,8 @@ fn parse(args: &[String]) -> Result<Import, String> {
         file,
         effective_from: String::new(),
         market_list: None,
-        port: crate::args::PORT_DEFAULT,
-        data_dir: PathBuf::from(crate::args::DATA_DIR_DEFAULT),
+        port: crate::cli::PORT_DEFAULT,
+        data_dir: PathBuf::from(crate::cli::DATA_DIR_DEFAULT),
     };
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;

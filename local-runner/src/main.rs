@@ -1,8 +1,10 @@
-//! The local runner: the API, Meta's webhook and billing (and, as its issue lands, the scheduler)
-//! in one process on 127.0.0.1, storing everything in a file under the data dir.
+//! The local runner: the API, the dashboard, Meta's webhook, billing, notifications and
+//! auto-recharge in one process on 127.0.0.1, storing everything (the ledger and the queues) in
+//! files under the data dir.
 
-mod args;
+mod cli;
 mod dashboard;
+mod dead_letters;
 mod engine;
 mod import;
 mod notices;
@@ -11,17 +13,23 @@ mod pipeline;
 mod recharge;
 mod secrets;
 mod send;
+mod serving;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use clap::Parser;
+use imcredits::adapters::sqlite_queue::QueueLimits;
 use imcredits::api::auth::AuthConfig;
 use imcredits::api::{App, router};
 use imcredits::ids::AccountId;
 use imcredits::ports::clock::{Clock, SystemClock};
+use imcredits::setup::{LogFormat, init_tracing_as};
 
-use args::Command;
+use cli::{Cli, Command, ServeArgs, TOKEN_HOURS_DEFAULT};
+
+/// After a stop, requests already being handled get this long to finish.
+const REQUESTS_DRAIN_MAX: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Status lines for the person at the terminal. A closed stdout (a pipe whose reader went away)
 /// must not stop a running server, so write errors are ignored.
@@ -49,13 +57,15 @@ async fn shutdown_signal() {
     }
 }
 
-async fn serve(
-    port: u16,
-    data_dir: &Path,
-    payments_flag: Option<payments::PaymentsMode>,
-    recharge_tick: std::time::Duration,
-    webhook_policy: imcredits::notices::retry::RetryPolicy,
-) -> anyhow::Result<()> {
+fn billing_limits(args: &ServeArgs) -> QueueLimits {
+    QueueLimits {
+        messages_max: args.billing_queue_messages_max,
+        bytes_max: args.billing_queue_mib_max * 1024 * 1024,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (port, data_dir) = (args.port.port, args.data.data_dir.as_path());
     let key = secrets::jwt_key(data_dir)?;
     let app_secret = secrets::meta_app_secret(data_dir)?;
     let (verify_token, verify_token_text) = secrets::meta_verify_token(data_dir)?;
@@ -65,7 +75,8 @@ async fn serve(
         .context("credit prices")?
         .credits;
     let engine = engine::Engine::start(data_dir).await?;
-    let queues = Arc::new(pipeline::Queues::new());
+    let billing_limits = billing_limits(&args);
+    let queues = Arc::new(pipeline::Queues::new(&engine.queues, billing_limits));
     let (stop_billing, billing_stopped) = tokio::sync::watch::channel(false);
     let billing = tokio::spawn(pipeline::run_billing(
         engine.store.clone(),
@@ -79,7 +90,7 @@ async fn serve(
     });
     let base_url = format!("http://127.0.0.1:{port}");
     let has_stripe_key = std::env::var_os(imcredits::config::PaymentsConfig::SECRET_KEY).is_some();
-    let payments_mode = payments::PaymentsMode::choose(payments_flag, has_stripe_key);
+    let payments_mode = payments::PaymentsMode::choose(args.payments, has_stripe_key);
     let (payments, payment_routes, stripe_config) =
         payments::payments(payments_mode, &base_url, &engine.store)?;
     // Auto-recharge: the recharge queue and a tick for the schedule, on the same handler as AWS.
@@ -98,24 +109,42 @@ async fn serve(
         engine.store.clone(),
         Arc::clone(&queues),
         charges,
-        recharge_tick,
+        std::time::Duration::from_secs(args.recharge_tick_seconds),
         credits.clone(),
         stop_billing.subscribe(),
     ));
     let notices = tokio::spawn(notices::run_notices(
         engine.store.clone(),
         Arc::clone(&queues),
-        webhook_policy,
+        args.webhook_schedule.policy(),
         stop_billing.subscribe(),
     ));
+    let auth = AuthConfig::local(key.clone());
     let app = App {
         store: engine.store.clone(),
         clock: Arc::new(SystemClock),
-        auth: AuthConfig::local(key.clone()),
+        auth: auth.clone(),
         credits,
         payments,
         notices: notices::api(&queues)?,
     };
+    let gate = serving::Gate::new();
+    let frame = imcredits::api::dashboard::DashboardConfig::from_env()?;
+    let routes = frame
+        .apply(
+            router(app)
+                .merge(webhook)
+                .merge(payment_routes)
+                .merge(dead_letters::routes(
+                    engine.queues.clone(),
+                    billing_limits,
+                    auth,
+                )),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&gate),
+            serving::gate,
+        ));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| {
@@ -128,11 +157,11 @@ async fn serve(
     say(&format!(
         "data: {dir} (survives restarts; delete it to start afresh)"
     ));
-    let dashboard = dashboard::demo_url(&engine.store, &key, &base_url, args::TOKEN_HOURS_DEFAULT);
+    let dashboard = dashboard::demo_url(&engine.store, &key, &base_url, TOKEN_HOURS_DEFAULT);
     say(&format!(
         "dashboard (account {}, signed in for {} h): {}",
         dashboard::DEMO_ACCOUNT,
-        args::TOKEN_HOURS_DEFAULT,
+        TOKEN_HOURS_DEFAULT,
         dashboard.await?
     ));
     say(&format!(
@@ -168,23 +197,42 @@ async fn serve(
             ))
         }
     }
-    let frame = imcredits::api::dashboard::DashboardConfig::from_env()?;
-    let routes = router(app).merge(webhook).merge(payment_routes);
-    axum::serve(listener, frame.apply(routes))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving the API")?;
+    let (stopped, stop_seen) = tokio::sync::oneshot::channel::<()>();
+    let stopping = async move {
+        shutdown_signal().await;
+        say("imcredits-local stopping: new requests get 503, billing finishes what it holds");
+        gate.stop();
+        let _ = stopped.send(());
+        let left = gate.drained(REQUESTS_DRAIN_MAX).await;
+        if left > 0 {
+            tracing::warn!(
+                left,
+                "requests still running after the drain bound; stopping anyway"
+            );
+        }
+    };
+    let server = axum::serve(listener, routes).with_graceful_shutdown(stopping);
+    // A connection that never finishes must not hold the stop forever.
+    let bound = async move {
+        let _ = stop_seen.await;
+        tokio::time::sleep(REQUESTS_DRAIN_MAX + std::time::Duration::from_secs(5)).await;
+    };
+    tokio::select! {
+        served = server => served.context("serving the API")?,
+        () = bound => tracing::warn!("connections still open after the drain bound; stopping anyway"),
+    }
     let _ = stop_billing.send(true);
     billing.await.context("the billing loop panicked")?;
     recharges.await.context("the auto-recharge loop panicked")?;
     notices.await.context("the notices loop panicked")??;
-    engine.stop().await?;
+    drop(engine);
     say("imcredits-local stopped");
     Ok(())
 }
 
+/// A token signed with the data dir's local secret (also the import command's operator token).
 fn token(
-    data_dir: &Path,
+    data_dir: &std::path::Path,
     account: Option<&str>,
     operator: bool,
     hours: i64,
@@ -206,56 +254,35 @@ fn token(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let arguments: Vec<String> = std::env::args().skip(1).collect();
-    if arguments.first().map(String::as_str) == Some(import::COMMAND) {
-        std::process::exit(import::run(&arguments[1..])?);
-    }
-    match args::parse(arguments) {
-        Ok(Command::Serve {
-            port,
-            data_dir,
-            payments,
-            recharge_tick_seconds,
-            webhook_schedule,
-        }) => {
-            serve(
-                port,
-                &data_dir,
-                payments,
-                std::time::Duration::from_secs(recharge_tick_seconds),
-                webhook_schedule,
-            )
-            .await
+    let cli = Cli::parse();
+    let serve_args = match cli.command {
+        None => cli.serve,
+        Some(Command::Serve(args)) => args,
+        Some(Command::Token(args)) => {
+            let account = args.account.as_deref();
+            let token = token(&args.data.data_dir, account, args.operator, args.hours)?;
+            println!("{token}");
+            return Ok(());
         }
-        Ok(Command::Token {
-            data_dir,
-            account,
-            operator,
-            hours,
-        }) => {
-            println!("{}", token(&data_dir, account.as_deref(), operator, hours)?);
-            Ok(())
-        }
-        Ok(Command::SendWebhook {
-            port,
-            data_dir,
-            file,
-        }) => {
-            let status = send::send_webhook(port, &data_dir, &file)?;
+        Some(Command::SendWebhook(args)) => {
+            let status = send::send_webhook(args.port.port, &args.data.data_dir, &args.file)?;
             println!("{status}");
             if status == 200 {
-                Ok(())
-            } else {
-                std::process::exit(1)
+                return Ok(());
             }
+            std::process::exit(1)
         }
-        Ok(Command::Help) => {
-            print!("{}{}", args::USAGE, import::USAGE);
-            Ok(())
+        Some(Command::DeadLetters(command)) => {
+            return dead_letters::run(command, billing_limits(&cli.serve));
         }
-        Err(problem) => {
-            eprint!("{problem}\n\n{}", args::USAGE);
-            std::process::exit(2);
-        }
-    }
+        Some(Command::ImportRateCard { args }) => std::process::exit(import::run(&args)?),
+    };
+    let format = if serve_args.log_json {
+        LogFormat::Json
+    } else {
+        LogFormat::Human
+    };
+    // Logs go to stderr: stdout carries the status lines for the person at the terminal.
+    init_tracing_as(format, std::io::stderr);
+    serve(serve_args).await
 }

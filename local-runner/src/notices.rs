@@ -1,21 +1,23 @@
-//! Notices on the laptop: the in-process notifications queue drained by the same handler as the
+//! Notices on the laptop: the durable notifications queue drained by the same handler as the
 //! notifications function: events into the feed, signed webhooks to registered endpoints, retries
-//! scheduled back onto the queue with a delay. Plain `http` is allowed to loopback addresses only.
+//! scheduled back onto the queue with a delay (kept on disk, so a restart keeps the schedule).
+//! Plain `http` is allowed to loopback addresses only.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use imcredits::adapters::dynamodb::DynamoStore;
 use imcredits::adapters::http_webhooks::{SystemResolver, WebhookClient};
+use imcredits::adapters::sqlite_queue::DurableQueue;
 use imcredits::api::notices::NoticesApi;
-use imcredits::handlers::batch::Record;
 use imcredits::handlers::notifications::Notifier;
 use imcredits::notices::address::AddressPolicy;
 use imcredits::notices::retry::RetryPolicy;
 use imcredits::ports::clock::SystemClock;
 use tokio::sync::watch;
+use tracing::error;
 
-use crate::pipeline::Queues;
+use crate::pipeline::{Queues, records};
 
 /// As the notifications function's batch size.
 const RECORDS_PER_BATCH_MAX: usize = 10;
@@ -31,7 +33,7 @@ pub fn local_client() -> anyhow::Result<WebhookClient> {
     )?)
 }
 
-/// The API's side: events published on the in-process queue, URLs checked as deliveries will be.
+/// The API's side: events published on the durable queue, URLs checked as deliveries will be.
 pub fn api(queues: &Queues) -> anyhow::Result<NoticesApi> {
     Ok(NoticesApi {
         publish: Arc::new(queues.notifications.clone()),
@@ -39,7 +41,10 @@ pub fn api(queues: &Queues) -> anyhow::Result<NoticesApi> {
     })
 }
 
-/// Runs the notifications handler until `stop` turns true.
+type LocalNotifier = Notifier<DynamoStore, DurableQueue, WebhookClient>;
+
+/// Runs the notifications handler until `stop` turns true; what is left stays on disk for the
+/// next start.
 pub async fn run_notices(
     store: DynamoStore,
     queues: Arc<Queues>,
@@ -53,44 +58,55 @@ pub async fn run_notices(
         clock: Arc::new(SystemClock),
         policy,
     };
+    let queue = &queues.notifications;
     loop {
         if *stop.borrow() {
             return Ok(());
         }
-        let deliveries = queues.notifications.receive(RECORDS_PER_BATCH_MAX);
+        let deliveries = match queue.receive(RECORDS_PER_BATCH_MAX).await {
+            Ok(deliveries) => deliveries,
+            Err(failure) => {
+                error!(%failure, "the notifications queue cannot be read");
+                tokio::time::sleep(RETRY_PAUSE).await;
+                continue;
+            }
+        };
         if deliveries.is_empty() {
             tokio::select! {
-                _ = queues.notifications.wait(POLL) => {}
+                _ = queue.wait(POLL) => {}
                 _ = stop.changed() => {}
             }
             continue;
         }
-        let records: Vec<Record> = deliveries
-            .iter()
-            .map(|delivery| Record {
-                id: delivery.receipt.to_string(),
-                body: delivery.body.clone(),
-            })
-            .collect();
-        for record in &records {
-            if record.body.starts_with(r#"{"message":"event""#) {
-                crate::say(&format!("notification: {}", record.body));
-            }
+        notify(&notifier, queue, &deliveries).await;
+    }
+}
+
+/// Handles one batch; what was handled leaves the queue, what failed is released to come back.
+async fn notify(
+    notifier: &LocalNotifier,
+    queue: &DurableQueue,
+    deliveries: &[imcredits::adapters::sqlite_queue::Delivery],
+) {
+    let records = records(deliveries);
+    for record in &records {
+        if record.body.starts_with(r#"{"message":"event""#) {
+            crate::say(&format!("notification: {}", record.body));
         }
-        let outcome = notifier.handle(&records).await;
-        for delivery in &deliveries {
-            if outcome.failed.contains(&delivery.receipt.to_string()) {
-                queues.notifications.release(delivery.receipt);
-            } else {
-                queues.notifications.delete(delivery.receipt);
-            }
+    }
+    let outcome = notifier.handle(&records).await;
+    let (failed, done): (Vec<u64>, Vec<u64>) = deliveries
+        .iter()
+        .map(|delivery| delivery.receipt)
+        .partition(|receipt| outcome.failed.contains(&receipt.to_string()));
+    if let Err(failure) = queue.delete(done).await {
+        error!(%failure, "handled notifications could not be deleted; they come back");
+    }
+    if !failed.is_empty() {
+        crate::say(&format!("notices: {} record(s) to retry", failed.len()));
+        if let Err(failure) = queue.release(failed).await {
+            error!(%failure, "failed notifications could not be released; they come back later");
         }
-        if !outcome.failed.is_empty() {
-            crate::say(&format!(
-                "notices: {} record(s) to retry",
-                outcome.failed.len()
-            ));
-            tokio::time::sleep(RETRY_PAUSE).await;
-        }
+        tokio::time::sleep(RETRY_PAUSE).await;
     }
 }

@@ -30,7 +30,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 /// Which provider the runner uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PaymentsMode {
     Fake,
     Stripe,

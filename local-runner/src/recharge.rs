@@ -15,7 +15,6 @@ use axum::routing::post;
 use imcredits::adapters::dynamodb::DynamoStore;
 use imcredits::adapters::stripe::StripeClient;
 use imcredits::handlers::auto_recharge::AutoRecharger;
-use imcredits::handlers::batch::Record;
 use imcredits::money::CreditPricing;
 use imcredits::payments::ProviderPaymentId;
 use imcredits::ports::clock::SystemClock;
@@ -26,7 +25,7 @@ use imcredits::recharge::RechargeLimits;
 use serde_json::json;
 use tokio::sync::watch;
 
-use crate::pipeline::Queues;
+use crate::pipeline::{Queues, records};
 
 /// Declines queued up at most: enough to reach the disabling, bounded so a script cannot grow it.
 const DECLINES_QUEUED_MAX: u32 = 10;
@@ -155,26 +154,26 @@ pub async fn run_recharge(
         if *stop.borrow() {
             return;
         }
-        let deliveries = queues.recharges.receive(10);
+        let deliveries = match queues.recharges.receive(10).await {
+            Ok(deliveries) => deliveries,
+            Err(failure) => {
+                tracing::error!(%failure, "the recharge queue cannot be read");
+                continue;
+            }
+        };
         if deliveries.is_empty() {
             continue;
         }
-        let records: Vec<Record> = deliveries
-            .iter()
-            .map(|delivery| Record {
-                id: delivery.receipt.to_string(),
-                body: delivery.body.clone(),
-            })
-            .collect();
-        let outcome = recharger.handle_requests(&records).await;
-        for delivery in &deliveries {
-            // A failed request is not redelivered here: the next tick's sweep resumes it, as the
-            // schedule does in AWS.
-            queues.recharges.delete(delivery.receipt);
+        let outcome = recharger.handle_requests(&records(&deliveries)).await;
+        // A failed request is not redelivered here: the next tick's sweep resumes it, as the
+        // schedule does in AWS.
+        let receipts = deliveries.iter().map(|delivery| delivery.receipt).collect();
+        if let Err(failure) = queues.recharges.delete(receipts).await {
+            tracing::error!(%failure, "handled recharge requests could not be deleted");
         }
         crate::say(&format!(
             "auto-recharge: {} request(s) handled, {} to be resumed by the sweep",
-            records.len(),
+            deliveries.len(),
             outcome.failed.len()
         ));
     }

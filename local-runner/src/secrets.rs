@@ -13,10 +13,9 @@ const META_APP_SECRET_FILE: &str = "meta-app-secret";
 const META_VERIFY_TOKEN_FILE: &str = "meta-verify-token";
 const SECRET_LEN: usize = 32;
 
-/// The hex text of `file` in `data_dir`, created with `SECRET_LEN` random bytes if absent.
+/// The hex text of `file` in `data_dir`, created (0600) with `SECRET_LEN` random bytes if absent.
 fn read_or_create(data_dir: &Path, file: &str) -> anyhow::Result<String> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
+    crate::engine::private_data_dir(data_dir)?;
     let path = data_dir.join(file);
     if let Ok(text) = std::fs::read_to_string(&path) {
         return Ok(text.trim().to_owned());
@@ -24,12 +23,9 @@ fn read_or_create(data_dir: &Path, file: &str) -> anyhow::Result<String> {
     let mut bytes = [0u8; SECRET_LEN];
     getrandom::fill(&mut bytes).map_err(|error| anyhow::anyhow!("random bytes: {error}"))?;
     let text = hex::encode(bytes);
-    std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    let mut out = crate::engine::private_file(&path)?;
+    std::io::Write::write_all(&mut out, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(text)
 }
 

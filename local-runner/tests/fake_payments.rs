@@ -190,22 +190,10 @@ fn token(data_dir: &Path, args: &[&str]) -> String {
 
 /// The wallet in the stopped runner's data file, reconciled against its ledger.
 async fn reconciled_after_stop(data_dir: &Path, account: &str) -> imcredits::wallet::Wallet {
-    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
     let path = data_dir.join("imcredits.sqlite");
     let database = dynoxide::Database::new(path.to_str().expect("utf-8 path")).expect("the file");
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("a loopback port");
-    let endpoint = format!("http://{}", listener.local_addr().expect("bound"));
-    tokio::spawn(dynoxide::server::serve_on(listener, database));
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "test"))
-        .endpoint_url(endpoint)
-        .build();
     let store = imcredits::adapters::dynamodb::DynamoStore::new(
-        aws_sdk_dynamodb::Client::from_conf(config),
+        imcredits::adapters::dynoxide::InProcessHttp::client(database),
         "imcredits-local",
     );
     let account = imcredits::ids::AccountId::parse(account).expect("an account id");

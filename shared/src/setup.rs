@@ -10,8 +10,46 @@ use crate::config::StoreConfig;
 /// `LogLevel`), and metrics become CloudWatch EMF lines in `METRICS_NAMESPACE` when it is set.
 /// Logs never carry secrets, and phone numbers only hashed.
 pub fn init_tracing() {
+    init_tracing_as(LogFormat::Json, std::io::stdout);
+}
+
+/// How logs are written: the operators' JSON lines (the functions), or text for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Human,
+}
+
+/// The one tracing setup, for the functions and the local runner alike; `format` and `writer` say
+/// how and where. JSON is [`crate::adapters::logging::OperatorLog`] (level from `LOG_LEVEL`);
+/// text for people is filtered by `RUST_LOG` (default `info`) and carries the time.
+pub fn init_tracing_as<W>(format: LogFormat, writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
+    match format {
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(crate::adapters::logging::OperatorLog::new(
+                log_context(),
+                writer,
+            ))
+            .init(),
+        LogFormat::Human => {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(writer)
+                .with_ansi(false)
+                .init();
+        }
+    }
+}
+
+/// What every operator line says about the process, read from the environment once.
+fn log_context() -> crate::adapters::logging::LogContext {
     let lookup = |name: &str| std::env::var(name).ok();
     let function = lookup("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| {
         std::env::args()
@@ -25,7 +63,7 @@ pub fn init_tracing() {
             })
             .unwrap_or_default()
     });
-    let context = crate::adapters::logging::LogContext {
+    crate::adapters::logging::LogContext {
         function,
         version: lookup("AWS_LAMBDA_FUNCTION_VERSION").unwrap_or_default(),
         metrics_namespace: lookup("METRICS_NAMESPACE").filter(|namespace| {
@@ -33,13 +71,7 @@ pub fn init_tracing() {
             (1..=255).contains(&namespace.len()) && !namespace.starts_with("AWS/")
         }),
         level: crate::adapters::logging::level_from(lookup),
-    };
-    tracing_subscriber::registry()
-        .with(crate::adapters::logging::OperatorLog::new(
-            context,
-            std::io::stdout,
-        ))
-        .init();
+    }
 }
 
 /// AWS configuration from the environment (region, credentials, and endpoint overrides such as

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::Client;
 use imcredits::adapters::dynamodb::{DynamoStore, table};
+use imcredits::adapters::dynoxide::InProcessHttp;
 use imcredits::ids::AccountId;
 use imcredits::ledger::{EntryId, EntryKind, LedgerEntry, Metadata, NewEntry, reconcile};
 use imcredits::money::{Currency, Money};
@@ -73,8 +74,8 @@ pub async fn dynamo_store() -> DynamoStore {
 /// A DynamoDB-compatible engine the store contract runs on.
 pub struct Backend {
     endpoint: String,
-    /// Stops an in-process engine when the test ends.
-    _stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// dynoxide in this process, reached as the local runner reaches it (no port).
+    in_process: Option<dynoxide::Database>,
 }
 
 impl Backend {
@@ -82,28 +83,16 @@ impl Backend {
     pub fn dynamodb_local() -> Self {
         Self {
             endpoint: dynamodb_endpoint(),
-            _stop: None,
+            in_process: None,
         }
     }
 
-    /// dynoxide, in memory, served on a loopback port of this process: the local runner's engine.
+    /// dynoxide, in memory, reached in process by the same transport as the local runner's.
     pub async fn dynoxide() -> Self {
         let database = dynoxide::Database::memory().expect("an in-memory dynoxide database");
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("a loopback port");
-        let endpoint = format!("http://{}", listener.local_addr().expect("bound"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(dynoxide::server::serve_with_shutdown(
-            listener,
-            database,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
         Self {
-            endpoint,
-            _stop: Some(stop),
+            endpoint: String::new(),
+            in_process: Some(database),
         }
     }
 
@@ -116,7 +105,12 @@ impl Backend {
         &self,
         configure: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
     ) -> DynamoStore {
-        let client = client_for(&self.endpoint, configure).await;
+        let client = match &self.in_process {
+            Some(database) => {
+                Client::from_conf(configure(InProcessHttp::config(database.clone())).build())
+            }
+            None => client_for(&self.endpoint, configure).await,
+        };
         table::ensure_table(&client, TEST_TABLE)
             .await
             .expect("the engine accepts the table definition");

@@ -2,8 +2,12 @@
 
 pub mod backoff;
 pub mod dynamodb;
+#[cfg(feature = "embedded")]
+pub mod dynoxide;
 pub mod http_webhooks;
 pub mod logging;
 pub mod memory_queue;
+#[cfg(feature = "embedded")]
+pub mod sqlite_queue;
 pub mod sqs;
 pub mod stripe;

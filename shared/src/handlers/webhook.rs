@@ -16,10 +16,10 @@ use crate::api::error::ApiError;
 use crate::billing::message::pack;
 use crate::meta::{
     AppSecret, BODY_LEN_MAX, EnvelopeError, HandshakeQuery, SIGNATURE_HEADER, VerifyToken,
-    WebhookRejection, answer_handshake, verify_and_parse,
+    WebhookRejection, answer_handshake, parse_webhook, skipped_dead_letters, verify_signature,
 };
 use crate::ports::metrics::{self, Metric};
-use crate::ports::queue::QueueSend;
+use crate::ports::queue::{Intake, QueueSend};
 
 pub const WEBHOOK_PATH: &str = "/webhooks/meta";
 
@@ -81,7 +81,9 @@ async fn handshake<Q>(State(app): State<Shared<Q>>, RawQuery(query): RawQuery) -
     }
 }
 
-/// 200 only once every event is on the billing queue; otherwise an error, so Meta sends it again.
+/// 200 only once every event is on the billing queue (and every item that may be billable but
+/// could not be read is a dead letter); otherwise an error, so Meta sends it again. A replay of
+/// bytes the queue already took is acknowledged without being read again.
 async fn receive<Q: QueueSend + Send + Sync>(
     State(app): State<Shared<Q>>,
     headers: HeaderMap,
@@ -96,27 +98,21 @@ async fn receive<Q: QueueSend + Send + Sync>(
         Err(_) => return ApiError::bad_request("body: could not be read").into_response(),
     };
     let signature = headers.get(SIGNATURE_HEADER).map(|value| value.as_bytes());
-    let batch = match verify_and_parse(&app.secret, signature, &body) {
-        Ok(batch) => batch,
-        Err(WebhookRejection::Signature(refusal)) => {
-            warn!(%refusal, "webhook signature refused");
-            return ApiError::unauthorized("the X-Hub-Signature-256 signature does not match")
-                .into_response();
-        }
-        Err(WebhookRejection::Envelope(EnvelopeError::TooLarge { body_len })) => {
-            warn!(body_len, "webhook body too large");
-            return crate::api::json::too_large(BODY_LEN_MAX).into_response();
-        }
-        Err(WebhookRejection::Envelope(EnvelopeError::NotWhatsApp { object })) => {
-            // Signed by Meta but for another product: nothing to bill, and a refusal would only
-            // make Meta send it again for days.
-            info!(?object, "webhook for another object ignored");
+    let key = match verify(&app.secret, signature, &body) {
+        Ok(key) => key,
+        Err(refusal) => return refused(refusal),
+    };
+    match app.queue.taken_before(&key).await {
+        Ok(true) => {
+            info!("webhook replay acknowledged: these bytes were taken before");
             return StatusCode::OK.into_response();
         }
-        Err(WebhookRejection::Envelope(refusal)) => {
-            warn!(%refusal, "webhook body refused");
-            return ApiError::bad_request(refusal.to_string()).into_response();
-        }
+        Ok(false) => {}
+        Err(error) => warn!(%error, "replay check failed; the body is handled in full"),
+    }
+    let batch = match parse_webhook(&body) {
+        Ok(batch) => batch,
+        Err(refusal) => return refused(refusal.into()),
     };
     let report = &batch.report;
     if report.possibly_billable_lost() {
@@ -133,15 +129,22 @@ async fn receive<Q: QueueSend + Send + Sync>(
         metrics::count(Metric::PossiblyBillableSkipped, malformed);
     }
     bodies.extend(crate::billing::tier_message::pack_tier_updates(&tier_updates));
-    if bodies.is_empty() {
+    let dead_letters = skipped_dead_letters(&body, report);
+    if bodies.is_empty() && dead_letters.is_empty() {
         return StatusCode::OK.into_response();
     }
-    match app.queue.send_all(&bodies).await {
+    let intake = Intake {
+        key: &key,
+        bodies: &bodies,
+        dead_letters: &dead_letters,
+    };
+    match app.queue.take(intake).await {
         Ok(()) => {
             info!(
                 statuses = batch.statuses.len(),
                 inbound = batch.messages.len(),
                 messages = bodies.len(),
+                dead_letters = dead_letters.len(),
                 "webhook enqueued"
             );
             metrics::count(Metric::Deliveries, 1);
@@ -150,6 +153,48 @@ async fn receive<Q: QueueSend + Send + Sync>(
         Err(refusal) => {
             error!(%refusal, "webhook could not be enqueued; Meta will retry");
             ApiError::unavailable("could not enqueue the events; retry").into_response()
+        }
+    }
+}
+
+/// The size limit first (an oversized body is not even hashed), then the signature over the exact
+/// bytes. The verified signature, in lowercase hex, names the bytes for replay detection.
+fn verify(
+    secret: &AppSecret,
+    signature: Option<&[u8]>,
+    body: &[u8],
+) -> Result<String, WebhookRejection> {
+    if body.len() > BODY_LEN_MAX {
+        return Err(EnvelopeError::TooLarge {
+            body_len: body.len(),
+        }
+        .into());
+    }
+    verify_signature(secret, signature, body)?;
+    let header = signature.expect("a verified signature was present");
+    Ok(String::from_utf8_lossy(header).to_ascii_lowercase())
+}
+
+fn refused(refusal: WebhookRejection) -> Response {
+    match refusal {
+        WebhookRejection::Signature(refusal) => {
+            warn!(%refusal, "webhook signature refused");
+            ApiError::unauthorized("the X-Hub-Signature-256 signature does not match")
+                .into_response()
+        }
+        WebhookRejection::Envelope(EnvelopeError::TooLarge { body_len }) => {
+            warn!(body_len, "webhook body too large");
+            crate::api::json::too_large(BODY_LEN_MAX).into_response()
+        }
+        WebhookRejection::Envelope(EnvelopeError::NotWhatsApp { object }) => {
+            // Signed by Meta but for another product: nothing to bill, and a refusal would only
+            // make Meta send it again for days.
+            info!(?object, "webhook for another object ignored");
+            StatusCode::OK.into_response()
+        }
+        WebhookRejection::Envelope(refusal) => {
+            warn!(%refusal, "webhook body refused");
+            ApiError::bad_request(refusal.to_string()).into_response()
         }
     }
 }

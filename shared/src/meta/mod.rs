@@ -23,6 +23,7 @@ mod raw;
 mod recipients;
 mod report;
 pub mod signature;
+pub mod skipped;
 
 #[cfg(test)]
 mod tests;
@@ -41,6 +42,7 @@ pub use normalise::{
     WebhookBatch, parse_webhook,
 };
 pub use signature::{AppSecret, SIGNATURE_HEADER, SignatureError, verify_signature};
+pub use skipped::skipped_dead_letters;
 
 /// Why a webhook POST is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -239,7 +239,7 @@ fn normalise_change(
 ) {
     let is_messages = matches!(&change.field, Loose::Got(field) if field == FIELD_MESSAGES);
     if !is_messages {
-        count_other_field(&change, batch);
+        count_other_field(&change, here, batch);
         return;
     }
     let value = match change.value {
@@ -284,19 +284,27 @@ fn normalise_change(
 
 /// A value under another field should hold no statuses; if one holds priced statuses anyway,
 /// they are charges this code would miss, so say so.
-fn count_other_field(change: &RawChange, batch: &mut WebhookBatch) {
+fn count_other_field(change: &RawChange, here: Position, batch: &mut WebhookBatch) {
     batch.report.unknown_field(&change.field);
     if let Loose::Got(RawValue {
         statuses: Loose::Got(Items(statuses)),
         ..
     }) = &change.value
     {
-        let priced = statuses.iter().filter(|status| match status {
-            Loose::Got(status) => status.pricing.is_present(),
-            Loose::Absent | Loose::Wrong => false,
-        });
-        let priced = u32::try_from(priced.count()).unwrap_or(u32::MAX);
-        batch.report.counts.possibly_billable_skipped += priced;
+        for (item_index, status) in (0u32..).zip(statuses) {
+            if matches!(status, Loose::Got(status) if status.pricing.is_present()) {
+                batch.report.counts.possibly_billable_skipped += 1;
+                // Listed for a dead letter each, not counted again as a skipped status.
+                let skipped = here.skipped(
+                    ItemKind::Status,
+                    Some(item_index),
+                    "change.field",
+                    Problem::Invalid,
+                    true,
+                );
+                batch.report.possibly_billable.push(skipped);
+            }
+        }
     }
 }
 

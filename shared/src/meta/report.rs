@@ -97,6 +97,10 @@ pub struct ParseReport {
     pub unknown_fields: Vec<FieldCount>,
     /// The first [`SKIPPED_LISTED_MAX`] skipped items.
     pub skipped: Vec<Skipped>,
+    /// Every skipped item that may have been a charge (bounded by the body's item limit), for a
+    /// dead letter each; too many to log, so not serialised.
+    #[serde(skip)]
+    pub possibly_billable: Vec<Skipped>,
 }
 
 impl ParseReport {
@@ -114,6 +118,7 @@ impl ParseReport {
         }
         if skipped.possibly_billable {
             counts.possibly_billable_skipped += 1;
+            self.possibly_billable.push(skipped);
         }
         if self.skipped.len() < SKIPPED_LISTED_MAX {
             self.skipped.push(skipped);

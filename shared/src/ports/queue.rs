@@ -36,6 +36,33 @@ impl QueueError {
 pub trait QueueSend {
     /// Sends every message, or fails. Never returns `Ok` with a message unsent.
     fn send_all(&self, bodies: &[String]) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// True if an [`Intake`] under `key` was taken before, so a replay of the very same bytes can
+    /// be acknowledged without being read again. A queue that keeps no record of intakes (SQS)
+    /// answers false, and the replay is handled in full (billing is idempotent either way).
+    fn taken_before(&self, _key: &str) -> impl Future<Output = Result<bool, QueueError>> + Send {
+        std::future::ready(Ok(false))
+    }
+
+    /// Takes one webhook body's messages and dead letters at once, remembering `key`. The default
+    /// sends the messages and keeps no dead letters: on SQS the webhook's error log line (a metric
+    /// and an alarm in the template) is how a skipped billable item stays visible.
+    fn take(&self, intake: Intake<'_>) -> impl Future<Output = Result<(), QueueError>> + Send
+    where
+        Self: Sync,
+    {
+        async move { self.send_all(intake.bodies).await }
+    }
+}
+
+/// What one accepted webhook body puts on the billing queue.
+#[derive(Debug, Clone, Copy)]
+pub struct Intake<'a> {
+    /// Names the exact bytes taken (their verified signature), so a replay is recognised.
+    pub key: &'a str,
+    pub bodies: &'a [String],
+    /// Items that may be billable but could not be read, each a JSON record with its reason.
+    pub dead_letters: &'a [String],
 }
 
 /// One entry a batch send did not take.
