@@ -137,10 +137,18 @@ async fn wallet(rig: &Rig) -> AccountId {
     let base = format!("/v1/operator/accounts/{account}");
     let created = rig
         .app
-        .call(Method::POST, &format!("{base}/wallet"), &operator, Some(json!({"currency": "USD"})))
+        .call(
+            Method::POST,
+            &format!("{base}/wallet"),
+            &operator,
+            Some(json!({"currency": "USD"})),
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    for path in [format!("{base}/phone-numbers/{PHONE}"), format!("{base}/wabas/{WABA}")] {
+    for path in [
+        format!("{base}/phone-numbers/{PHONE}"),
+        format!("{base}/wabas/{WABA}"),
+    ] {
         let attached = rig.app.call(Method::PUT, &path, &operator, None).await;
         assert_eq!(attached.status, StatusCode::OK, "{path}: {}", attached.body);
     }
@@ -150,9 +158,13 @@ async fn wallet(rig: &Rig) -> AccountId {
 #[tokio::test]
 async fn a_late_tier_update_is_trued_up_once_and_later_charges_priced_at_the_tier() {
     let rig = Rig::spawn().await;
-    let rates = rig.upload(&format!("/v1/operator/rate-cards?{LIST}"), RATES).await;
+    let rates = rig
+        .upload(&format!("/v1/operator/rate-cards?{LIST}"), RATES)
+        .await;
     assert_eq!(rates.status, StatusCode::CREATED, "{}", rates.body);
-    let tiers = rig.upload(&format!("/v1/operator/volume-tiers?{LIST}"), TIERS).await;
+    let tiers = rig
+        .upload(&format!("/v1/operator/volume-tiers?{LIST}"), TIERS)
+        .await;
     assert_eq!(tiers.status, StatusCode::CREATED, "{}", tiers.body);
     assert_eq!(tiers.body["bands"], 7);
     let account = wallet(&rig).await;
@@ -178,7 +190,9 @@ async fn a_late_tier_update_is_trued_up_once_and_later_charges_priced_at_the_tie
 
     // Meta's update, late, with Meta's upper-case region; then replayed, and a duplicate with a
     // later instant and another tier (the earliest stands).
-    let late = rig.deliver_and_bill(tier_update(TIER_AT, "25000001:50000000")).await;
+    let late = rig
+        .deliver_and_bill(tier_update(TIER_AT, "25000001:50000000"))
+        .await;
     assert_eq!((late.posted, late.failed.len()), (2, 0), "{late:?}");
     for body in [
         tier_update(TIER_AT, "25000001:50000000"),
@@ -193,7 +207,12 @@ async fn a_late_tier_update_is_trued_up_once_and_later_charges_priced_at_the_tie
     let after = rig
         .deliver_and_bill(meta_body(
             PHONE,
-            vec![status("wamid.T3", "utility", "919876543210", TIER_AT + 20 * hour)],
+            vec![status(
+                "wamid.T3",
+                "utility",
+                "919876543210",
+                TIER_AT + 20 * hour,
+            )],
         ))
         .await;
     assert_eq!(after.posted, 1, "{after:?}");
@@ -203,11 +222,20 @@ async fn a_late_tier_update_is_trued_up_once_and_later_charges_priced_at_the_tie
     assert_eq!(adjustments.len(), 2, "{adjustments:?}");
     for (description, amount) in &adjustments {
         assert_eq!(amount, "0.0003");
-        assert!(description.starts_with("volume tier true-up: India utility tier 25000001:50000000"), "{description}");
+        assert!(
+            description.starts_with("volume tier true-up: India utility tier 25000001:50000000"),
+            "{description}"
+        );
     }
-    let t3 = entries.iter().find(|entry| entry.id.as_str() == "charge.msg:wamid.T3").unwrap();
+    let t3 = entries
+        .iter()
+        .find(|entry| entry.id.as_str() == "charge.msg:wamid.T3")
+        .unwrap();
     assert_eq!(t3.amount.amount().to_string(), "-0.0010");
-    assert_eq!(t3.metadata.get("rate_basis"), Some("tier 25000001:50000000"));
+    assert_eq!(
+        t3.metadata.get("rate_basis"),
+        Some("tier 25000001:50000000")
+    );
     // By hand: 3 × 0.0013 (T0, T1, T2) + 0.0101 (M1) + 0.0021 (U1) + 0.0010 (T3) - 2 × 0.0003.
     let wallet = imcredits_tests::assert_reconciled(&rig.app.store, &account).await;
     assert_eq!(wallet.balance.amount().to_string(), "-0.0165");
@@ -219,56 +247,113 @@ async fn tiers_files_and_waba_routes_refuse_bad_requests_and_save_nothing() {
     let tiers = |query: &str| format!("/v1/operator/volume-tiers?{query}");
     for (csv, needle) in [
         (TIERS.replace("0.0010", "0,0010"), "line 4"),
-        (TIERS.replace("India,USD,Utility,5", "Atlantis,USD,Utility,5"), "line 5"),
-        (TIERS.replace("India,USD,Authentication,0", "India,EUR,Authentication,0"), "line 6"),
-        (format!("{TIERS}India,USD,Utility,0:25000000,0.0014\n"), "line 10"),
+        (
+            TIERS.replace("India,USD,Utility,5", "Atlantis,USD,Utility,5"),
+            "line 5",
+        ),
+        (
+            TIERS.replace("India,USD,Authentication,0", "India,EUR,Authentication,0"),
+            "line 6",
+        ),
+        (
+            format!("{TIERS}India,USD,Utility,0:25000000,0.0014\n"),
+            "line 10",
+        ),
     ] {
         let answer = rig.upload(&tiers(LIST), &csv).await;
-        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.body);
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            answer.body
+        );
         assert_eq!(answer.body["error"]["code"], "invalid_tiers_file");
-        assert!(answer.message().contains(needle), "{needle}: {}", answer.message());
+        assert!(
+            answer.message().contains(needle),
+            "{needle}: {}",
+            answer.message()
+        );
     }
     for (query, field) in [
         ("market_list=example-2026-10-01", "effective_from"),
         ("effective_from=2026-10-01", "market_list"),
-        ("effective_from=2026-10-01&market_list=example-2026-04-01", "market_list"),
+        (
+            "effective_from=2026-10-01&market_list=example-2026-04-01",
+            "market_list",
+        ),
     ] {
         let answer = rig.upload(&tiers(query), TIERS).await;
-        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.body);
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            answer.body
+        );
         assert!(answer.message().starts_with(field), "{}", answer.message());
     }
     let operator = rig.app.operator();
-    let listed = rig.app.call(Method::GET, "/v1/operator/volume-tiers/USD", &operator, None).await;
+    let listed = rig
+        .app
+        .call(
+            Method::GET,
+            "/v1/operator/volume-tiers/USD",
+            &operator,
+            None,
+        )
+        .await;
     assert_eq!(listed.body["versions"], json!([]), "nothing was saved");
     let saved = rig.upload(&tiers(LIST), TIERS).await;
     assert_eq!(saved.status, StatusCode::CREATED);
     let replay = rig.upload(&tiers(LIST), TIERS).await;
     assert_eq!(replay.headers["idempotent-replayed"], "true");
-    let other = rig.upload(&tiers(LIST), &TIERS.replace("0.0008", "0.0007")).await;
+    let other = rig
+        .upload(&tiers(LIST), &TIERS.replace("0.0008", "0.0007"))
+        .await;
     assert_eq!(other.status, StatusCode::CONFLICT, "{}", other.body);
 
     // WABA routes: to one wallet only; a missing wallet, a bad id, a token without the scope.
     let account = wallet(&rig).await;
     let elsewhere = unique_account("tiers");
-    let path = |account: &AccountId, waba: &str| format!("/v1/operator/accounts/{account}/wabas/{waba}");
-    let missing = rig.app.call(Method::PUT, &path(&elsewhere, "777"), &operator, None).await;
+    let path =
+        |account: &AccountId, waba: &str| format!("/v1/operator/accounts/{account}/wabas/{waba}");
+    let missing = rig
+        .app
+        .call(Method::PUT, &path(&elsewhere, "777"), &operator, None)
+        .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
     let other_wallet = wallet_for(&rig, &elsewhere).await;
-    let taken = rig.app.call(Method::PUT, &path(&other_wallet, WABA), &operator, None).await;
+    let taken = rig
+        .app
+        .call(Method::PUT, &path(&other_wallet, WABA), &operator, None)
+        .await;
     assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
-    let bad = rig.app.call(Method::PUT, &path(&account, "12ab"), &operator, None).await;
+    let bad = rig
+        .app
+        .call(Method::PUT, &path(&account, "12ab"), &operator, None)
+        .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.message().starts_with("waba_id"), "{}", bad.message());
     let owner = rig.app.token(Some(&account), false);
-    let forbidden = rig.app.call(Method::PUT, &path(&account, "778"), &owner, None).await;
+    let forbidden = rig
+        .app
+        .call(Method::PUT, &path(&account, "778"), &owner, None)
+        .await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
-    let detached = rig.app.call(Method::DELETE, &path(&account, WABA), &operator, None).await;
+    let detached = rig
+        .app
+        .call(Method::DELETE, &path(&account, WABA), &operator, None)
+        .await;
     assert_eq!(detached.status, StatusCode::NO_CONTENT);
-    let again = rig.app.call(Method::DELETE, &path(&account, WABA), &operator, None).await;
+    let again = rig
+        .app
+        .call(Method::DELETE, &path(&account, WABA), &operator, None)
+        .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
 
     // A tier update for a WABA no wallet claims is never dropped: its record fails (and waits).
-    let orphan = rig.deliver_and_bill(tier_update(TIER_AT, "25000001:50000000")).await;
+    let orphan = rig
+        .deliver_and_bill(tier_update(TIER_AT, "25000001:50000000"))
+        .await;
     assert_eq!(orphan.failed.len(), 1, "{orphan:?}");
 }
 
@@ -291,7 +376,9 @@ async fn wallet_for(rig: &Rig, account: &AccountId) -> AccountId {
 #[tokio::test]
 async fn a_corrected_card_re_rates_a_period_after_a_dry_run_once_per_reference() {
     let rig = Rig::spawn().await;
-    let rates = rig.upload(&format!("/v1/operator/rate-cards?{LIST}"), RATES).await;
+    let rates = rig
+        .upload(&format!("/v1/operator/rate-cards?{LIST}"), RATES)
+        .await;
     assert_eq!(rates.status, StatusCode::CREATED, "{}", rates.body);
     let account = wallet(&rig).await;
     let billed = rig
@@ -313,47 +400,125 @@ async fn a_corrected_card_re_rates_a_period_after_a_dry_run_once_per_reference()
 
     let operator = rig.app.operator();
     let re_rates = format!("/v1/operator/accounts/{account}/re-rates");
-    let body = |reference: &str, dry_run: bool| {
-        json!({"reference": reference, "from": "2026-11-01", "to": "2026-12-01", "dry_run": dry_run})
-    };
-    let dry = rig.app.call(Method::POST, &re_rates, &operator, Some(body("FIX-1", true))).await;
+    let body = |reference: &str, dry_run: bool| json!({"reference": reference, "from": "2026-11-01", "to": "2026-12-01", "dry_run": dry_run});
+    let dry = rig
+        .app
+        .call(
+            Method::POST,
+            &re_rates,
+            &operator,
+            Some(body("FIX-1", true)),
+        )
+        .await;
     assert_eq!(dry.status, StatusCode::OK, "{}", dry.body);
     // Two Indian marketing charges, each 0.0101 - 0.0090 = 0.0011 back; the US one unchanged.
-    assert_eq!((dry.body["adjustments"].as_u64(), dry.body["posted"].as_u64()), (Some(2), Some(0)));
+    assert_eq!(
+        (
+            dry.body["adjustments"].as_u64(),
+            dry.body["posted"].as_u64()
+        ),
+        (Some(2), Some(0))
+    );
     assert_eq!(dry.body["total"]["amount"], "0.0022");
     let entries = whole_statement(&rig.app.store, &account, 50).await;
-    assert!(of_kind(&entries, EntryKind::Adjustment).is_empty(), "a dry run posts nothing");
+    assert!(
+        of_kind(&entries, EntryKind::Adjustment).is_empty(),
+        "a dry run posts nothing"
+    );
 
-    let done = rig.app.call(Method::POST, &re_rates, &operator, Some(body("FIX-1", false))).await;
+    let done = rig
+        .app
+        .call(
+            Method::POST,
+            &re_rates,
+            &operator,
+            Some(body("FIX-1", false)),
+        )
+        .await;
     assert_eq!(done.status, StatusCode::CREATED, "{}", done.body);
-    assert_eq!((done.body["posted"].as_u64(), done.body["total"]["amount"].as_str()), (Some(2), Some("0.0022")));
-    let replay = rig.app.call(Method::POST, &re_rates, &operator, Some(body("FIX-1", false))).await;
+    assert_eq!(
+        (
+            done.body["posted"].as_u64(),
+            done.body["total"]["amount"].as_str()
+        ),
+        (Some(2), Some("0.0022"))
+    );
+    let replay = rig
+        .app
+        .call(
+            Method::POST,
+            &re_rates,
+            &operator,
+            Some(body("FIX-1", false)),
+        )
+        .await;
     assert_eq!(replay.body["posted"], 0, "{}", replay.body);
     // Another reference against the same book finds every charge already corrected.
-    let again = rig.app.call(Method::POST, &re_rates, &operator, Some(body("FIX-2", true))).await;
+    let again = rig
+        .app
+        .call(
+            Method::POST,
+            &re_rates,
+            &operator,
+            Some(body("FIX-2", true)),
+        )
+        .await;
     assert_eq!(again.body["adjustments"], 0, "{}", again.body);
 
-    let adjustments = of_kind(&whole_statement(&rig.app.store, &account, 50).await, EntryKind::Adjustment);
+    let adjustments = of_kind(
+        &whole_statement(&rig.app.store, &account, 50).await,
+        EntryKind::Adjustment,
+    );
     assert_eq!(adjustments.len(), 2, "{adjustments:?}");
     for (description, amount) in &adjustments {
         assert_eq!(amount, "0.0011");
-        assert!(description.starts_with("re-rate FIX-1: marketing (IN)"), "{description}");
+        assert!(
+            description.starts_with("re-rate FIX-1: marketing (IN)"),
+            "{description}"
+        );
     }
     // By hand: -(0.0101 + 0.0101 + 0.0112) + 2 × 0.0011.
     let wallet = imcredits_tests::assert_reconciled(&rig.app.store, &account).await;
     assert_eq!(wallet.balance.amount().to_string(), "-0.0292");
 
     for (bad, field) in [
-        (json!({"reference": "X", "from": "2026-12-01", "to": "2026-11-01"}), "to"),
-        (json!({"reference": "X", "from": "2026-01-01", "to": "2026-12-01"}), "to"),
-        (json!({"reference": "X", "from": "soon", "to": "2026-12-01"}), "from"),
-        (json!({"reference": "has space", "from": "2026-11-01", "to": "2026-12-01"}), "reference"),
+        (
+            json!({"reference": "X", "from": "2026-12-01", "to": "2026-11-01"}),
+            "to",
+        ),
+        (
+            json!({"reference": "X", "from": "2026-01-01", "to": "2026-12-01"}),
+            "to",
+        ),
+        (
+            json!({"reference": "X", "from": "soon", "to": "2026-12-01"}),
+            "from",
+        ),
+        (
+            json!({"reference": "has space", "from": "2026-11-01", "to": "2026-12-01"}),
+            "reference",
+        ),
     ] {
-        let refused = rig.app.call(Method::POST, &re_rates, &operator, Some(bad)).await;
-        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
-        assert!(refused.message().starts_with(field), "{}", refused.message());
+        let refused = rig
+            .app
+            .call(Method::POST, &re_rates, &operator, Some(bad))
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.body
+        );
+        assert!(
+            refused.message().starts_with(field),
+            "{}",
+            refused.message()
+        );
     }
     let owner = rig.app.token(Some(&account), false);
-    let forbidden = rig.app.call(Method::POST, &re_rates, &owner, Some(body("FIX-3", true))).await;
+    let forbidden = rig
+        .app
+        .call(Method::POST, &re_rates, &owner, Some(body("FIX-3", true)))
+        .await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
 }

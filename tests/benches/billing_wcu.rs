@@ -63,7 +63,12 @@ async fn main() {
         ("one hold, one template", vec!["919876543210"], 1, true),
         // Issue 12: utility is tier-eligible, so its charges carry the WABA and billing reads the
         // month's tier updates of that WABA (a read, no write).
-        ("utility, one market, one template", vec!["919876543210"], 1, false),
+        (
+            "utility, one market, one template",
+            vec!["919876543210"],
+            1,
+            false,
+        ),
     ] {
         let category = if label.starts_with("utility") {
             "utility"
@@ -79,7 +84,10 @@ async fn main() {
         } else {
             None
         };
-        let body = meta_body(&phone, statuses(&markets, tags, hold_tag.as_deref(), category));
+        let body = meta_body(
+            &phone,
+            statuses(&markets, tags, hold_tag.as_deref(), category),
+        );
         let batch = parse_webhook(&body).expect("the body parses");
         let records: Vec<Record> = imcredits::billing::message::pack(&batch)
             .into_iter()

@@ -66,8 +66,9 @@ pub struct ReRateView {
 }
 
 fn instant(field: &str, text: &str) -> Result<OffsetDateTime, ApiError> {
-    crate::pricing::json::parse_effective_from(text)
-        .ok_or_else(|| ApiError::invalid_field(field, "a date such as 2026-11-01 or an RFC 3339 instant"))
+    crate::pricing::json::parse_effective_from(text).ok_or_else(|| {
+        ApiError::invalid_field(field, "a date such as 2026-11-01 or an RFC 3339 instant")
+    })
 }
 
 pub async fn create_re_rate<S: ApiStore>(
@@ -105,7 +106,9 @@ pub async fn create_re_rate<S: ApiStore>(
     })?;
     let mut total = Money::zero(wallet.currency);
     for entry in &proposed {
-        total = total.checked_add(entry.amount()).map_err(|_| ApiError::internal())?;
+        total = total
+            .checked_add(entry.amount())
+            .map_err(|_| ApiError::internal())?;
     }
     let mut posted = 0;
     if !request.dry_run {
@@ -127,7 +130,11 @@ pub async fn create_re_rate<S: ApiStore>(
             amount: entry.amount().into(),
         })
         .collect();
-    let status = if request.dry_run { StatusCode::OK } else { StatusCode::CREATED };
+    let status = if request.dry_run {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     Ok((
         status,
         Json(ReRateView {
@@ -164,6 +171,8 @@ async fn postings_since<S: ApiStore>(
     }
     Err(ApiError::invalid_field(
         "from",
-        format!("more than {RE_RATE_PAGES_MAX} pages posted since; re-rate a later or shorter period"),
+        format!(
+            "more than {RE_RATE_PAGES_MAX} pages posted since; re-rate a later or shorter period"
+        ),
     ))
 }

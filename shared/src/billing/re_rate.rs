@@ -63,7 +63,10 @@ pub fn re_rate(
             .filter(|e| e.kind == EntryKind::Adjustment && e.id.as_str().ends_with(tail))
             .filter(|e| e.id != id)
             .collect();
-        if earlier.iter().any(|e| e.id.as_str().starts_with("adjust:tier.")) {
+        if earlier
+            .iter()
+            .any(|e| e.id.as_str().starts_with("adjust:tier."))
+        {
             continue;
         }
         let mut cost = charge.amount.negated();
@@ -88,7 +91,14 @@ pub fn re_rate(
         if difference.is_zero() {
             continue;
         }
-        out.push(adjustment(id, charge, difference, cost, priced.amount, reference)?);
+        out.push(adjustment(
+            id,
+            charge,
+            difference,
+            cost,
+            priced.amount,
+            reference,
+        )?);
     }
     Ok(out)
 }

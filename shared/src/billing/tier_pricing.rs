@@ -175,8 +175,13 @@ mod tests {
         };
         let waba = Some("102290129340398");
         let after = datetime!(2026-11-02 10:00 UTC);
-        let priced = price_at_tier(charge("utility", "IN", waba, after), &[update.clone()], Some(&book), lists)
-            .unwrap();
+        let priced = price_at_tier(
+            charge("utility", "IN", waba, after),
+            &[update.clone()],
+            Some(&book),
+            lists,
+        )
+        .unwrap();
         assert_eq!(priced.amount(), usd("-0.0012"));
         assert_eq!(
             priced.metadata().get("rate_basis"),
@@ -197,7 +202,17 @@ mod tests {
         // A tier no loaded file lists is refused, never guessed.
         let mut higher = update.clone();
         higher.tier = TierBand::parse("50000001:").unwrap();
-        assert!(price_at_tier(charge("utility", "IN", waba, after), &[higher.clone()], Some(&book), lists).is_err());
-        assert!(price_at_tier(charge("utility", "IN", waba, after), &[update], None, lists).is_err());
+        assert!(
+            price_at_tier(
+                charge("utility", "IN", waba, after),
+                &[higher.clone()],
+                Some(&book),
+                lists
+            )
+            .is_err()
+        );
+        assert!(
+            price_at_tier(charge("utility", "IN", waba, after), &[update], None, lists).is_err()
+        );
     }
 }

@@ -116,7 +116,10 @@ where
                 .true_up(update)
                 .await
                 .map_err(|error| format!("tier update {}: {error}", update.key()))?;
-            info!(key = update.key(), posted, "tier update recorded and trued up");
+            info!(
+                key = update.key(),
+                posted, "tier update recorded and trued up"
+            );
             outcome.posted += posted;
         }
         Ok(())
@@ -134,7 +137,12 @@ where
         let market = lists
             .in_force_at(update.updated_at)
             .and_then(|list| market_named(list, update.market.as_str()))
-            .ok_or_else(|| format!("market {} is not in the market list in force", update.market))?;
+            .ok_or_else(|| {
+                format!(
+                    "market {} is not in the market list in force",
+                    update.market
+                )
+            })?;
         let update = TierUpdate {
             market,
             ..update.clone()
@@ -157,7 +165,12 @@ where
             .await
             .map_err(|e| e.to_string())?;
         let rate = book
-            .rate(standing.updated_at, &standing.market, &standing.category, standing.tier)
+            .rate(
+                standing.updated_at,
+                &standing.market,
+                &standing.category,
+                standing.tier,
+            )
             .ok_or_else(|| {
                 format!(
                     "no {} {} rate for tier {} of {} in the tiers file in force",
@@ -172,8 +185,7 @@ where
             .into_iter()
             .filter(|charge| charged_to_waba(charge, &standing.waba_id))
             .collect();
-        let entries =
-            tier_true_ups(&standing, rate, lists, &charges).map_err(|e| e.to_string())?;
+        let entries = tier_true_ups(&standing, rate, lists, &charges).map_err(|e| e.to_string())?;
         let mut posted = 0;
         for chunk in entries.chunks(ENTRIES_PER_POST_MAX) {
             let receipt = self

@@ -128,7 +128,9 @@ async fn receive<Q: QueueSend + Send + Sync>(
         error!(malformed, "tier updates Meta sent could not be read");
         metrics::count(Metric::PossiblyBillableSkipped, malformed);
     }
-    bodies.extend(crate::billing::tier_message::pack_tier_updates(&tier_updates));
+    bodies.extend(crate::billing::tier_message::pack_tier_updates(
+        &tier_updates,
+    ));
     let dead_letters = skipped_dead_letters(&body, report);
     if bodies.is_empty() && dead_letters.is_empty() {
         return StatusCode::OK.into_response();

@@ -21,7 +21,10 @@ pub const TIER_VERSIONS_MAX: usize = super::VERSIONS_PER_BOOK_MAX;
 pub enum TierCardError {
     /// A parameter of the upload (`effective_from`, `market_list`) is wrong.
     #[error("{field}: {problem}")]
-    Parameter { field: &'static str, problem: String },
+    Parameter {
+        field: &'static str,
+        problem: String,
+    },
     /// The file itself, naming the line.
     #[error(transparent)]
     File(#[from] CsvError),
@@ -54,7 +57,9 @@ impl TierCard {
     ) -> Result<TierCard, TierCardError> {
         let effective_from = super::json::parse_effective_from(effective_from)
             .filter(|at| *at >= time::macros::datetime!(2000-01-01 0:00 UTC))
-            .ok_or_else(|| parameter("effective_from", "a date in 2000 or later, e.g. 2026-10-01"))?;
+            .ok_or_else(|| {
+                parameter("effective_from", "a date in 2000 or later, e.g. 2026-10-01")
+            })?;
         let list = lists
             .by_version(market_list)
             .ok_or_else(|| parameter("market_list", format!("no market list {market_list:?}")))?;
@@ -183,9 +188,7 @@ impl TierBook {
 
     /// The version in force at `at`: the latest with `effective_from` ≤ `at`.
     pub fn in_force_at(&self, at: OffsetDateTime) -> Option<&TierCard> {
-        let later = self
-            .cards
-            .partition_point(|card| card.effective_from <= at);
+        let later = self.cards.partition_point(|card| card.effective_from <= at);
         later.checked_sub(1).map(|index| &self.cards[index])
     }
 

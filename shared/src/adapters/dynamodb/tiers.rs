@@ -296,7 +296,11 @@ impl DynamoStore {
 }
 
 impl TierBooks for DynamoStore {
-    async fn save_tier_card(&self, card: &TierCard, now: OffsetDateTime) -> Result<Saved, StoreError> {
+    async fn save_tier_card(
+        &self,
+        card: &TierCard,
+        now: OffsetDateTime,
+    ) -> Result<Saved, StoreError> {
         let currency = card.currency();
         let exists = || StoreError::TiersExist {
             currency,
@@ -306,7 +310,9 @@ impl TierBooks for DynamoStore {
             book.cards()
                 .iter()
                 .find(|c| c.effective_from() == card.effective_from())
-                .map(|existing| existing.csv() == card.csv() && existing.market_list() == card.market_list())
+                .map(|existing| {
+                    existing.csv() == card.csv() && existing.market_list() == card.market_list()
+                })
         };
         let mut book = self.tier_book(currency).await?;
         match same(&book) {
@@ -317,13 +323,23 @@ impl TierBooks for DynamoStore {
         match book.insert(card.clone()) {
             Ok(()) => {}
             Err(TierBookError::TooManyVersions) => return Err(StoreError::RateBookFull(currency)),
-            Err(error) => return Err(StoreError::Corrupt(format!("tier book {currency}: {error}"))),
+            Err(error) => {
+                return Err(StoreError::Corrupt(format!(
+                    "tier book {currency}: {error}"
+                )));
+            }
         }
-        let mut item = key(tiers_pk(currency), keys::rate_card_sk(card.effective_from()));
+        let mut item = key(
+            tiers_pk(currency),
+            keys::rate_card_sk(card.effective_from()),
+        );
         item.insert("type".to_owned(), s("tier_card"));
         item.insert("csv".to_owned(), s(card.csv()));
         item.insert("market_list".to_owned(), s(card.market_list()));
-        item.insert("effective_from".to_owned(), timestamp(card.effective_from()));
+        item.insert(
+            "effective_from".to_owned(),
+            timestamp(card.effective_from()),
+        );
         item.insert("saved_at".to_owned(), timestamp(now));
         let result = self
             .client()
@@ -344,9 +360,13 @@ impl TierBooks for DynamoStore {
     }
 
     async fn tier_book(&self, currency: Currency) -> Result<TierBook, StoreError> {
-        let items = self.query_prefix(tiers_pk(currency), "FROM#".to_owned()).await?;
+        let items = self
+            .query_prefix(tiers_pk(currency), "FROM#".to_owned())
+            .await?;
         if items.len() > TIER_VERSIONS_MAX {
-            return Err(StoreError::Corrupt(format!("tier book {currency} is over its bound")));
+            return Err(StoreError::Corrupt(format!(
+                "tier book {currency} is over its bound"
+            )));
         }
         let mut book = TierBook::new(currency);
         for item in &items {
