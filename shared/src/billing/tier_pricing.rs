@@ -177,7 +177,7 @@ mod tests {
         let after = datetime!(2026-11-02 10:00 UTC);
         let priced = price_at_tier(
             charge("utility", "IN", waba, after),
-            &[update.clone()],
+            std::slice::from_ref(&update),
             Some(&book),
             lists,
         )
@@ -196,7 +196,12 @@ mod tests {
             charge("utility", "IN", None, after),
             charge("utility", "IN", waba, datetime!(2026-12-01 0:00 UTC)),
         ] {
-            let again = price_at_tier(unchanged.clone(), &[update.clone()], Some(&book), lists);
+            let again = price_at_tier(
+                unchanged.clone(),
+                std::slice::from_ref(&update),
+                Some(&book),
+                lists,
+            );
             assert_eq!(again, Ok(unchanged));
         }
         // A tier no loaded file lists is refused, never guessed.
@@ -205,7 +210,7 @@ mod tests {
         assert!(
             price_at_tier(
                 charge("utility", "IN", waba, after),
-                &[higher.clone()],
+                &[higher],
                 Some(&book),
                 lists
             )
