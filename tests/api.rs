@@ -95,6 +95,81 @@ async fn the_openapi_file_names_exactly_the_routes_of_the_router() {
 
 /// The dashboard's page and files are not JSON: they answer 200, with no token, and the strict
 /// security headers.
+/// What schemathesis (scripts/schema-check) holds the server to, stated for every operation: each
+/// path parameter documented, each refusal in the error envelope, the refusals every JSON body and
+/// every query string can meet, and each paged list linked to its next page.
+#[test]
+fn the_openapi_file_states_the_error_contract_of_every_operation() {
+    let spec = openapi();
+    let envelopes = [
+        "#/components/schemas/Error",
+        "#/components/schemas/InsufficientAvailable",
+    ];
+    let mut problems = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        let path_level = item["parameters"].as_array().cloned().unwrap_or_default();
+        for (method, operation) in item.as_object().expect("path item") {
+            if method == "parameters" {
+                continue;
+            }
+            let label = format!("{} {path}", method.to_uppercase());
+            let mut parameters = operation["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            parameters.extend(path_level.iter().cloned());
+            let named = |place: &str, name: &str| {
+                parameters
+                    .iter()
+                    .any(|p| p["in"] == place && p["name"] == name)
+            };
+            for segment in path.split('/').filter(|s| s.starts_with('{')) {
+                if !named("path", segment.trim_matches(['{', '}'])) {
+                    problems.push(format!("{label}: path parameter {segment} undocumented"));
+                }
+            }
+            let responses = operation["responses"].as_object().expect("responses");
+            for (status, response) in responses {
+                let refusal = status.starts_with('4') || status.starts_with('5');
+                let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                if refusal && !envelopes.iter().any(|envelope| schema == envelope) {
+                    problems.push(format!("{label}: {status} is not in the error envelope"));
+                }
+            }
+            let signed = path.starts_with("/webhooks/");
+            let mut expected: Vec<&str> = Vec::new();
+            if operation.get("requestBody").is_some() {
+                expected.extend(["400", "413"]);
+                if !signed {
+                    expected.extend(["415", "422"]);
+                }
+            }
+            let has_query = parameters.iter().any(|p| p["in"] == "query");
+            if has_query && !signed && path != "/" && !path.starts_with("/dashboard/") {
+                expected.push("400");
+            }
+            if operation["security"] != serde_json::json!([]) {
+                expected.extend(["401", "403"]);
+            }
+            for status in expected {
+                if !responses.contains_key(status) {
+                    problems.push(format!("{label}: {status} undocumented"));
+                }
+            }
+            if let Some(cursor) = parameters.iter().find(|p| p["name"] == "cursor") {
+                if cursor["schema"]["pattern"].as_str().is_none() {
+                    problems.push(format!("{label}: cursor has no pattern"));
+                }
+                let next = &responses["200"]["links"]["NextPage"]["parameters"]["cursor"];
+                if next != "$response.body#/next_cursor" {
+                    problems.push(format!("{label}: no NextPage link from next_cursor"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "docs/openapi.json: {problems:#?}");
+}
+
 async fn dashboard_answers(app: &TestApp, path: &str) {
     use axum::body::Body;
     use axum::http::{Request, header};

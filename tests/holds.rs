@@ -11,7 +11,9 @@ use imcredits::meta::parse_webhook;
 use imcredits::ports::holds::{HoldPlaced, HoldReleased, HoldStore};
 use imcredits::ports::store::{ChargesPost, EntriesPost, WalletGet};
 use imcredits_tests::faults::{FailOperation, Fault};
-use imcredits_tests::holds::{failed, flat_card, granted_hold, hold_charge, new_hold};
+use imcredits_tests::holds::{
+    failed, flat_card, funded_wallet, granted_hold, hold_charge, new_hold,
+};
 use imcredits_tests::pipeline::{Pipeline, meta_body, pmp};
 use imcredits_tests::{
     Backend, assert_reconciled, at, dynamo_store, dynamo_store_on_own_table, grant, new_wallet, usd,
@@ -60,14 +62,8 @@ fn tagged(wamid: &str, state: &str, tag: &str) -> Value {
 #[tokio::test]
 async fn fifty_concurrent_holds_against_a_balance_for_ten_grant_exactly_ten() {
     let store = dynamo_store().await;
-    flat_card(&store).await;
-    let wallet = new_wallet(&store, "holds50").await;
-    let account = wallet.account_id.clone();
     // 100 messages at 0.0125 is 1.25 a hold: 12.50 covers exactly ten.
-    store
-        .post_entries(&account, &[grant("FUNDS", "12.50")], at())
-        .await
-        .unwrap();
+    let account = funded_wallet(&store, "holds50", "12.50").await;
     let now = OffsetDateTime::now_utc();
     let tasks: Vec<_> = (0..50)
         .map(|index| {
@@ -107,13 +103,7 @@ async fn fifty_concurrent_holds_against_a_balance_for_ten_grant_exactly_ten() {
 #[tokio::test]
 async fn the_same_key_answers_the_same_hold_and_a_bigger_one_is_refused() {
     let store = dynamo_store().await;
-    flat_card(&store).await;
-    let wallet = new_wallet(&store, "holdkey").await;
-    let account = wallet.account_id.clone();
-    store
-        .post_entries(&account, &[grant("FUNDS", "1")], at())
-        .await
-        .unwrap();
+    let account = funded_wallet(&store, "holdkey", "1").await;
     let first = granted_hold(&store, &account, "same", 40).await;
     let now = OffsetDateTime::now_utc();
     let again = new_hold(&store, &account, "same", 40, now, Duration::hours(1)).await;
@@ -207,13 +197,7 @@ async fn failed_messages_release_their_share_once() {
 async fn two_concurrent_sweeps_release_an_expired_hold_exactly_once() {
     // A table of its own: the sweep reads every account's expired holds.
     let store = dynamo_store_on_own_table("holdsweep").await;
-    flat_card(&store).await;
-    let wallet = new_wallet(&store, "holdsweep").await;
-    let account = wallet.account_id.clone();
-    store
-        .post_entries(&account, &[grant("FUNDS", "5")], at())
-        .await
-        .unwrap();
+    let account = funded_wallet(&store, "holdsweep", "5").await;
     let placed_at = OffsetDateTime::now_utc();
     let hold = new_hold(
         &store,

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use imcredits::holds::{HoldId, HoldStatus};
 use imcredits::money::Money;
 use imcredits::ports::holds::{HoldPlaced, HoldStore};
-use imcredits::ports::store::{ChargesPost, EntriesPost};
-use imcredits_tests::holds::{failed, flat_card, hold_charge, new_hold};
-use imcredits_tests::{assert_reconciled, at, dynamo_store, grant, new_wallet, usd};
+use imcredits::ports::store::ChargesPost;
+use imcredits_tests::holds::{failed, funded_wallet, hold_charge, new_hold};
+use imcredits_tests::{assert_reconciled, at, dynamo_store, usd};
 use proptest::prelude::*;
 use time::{Duration, OffsetDateTime};
 
@@ -52,12 +52,7 @@ fn min(a: Money, b: Money) -> Money {
 
 async fn run(ops: Vec<Op>) {
     let store = dynamo_store().await;
-    flat_card(&store).await;
-    let account = new_wallet(&store, "holdprop").await.account_id;
-    store
-        .post_entries(&account, &[grant("FUNDS", "1")], at())
-        .await
-        .unwrap();
+    let account = funded_wallet(&store, "holdprop", "1").await;
     let mut model = Model {
         balance: Some(usd("1")),
         ..Model::default()

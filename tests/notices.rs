@@ -36,12 +36,15 @@ fn every_event(account: &imcredits::ids::AccountId) -> Vec<Event> {
         EventData::BalanceLow {
             balance: money("4"),
             threshold: money("5"),
+            available: Some(money("4")),
         },
         EventData::BalanceDepleted {
             balance: money("-0.01"),
+            available: None,
         },
         EventData::BalanceRecovered {
             balance: money("10"),
+            available: None,
         },
         EventData::PurchasePaid {
             purchase_id: "pur_1".into(),

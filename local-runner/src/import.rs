@@ -5,9 +5,7 @@
 //! the runner's command line takes a few lines.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 
@@ -94,10 +92,7 @@ pub fn run(args: &[String]) -> anyhow::Result<i32> {
         percent_encoded(&market_list)
     );
     let port = import.port;
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).with_context(|| {
-        format!("connecting to the runner on 127.0.0.1:{port} (is it running?)")
-    })?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut stream = crate::send::connect(port)?;
     write!(
         stream,
         "POST /v1/operator/rate-cards?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n\

@@ -99,12 +99,23 @@ async fn notify(
         .iter()
         .map(|delivery| delivery.receipt)
         .partition(|receipt| outcome.failed.contains(&receipt.to_string()));
+    // Each failure with its reason, which the dead letter it may become states.
+    let failed: Vec<(u64, String)> = failed
+        .into_iter()
+        .map(|receipt| {
+            let reason = outcome.reasons.get(&receipt.to_string()).cloned();
+            (
+                receipt,
+                reason.unwrap_or_else(|| "no reason given".to_owned()),
+            )
+        })
+        .collect();
     if let Err(failure) = queue.delete(done).await {
         error!(%failure, "handled notifications could not be deleted; they come back");
     }
     if !failed.is_empty() {
         crate::say(&format!("notices: {} record(s) to retry", failed.len()));
-        if let Err(failure) = queue.release(failed).await {
+        if let Err(failure) = queue.release_failed(failed).await {
             error!(%failure, "failed notifications could not be released; they come back later");
         }
         tokio::time::sleep(RETRY_PAUSE).await;

@@ -120,41 +120,56 @@ pub fn payments(
             ))
         }
         PaymentsMode::Fake => {
-            // A fresh secret per start: only this process signs and checks the fake's events.
-            let mut bytes = [0u8; 24];
-            getrandom::fill(&mut bytes).map_err(|error| anyhow::anyhow!("random: {error}"))?;
-            let secret = WebhookSecret::parse(&format!("whsec_fake_{}", hex::encode(bytes)))?;
-            let state = Arc::new(FakeState {
-                store: store.clone(),
-                secret: secret.clone(),
-                base_url: base_url.to_owned(),
-                http: reqwest::Client::builder()
-                    .timeout(std::time::Duration::from_secs(30))
-                    .build()?,
-            });
-            let payments = Payments {
-                checkout: Arc::new(FakeCheckout {
-                    base_url: base_url.to_owned(),
-                }),
-                webhook: WebhookVerifier::new(vec![secret], TOLERANCE_S_DEFAULT)?,
-                success_url: return_url("success")?,
-                cancel_url: return_url("cancel")?,
-            };
-            let routes = Router::new()
-                .route("/local/fake-checkout/{account}/{purchase}", get(fake_page))
-                .route(
-                    "/local/fake-checkout/{account}/{purchase}/pay",
-                    post(fake_pay),
-                )
-                .route(
-                    "/local/fake-checkout/{account}/{purchase}/decline",
-                    post(fake_decline),
-                )
-                .with_state(state)
-                .merge(pages);
-            Ok((payments, routes, None))
+            let (payments, routes) = fake_payments(
+                store,
+                base_url,
+                return_url("success")?,
+                return_url("cancel")?,
+            )?;
+            Ok((payments, routes.merge(pages), None))
         }
     }
+}
+
+/// The fake provider: the API's payments and the fake checkout page's routes.
+fn fake_payments(
+    store: &DynamoStore,
+    base_url: &str,
+    success_url: ReturnUrl,
+    cancel_url: ReturnUrl,
+) -> anyhow::Result<(Payments, Router)> {
+    // A fresh secret per start: only this process signs and checks the fake's events.
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|error| anyhow::anyhow!("random: {error}"))?;
+    let secret = WebhookSecret::parse(&format!("whsec_fake_{}", hex::encode(bytes)))?;
+    let state = Arc::new(FakeState {
+        store: store.clone(),
+        secret: secret.clone(),
+        base_url: base_url.to_owned(),
+        http: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?,
+    });
+    let payments = Payments {
+        checkout: Arc::new(FakeCheckout {
+            base_url: base_url.to_owned(),
+        }),
+        webhook: Arc::new(WebhookVerifier::new(vec![secret], TOLERANCE_S_DEFAULT)?),
+        success_url,
+        cancel_url,
+    };
+    let routes = Router::new()
+        .route("/local/fake-checkout/{account}/{purchase}", get(fake_page))
+        .route(
+            "/local/fake-checkout/{account}/{purchase}/pay",
+            post(fake_pay),
+        )
+        .route(
+            "/local/fake-checkout/{account}/{purchase}/decline",
+            post(fake_decline),
+        )
+        .with_state(state);
+    Ok((payments, routes))
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> (StatusCode, Html<String>) {
@@ -298,27 +313,20 @@ async fn deliver(state: &FakeState, body: Vec<u8>) -> Result<String, String> {
     }
 }
 
-async fn complete(
-    state: Arc<FakeState>,
-    account: String,
-    purchase: String,
-    pay: bool,
-) -> (StatusCode, Html<String>) {
-    let purchase = match find(&state, &account, &purchase).await {
-        Ok(purchase) => purchase,
-        Err(answer) => return answer,
-    };
+/// The events Stripe would send for the fake page's button: paid (the session completed and the
+/// card that paid, saved for auto-recharge) or declined.
+fn fake_events(purchase: &Purchase, pay: bool) -> Vec<Vec<u8>> {
     let mut events = Vec::new();
     if pay {
         events.push(event(
-            &purchase,
+            purchase,
             "checkout.session.completed",
-            session_object(&purchase, "paid", "complete"),
+            session_object(purchase, "paid", "complete"),
         ));
         // The card that paid, as `payment_intent.succeeded` names it: saved for auto-recharge.
-        let session = session_object(&purchase, "paid", "complete");
+        let session = session_object(purchase, "paid", "complete");
         events.push(event(
-            &purchase,
+            purchase,
             "payment_intent.succeeded",
             json!({
                 "id": session["payment_intent"],
@@ -333,11 +341,25 @@ async fn complete(
         ));
     } else {
         events.push(event(
-            &purchase,
+            purchase,
             "checkout.session.async_payment_failed",
-            session_object(&purchase, "unpaid", "complete"),
+            session_object(purchase, "unpaid", "complete"),
         ));
     }
+    events
+}
+
+async fn complete(
+    state: Arc<FakeState>,
+    account: String,
+    purchase: String,
+    pay: bool,
+) -> (StatusCode, Html<String>) {
+    let purchase = match find(&state, &account, &purchase).await {
+        Ok(purchase) => purchase,
+        Err(answer) => return answer,
+    };
+    let events = fake_events(&purchase, pay);
     let mut lines = Vec::new();
     for body in events {
         match deliver(&state, body).await {

@@ -117,7 +117,20 @@ pub async fn run_billing(store: DynamoStore, queues: Arc<Queues>, mut stop: watc
             }
             continue;
         }
-        bill(&billing, &queues.billing, &deliveries).await;
+        if !bill_within_drain(
+            &billing,
+            &queues.billing,
+            &deliveries,
+            &mut stop,
+            &mut drain_until,
+        )
+        .await
+        {
+            crate::say(
+                "billing: stopped mid-batch at the drain bound; its records are billed at the next start",
+            );
+            break;
+        }
     }
     match queues.billing.depth() {
         Ok((0, _)) => {}
@@ -130,6 +143,38 @@ pub async fn run_billing(store: DynamoStore, queues: Arc<Queues>, mut stop: watc
 
 type LocalBilling = Billing<DynamoStore, DurableQueue, DurableQueue>;
 
+/// Bills one batch, unless a stop's drain bound passes first (a batch of ten full records can
+/// take many seconds on a busy machine): then the batch is dropped where it is, as a crash would
+/// drop it, and its records, still on the queue, come back at the next start (billing recognises
+/// what it already posted). Answers false when the bound cut the batch.
+async fn bill_within_drain(
+    billing: &LocalBilling,
+    queue: &DurableQueue,
+    deliveries: &[Delivery],
+    stop: &mut watch::Receiver<bool>,
+    drain_until: &mut Option<Instant>,
+) -> bool {
+    let billed = bill(billing, queue, deliveries);
+    tokio::pin!(billed);
+    loop {
+        let bound = async {
+            match *drain_until {
+                Some(until) => tokio::time::sleep_until(until).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = &mut billed => return true,
+            changed = stop.changed(), if drain_until.is_none() => {
+                if changed.is_err() || *stop.borrow() {
+                    *drain_until = Some(Instant::now() + DRAIN_MAX);
+                }
+            }
+            () = bound => return false,
+        }
+    }
+}
+
 /// Bills one batch; what was handled leaves the queue, what failed is released to come back.
 async fn bill(billing: &LocalBilling, queue: &DurableQueue, deliveries: &[Delivery]) {
     let outcome = billing.handle(&records(deliveries)).await;
@@ -137,12 +182,25 @@ async fn bill(billing: &LocalBilling, queue: &DurableQueue, deliveries: &[Delive
         .iter()
         .map(|delivery| delivery.receipt)
         .partition(|receipt| outcome.failed.contains(&receipt.to_string()));
+    // Each failure with its reason, which the dead letter it may become states.
+    let failed: Vec<(u64, String)> = failed
+        .into_iter()
+        .map(|receipt| {
+            let reason = outcome.reasons.get(&receipt.to_string()).cloned();
+            (
+                receipt,
+                reason.unwrap_or_else(|| {
+                    "billing gave no reason (every failure should have one)".to_owned()
+                }),
+            )
+        })
+        .collect();
     // A failed delete only means the message comes back: its charges are recognised then.
     if let Err(failure) = queue.delete(done).await {
         error!(%failure, "handled billing messages could not be deleted; they come back");
     }
     if !failed.is_empty()
-        && let Err(failure) = queue.release(failed).await
+        && let Err(failure) = queue.release_failed(failed).await
     {
         error!(%failure, "failed billing messages could not be released; they come back later");
     }

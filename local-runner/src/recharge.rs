@@ -129,52 +129,74 @@ pub async fn run_recharge(
     loop {
         tokio::select! {
             _ = stop.changed() => {}
-            _ = sweeps.tick() => {
-                match recharger.sweep().await {
-                    Ok(outcome) if outcome.due > 0 => crate::say(&format!(
-                        "auto-recharge sweep: {} due, {} recharged, {} failed",
-                        outcome.due, outcome.credited, outcome.failed
-                    )),
-                    Ok(_) => {}
-                    Err(error) => crate::say(&format!("auto-recharge sweep failed: {error}")),
-                }
-                // The same schedule releases expired holds (the function's schedule does in AWS).
-                let now = recharger.clock.now();
-                match imcredits::handlers::holds::sweep_expired_holds(&recharger.store, now).await {
-                    Ok(sweep) if sweep.due > 0 => crate::say(&format!(
-                        "hold sweep: {} due, {} expired",
-                        sweep.due, sweep.expired
-                    )),
-                    Ok(_) => {}
-                    Err(error) => crate::say(&format!("hold sweep failed: {error}")),
-                }
-            }
+            _ = sweeps.tick() => sweep(&recharger).await,
             _ = queues.recharges.wait(Duration::from_secs(1)) => {}
         }
         if *stop.borrow() {
             return;
         }
-        let deliveries = match queues.recharges.receive(10).await {
-            Ok(deliveries) => deliveries,
-            Err(failure) => {
-                tracing::error!(%failure, "the recharge queue cannot be read");
-                continue;
-            }
-        };
-        if deliveries.is_empty() {
-            continue;
-        }
-        let outcome = recharger.handle_requests(&records(&deliveries)).await;
-        // A failed request is not redelivered here: the next tick's sweep resumes it, as the
-        // schedule does in AWS.
-        let receipts = deliveries.iter().map(|delivery| delivery.receipt).collect();
-        if let Err(failure) = queues.recharges.delete(receipts).await {
-            tracing::error!(%failure, "handled recharge requests could not be deleted");
-        }
-        crate::say(&format!(
-            "auto-recharge: {} request(s) handled, {} to be resumed by the sweep",
-            deliveries.len(),
-            outcome.failed.len()
-        ));
+        handle_queued(&recharger, &queues).await;
     }
+}
+
+type LocalRecharger =
+    AutoRecharger<DynamoStore, LocalCharges, imcredits::adapters::sqlite_queue::DurableQueue>;
+
+/// The schedule's work: recharges due, and expired holds released.
+async fn sweep(recharger: &LocalRecharger) {
+    match recharger.sweep().await {
+        Ok(outcome) if outcome.due > 0 => crate::say(&format!(
+            "auto-recharge sweep: {} due, {} recharged, {} failed",
+            outcome.due, outcome.credited, outcome.failed
+        )),
+        Ok(_) => {}
+        Err(error) => crate::say(&format!("auto-recharge sweep failed: {error}")),
+    }
+    // The same schedule releases expired holds (the function's schedule does in AWS).
+    let now = recharger.clock.now();
+    match imcredits::handlers::holds::sweep_expired_holds(&recharger.store, now).await {
+        Ok(sweep) if sweep.due > 0 => crate::say(&format!(
+            "hold sweep: {} due, {} expired",
+            sweep.due, sweep.expired
+        )),
+        Ok(_) => {}
+        Err(error) => crate::say(&format!("hold sweep failed: {error}")),
+    }
+    // And announces the months that closed (statement.monthly_ready).
+    let notices = &recharger.notifications;
+    match imcredits::handlers::statements::sweep_closed_months(&recharger.store, notices, now).await
+    {
+        Ok(sweep) if sweep.announced > 0 => crate::say(&format!(
+            "statement sweep: {} month(s) ready",
+            sweep.announced
+        )),
+        Ok(_) => {}
+        Err(error) => crate::say(&format!("statement sweep failed: {error}")),
+    }
+}
+
+/// Handles the recharge requests waiting on the queue (one receive).
+async fn handle_queued(recharger: &LocalRecharger, queues: &Queues) {
+    let deliveries = match queues.recharges.receive(10).await {
+        Ok(deliveries) => deliveries,
+        Err(failure) => {
+            tracing::error!(%failure, "the recharge queue cannot be read");
+            return;
+        }
+    };
+    if deliveries.is_empty() {
+        return;
+    }
+    let outcome = recharger.handle_requests(&records(&deliveries)).await;
+    // A failed request is not redelivered here: the next tick's sweep resumes it, as the
+    // schedule does in AWS.
+    let receipts = deliveries.iter().map(|delivery| delivery.receipt).collect();
+    if let Err(failure) = queues.recharges.delete(receipts).await {
+        tracing::error!(%failure, "handled recharge requests could not be deleted");
+    }
+    crate::say(&format!(
+        "auto-recharge: {} request(s) handled, {} to be resumed by the sweep",
+        deliveries.len(),
+        outcome.failed.len()
+    ));
 }

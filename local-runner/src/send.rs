@@ -12,6 +12,15 @@ use imcredits::meta::signature::signature_header_value;
 /// Bodies Meta sends are at most 3 MiB; so are the files this sends.
 const FILE_LEN_MAX: u64 = 3 * 1024 * 1024;
 
+/// A connection to the runner on loopback `port`, reads bounded to 30 s.
+pub fn connect(port: u16) -> anyhow::Result<TcpStream> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).with_context(|| {
+        format!("connecting to the runner on 127.0.0.1:{port} (is it running?)")
+    })?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    Ok(stream)
+}
+
 pub fn send_webhook(port: u16, data_dir: &Path, file: &Path) -> anyhow::Result<u16> {
     let length = std::fs::metadata(file)
         .with_context(|| format!("reading {}", file.display()))?
@@ -20,10 +29,7 @@ pub fn send_webhook(port: u16, data_dir: &Path, file: &Path) -> anyhow::Result<u
     let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let secret = crate::secrets::meta_app_secret(data_dir)?;
     let signature = signature_header_value(&secret, &body);
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).with_context(|| {
-        format!("connecting to the runner on 127.0.0.1:{port} (is it running?)")
-    })?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut stream = connect(port)?;
     write!(
         stream,
         "POST /webhooks/meta HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\

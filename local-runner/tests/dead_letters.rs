@@ -101,6 +101,28 @@ fn skipped_billable_items_are_logged_and_dead_lettered_with_their_reason() {
             .unwrap()
             .starts_with("queue")
     );
+    // They outlive the process: a killed runner's restart lists the same letters.
+    let port = runner.port;
+    runner.kill();
+    let runner = Runner::start(port, &data_dir);
+    let (status_code, page) = runner.call(
+        "GET",
+        "/local/operator/dead-letters?queue=billing",
+        &operator,
+        None,
+    );
+    assert_eq!(status_code, 200);
+    let kept: Vec<(Value, Value)> = page["dead_letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["id"].clone(), l["reason"].clone()))
+        .collect();
+    let listed: Vec<(Value, Value)> = letters
+        .iter()
+        .map(|l| (l["id"].clone(), l["reason"].clone()))
+        .collect();
+    assert_eq!(kept, listed, "{page}");
     runner.interrupt();
     let _ = std::fs::remove_dir_all(&data_dir);
 }
@@ -125,7 +147,11 @@ fn a_record_billing_cannot_handle_is_dead_lettered_then_redriven_once_fixed() {
         assert!(Instant::now() < deadline, "no dead letter");
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert_eq!(letter["reason"], "not handled after 5 deliveries");
+    // The reason names what billing could not do, not only that it failed.
+    assert_eq!(
+        letter["reason"],
+        "not handled after 5 deliveries; last error: no wallet for phone number 222222222222222"
+    );
     assert_eq!(letter["redrivable"], true);
     // Fixed: the number is routed; the operator route redrives it and billing charges it.
     let (status_code, _) = runner.call(

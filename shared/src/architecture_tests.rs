@@ -23,6 +23,13 @@ const DOMAIN: [&str; 12] = [
     "holds",
 ];
 const PORTS: &str = "ports";
+/// What each use-case module may not name: the API reaches payments through ports (not the Stripe
+/// adapter) and builds nothing itself; the handlers share the HTTP edge with the API through
+/// `web`, never the API itself.
+const USE_CASE_FORBIDDEN: [(&str, &[&str]); 2] = [
+    ("api", &["adapters", "config", "setup"]),
+    ("handlers", &["api", "config", "setup"]),
+];
 /// Files (relative to `src/`) at most this many; a bound on the walk.
 const FILES_MAX: usize = 1_000;
 
@@ -136,6 +143,18 @@ fn breaches(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     found
 }
 
+/// The use cases' breaches: `module imports name` for every use-case module naming one it may not.
+fn use_case_breaches(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let mut found = Vec::new();
+    for (module, forbidden) in USE_CASE_FORBIDDEN {
+        let imports = graph.get(module).into_iter().flatten();
+        for name in imports.filter(|name| forbidden.contains(&name.as_str())) {
+            found.push(format!("{module} imports {name}"));
+        }
+    }
+    found
+}
+
 /// A circle among the top-level modules, if any, as the path around it.
 fn circle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
     fn visit(
@@ -184,6 +203,16 @@ fn domain_and_ports_import_nothing_outer_and_modules_form_no_circle() {
 }
 
 #[test]
+fn use_cases_name_no_adapter_and_handlers_no_api() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    assert_eq!(
+        use_case_breaches(&import_graph(&src)),
+        Vec::<String>::new(),
+        "a use case imports what it may not"
+    );
+}
+
+#[test]
 fn the_checker_sees_what_it_must() {
     let code = code_outside_tests(
         "use crate::money::Money; // crate::api in a comment\n\
@@ -210,4 +239,25 @@ fn the_checker_sees_what_it_must() {
     ]);
     assert_eq!(breaches(&graph), vec!["wallet imports adapters".to_owned()]);
     assert!(circle(&graph).is_some());
+}
+
+#[test]
+fn the_use_case_checker_sees_what_it_must() {
+    let graph = BTreeMap::from([
+        (
+            "api".to_owned(),
+            BTreeSet::from(["ports".to_owned(), "adapters".to_owned()]),
+        ),
+        (
+            "handlers".to_owned(),
+            BTreeSet::from(["web".to_owned(), "api".to_owned()]),
+        ),
+    ]);
+    assert_eq!(
+        use_case_breaches(&graph),
+        vec![
+            "api imports adapters".to_owned(),
+            "handlers imports api".to_owned()
+        ]
+    );
 }

@@ -130,6 +130,9 @@ impl ApiConfig {
 pub struct WebhookConfig {
     /// `BILLING_QUEUE_URL`.
     pub billing_queue_url: String,
+    /// `WEBHOOK_SKIPPED_QUEUE_URL`: a record, with its reason, of each item that may be billable
+    /// but could not be read.
+    pub skipped_queue_url: String,
 }
 
 /// What the billing function needs besides the table.
@@ -145,7 +148,7 @@ pub struct BillingConfig {
 
 const CACHE_TTL_SECONDS_MAX: u64 = 3600;
 
-fn queue_url(
+pub(crate) fn queue_url(
     lookup: &impl Fn(&str) -> Option<String>,
     name: &'static str,
 ) -> Result<String, ConfigError> {
@@ -167,6 +170,7 @@ impl WebhookConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Ok(Self {
             billing_queue_url: queue_url(&lookup, "BILLING_QUEUE_URL")?,
+            skipped_queue_url: queue_url(&lookup, "WEBHOOK_SKIPPED_QUEUE_URL")?,
         })
     }
 }
@@ -474,6 +478,19 @@ mod tests {
             .is_err()
         );
         assert!(WebhookConfig::from_lookup(|_| Some("not a url".into())).is_err());
+        // The skipped items' records have a queue of their own, which the webhook must have.
+        assert!(matches!(
+            WebhookConfig::from_lookup(|name| (name == "BILLING_QUEUE_URL")
+                .then(|| url(name))
+                .flatten()),
+            Err(ConfigError::Missing("WEBHOOK_SKIPPED_QUEUE_URL"))
+        ));
+        assert!(
+            WebhookConfig::from_lookup(url)
+                .unwrap()
+                .skipped_queue_url
+                .ends_with("SKIPPED_QUEUE_URL")
+        );
     }
 
     fn payments_lookup(overrides: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

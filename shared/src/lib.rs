@@ -40,6 +40,7 @@ pub mod recharge;
 pub mod reporting;
 pub mod setup;
 pub mod wallet;
+pub mod web;
 
 #[cfg(test)]
 mod architecture_tests;

@@ -43,15 +43,7 @@ fn seconds(
 }
 
 fn queue_url(lookup: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-    let name = "NOTIFICATIONS_QUEUE_URL";
-    let url = lookup(name).ok_or(ConfigError::Missing(name))?;
-    if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 1024 {
-        return Err(ConfigError::Invalid {
-            name,
-            reason: "an SQS queue URL",
-        });
-    }
-    Ok(url)
+    crate::config::queue_url(lookup, "NOTIFICATIONS_QUEUE_URL")
 }
 
 impl NotificationsConfig {

@@ -181,7 +181,7 @@ pub fn payments_through_stripe(
 ) -> Result<crate::api::purchases::Payments, crate::adapters::stripe::StripeSetupError> {
     Ok(crate::api::purchases::Payments {
         checkout: std::sync::Arc::new(crate::adapters::stripe::StripeClient::new(config.stripe)?),
-        webhook: config.webhook,
+        webhook: std::sync::Arc::new(config.webhook),
         success_url: config.success_url,
         cancel_url: config.cancel_url,
     })

@@ -4,7 +4,8 @@
 import * as api from './api.js';
 import { $, h, money } from './dom.js';
 import * as session from './session.js';
-import overview from './page-overview.js';
+import overview, { showWallet } from './page-overview.js';
+import { refreshNotices } from './notices.js';
 import buy from './page-buy.js';
 import recharge from './page-recharge.js';
 import usage from './page-usage.js';
@@ -14,6 +15,9 @@ import alerts from './page-settings.js';
 
 const PAGES = { overview, buy, 'auto-recharge': recharge, usage, statement, payments, alerts };
 const DEFAULT_PAGE = 'overview';
+// How often the wallet's figures and the notice banner are read again while the tab is visible:
+// holds, charges and notices change them without anything happening on this page.
+const REFRESH_MS = 10_000;
 
 let wallet = null;
 
@@ -21,6 +25,7 @@ function signIn(message) {
   $('loading').hidden = true;
   $('nav').hidden = true;
   $('banner').hidden = true;
+  $('notice-banner').hidden = true;
   for (const page of document.querySelectorAll('.page')) page.hidden = true;
   $('signin-text').textContent = message;
   $('signin').hidden = false;
@@ -31,6 +36,7 @@ function banner(current) {
   const element = $('banner');
   element.replaceChildren();
   element.className = 'banner';
+  // Judged on available (balance less held), as the API judges `can_send` and `status`.
   const depleted = current.status === 'depleted' || !current.can_send;
   const low = current.status === 'low';
   if (!depleted && !low) {
@@ -41,7 +47,7 @@ function banner(current) {
     element.classList.add('depleted');
     element.append('Your credits are used up and sending is paused. ');
   } else {
-    element.append(`Your balance is below your low-balance threshold of ${money(current.low_balance_threshold)}. `);
+    element.append(`Your available credits are below your low-balance threshold of ${money(current.low_balance_threshold)}. `);
   }
   element.append(h('a', { href: '#buy' }, 'Buy credits'));
   element.hidden = false;
@@ -50,10 +56,22 @@ function banner(current) {
 /** Reads the wallet again and updates what every page shows of it. */
 async function refreshWallet() {
   wallet = await api.get('/v1/wallet');
-  $('top-balance').textContent = `Available Credits: ${money(wallet.balance)}`;
+  $('top-balance').textContent = `Available Credits: ${money(wallet.available || wallet.balance)}`;
   for (const element of document.querySelectorAll('.currency')) element.textContent = wallet.currency;
   banner(wallet);
+  showWallet(wallet);
   return wallet;
+}
+
+/** The wallet and the notice banner, again; a failed read waits for the next turn. */
+async function refresh() {
+  if (document.visibilityState !== 'visible' || document.body.dataset.state === 'signin') return;
+  try {
+    await Promise.all([refreshWallet(), refreshNotices()]);
+  } catch (error) {
+    if (!(error instanceof api.ApiError)) throw error;
+  }
+  document.body.dataset.refreshed = String(Date.now());
 }
 
 async function show(name) {
@@ -100,7 +118,10 @@ async function start() {
   }
   $('loading').hidden = true;
   $('nav').hidden = false;
+  await refreshNotices().catch(() => {});
   window.addEventListener('hashchange', () => show(location.hash.slice(1)));
+  setInterval(refresh, REFRESH_MS);
+  document.addEventListener('visibilitychange', refresh);
   await show(location.hash.slice(1));
 }
 

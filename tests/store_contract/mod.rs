@@ -19,8 +19,10 @@ use imcredits_tests::{
 };
 use rust_decimal::Decimal;
 
+mod holds_due;
 mod purchases;
 mod recharge;
+pub use holds_due::*;
 pub use purchases::*;
 pub use recharge::*;
 
@@ -48,6 +50,8 @@ macro_rules! store_contract_on {
         the_due_index_follows_balance_and_settings,
         the_recharge_lock_is_written_once_per_revision,
         a_table_made_before_the_due_index_gains_it,
+        // Holds: what is judged on available follows them.
+        holds_refresh_the_due_index_and_can_send,
         );
     };
 }

@@ -11,7 +11,7 @@ use imcredits::ledger::{EntryId, EntryKind, Metadata, NewEntry};
 use imcredits::money::{Currency, Money};
 use imcredits::payments::purchase::PurchaseKey;
 use imcredits::ports::holds::{HoldListRequest, HoldPlaced, HoldStore};
-use imcredits::ports::store::{RateBookGet, RateCardSave};
+use imcredits::ports::store::{EntriesPost, RateBookGet, RateCardSave};
 use imcredits::pricing::{Category, Market, RateCard, RecipientMarket};
 use imcredits::wallet::Wallet;
 use time::{Duration, OffsetDateTime};
@@ -26,6 +26,17 @@ pub async fn flat_card(store: &DynamoStore) {
         )
         .await
         .expect("the flat card saves");
+}
+
+/// A new wallet (`prefix`) on the flat card, granted `funds` USD.
+pub async fn funded_wallet(store: &DynamoStore, prefix: &str, funds: &str) -> AccountId {
+    flat_card(store).await;
+    let account = crate::new_wallet(store, prefix).await.account_id;
+    store
+        .post_entries(&account, &[crate::grant("FUNDS", funds)], crate::at())
+        .await
+        .expect("the grant posts");
+    account
 }
 
 /// A hold of `count` marketing messages to India under `key`, priced now by the stored card.

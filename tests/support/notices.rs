@@ -180,6 +180,7 @@ pub fn low_balance(account: &AccountId, key: &str) -> Event {
         EventData::BalanceLow {
             balance: crate::usd("4.50"),
             threshold: crate::usd("5.00"),
+            available: Some(crate::usd("4.50")),
         },
     )
     .expect("a valid event")

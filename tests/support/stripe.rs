@@ -104,7 +104,7 @@ impl StripeStandIn {
         config.backoff_max_ms = 5;
         Payments {
             checkout: Arc::new(StripeClient::new(config).expect("a valid client")),
-            webhook: verifier(),
+            webhook: Arc::new(verifier()),
             success_url: ReturnUrl::parse(SUCCESS_URL).expect("a valid URL"),
             cancel_url: ReturnUrl::parse(CANCEL_URL).expect("a valid URL"),
         }

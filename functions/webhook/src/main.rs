@@ -1,7 +1,9 @@
-//! The webhook function: Meta's webhook calls, checked, normalised and enqueued for billing. It
+//! The webhook function: Meta's webhook calls, checked, normalised and enqueued for billing (and
+//! each item that may be billable but could not be read kept as a record with its reason). It
 //! reads no table.
 
 use imcredits::adapters::sqs::SqsQueue;
+use imcredits::adapters::sqs_webhook::WebhookQueues;
 use imcredits::config::WebhookConfig;
 use imcredits::handlers::webhook::{WebhookApp, router};
 use imcredits::setup;
@@ -12,10 +14,14 @@ async fn main() -> anyhow::Result<()> {
     let config = WebhookConfig::from_env()?;
     let sdk = setup::aws_config().await;
     let (secret, verify_token) = setup::meta_secrets(&sdk).await?;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let app = WebhookApp {
         secret,
         verify_token,
-        queue: SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), config.billing_queue_url),
+        queue: WebhookQueues {
+            billing: SqsQueue::new(sqs.clone(), config.billing_queue_url),
+            skipped: SqsQueue::new(sqs, config.skipped_queue_url),
+        },
     };
     lambda_http::run(router(app))
         .await

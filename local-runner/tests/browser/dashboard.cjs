@@ -288,6 +288,72 @@ step('the monthly statement', async () => {
   await shot(page, '11-monthly-statement');
 });
 
+step('a hold: available, held and balance on the overview, refreshed without a reload', async () => {
+  await open(page, 'overview');
+  const before = await ok('GET', '/v1/wallet', DEMO);
+  assert.equal(await text(page, '#ov-held'), `${before.held.amount} USD`);
+  assert.ok(same(before.held.amount, '0'), before.held.amount);
+  // A threshold of 5.00, then a hold of 100 × 0.0125 = 1.25: available goes 5.85 → 4.60.
+  await ok('PUT', '/v1/wallet/alerts', DEMO, { low_balance_threshold: '5.00' });
+  const placed = await api('POST', '/v1/wallet/holds', DEMO,
+    { template: 'spring_sale', lines: [{ country: 'US', category: 'marketing', count: 100 }] },
+    { 'Idempotency-Key': 'browser-hold-1' });
+  assert.equal(placed.status, 201, placed.text);
+  usage.hold = placed.json.hold_id;
+  const after = await ok('GET', '/v1/wallet', DEMO);
+  assert.ok(same(after.held.amount, '1.25') && same(after.available.amount, '4.60'), JSON.stringify(after));
+  // The page reads the wallet again on its own (every 10 s while visible): no reload, no click.
+  await page.waitForFunction((held) => document.getElementById('ov-held').textContent === held,
+    `${after.held.amount} USD`, { timeout: WAIT_MS });
+  assert.equal(await text(page, '#ov-balance'), `${after.available.amount} USD`);
+  assert.equal(await text(page, '#ov-total'), `${after.balance.amount} USD`);
+  assert.equal(await text(page, '#top-balance'), `Available Credits: ${after.available.amount} USD`);
+  assert.equal(await text(page, '#ov-sending'), after.can_send ? 'Sending active' : 'Sending paused — buy credits');
+  await shot(page, '15-overview-held');
+});
+
+step('the notice banner: the hold\'s balance.low from the feed, to Buy Credits, dismissed by keyboard', async () => {
+  const id = `balance.low:demo:hold-${usage.hold}`;
+  const unread = await until('the hold\'s balance.low in the feed', async () => {
+    const feed = await ok('GET', '/v1/wallet/notices?limit=20', DEMO);
+    return feed.notices.find((notice) => notice.id === id && notice.unread);
+  });
+  assert.ok(same(unread.event.data.available.amount, '4.60'), JSON.stringify(unread.event));
+  await page.waitForFunction((wanted) => document.getElementById('notice-banner').dataset.notice === wanted,
+    id, { timeout: WAIT_MS });
+  assert.ok(await page.locator('#notice-banner').isVisible());
+  assert.match(await text(page, '#notice-text'), /fell below your low-balance threshold of 5(\.0+)? USD/);
+  assert.equal(await page.getAttribute('#notice-action', 'href'), '#buy');
+  // At a phone's width the banner wraps and nothing runs off the side.
+  const phone = await newPage({ width: 375, height: 740 });
+  await phone.goto(DASHBOARD_URL);
+  await phone.waitForSelector('body[data-ready="overview"]');
+  await phone.waitForSelector('#notice-banner:not([hidden])', { timeout: WAIT_MS });
+  assert.ok(await phone.evaluate(() => document.documentElement.scrollWidth) <= 375);
+  await shot(phone, '16-phone-notice-banner');
+  await phone.context().close();
+  // Its link leads to Buy Credits.
+  await page.click('#notice-action');
+  await page.waitForSelector('body[data-ready="buy"]');
+  // Keyboard: Tab reaches Dismiss; Enter marks the notice read through the API.
+  await page.evaluate(() => document.activeElement.blur());
+  let reached = false;
+  for (let presses = 0; presses < 20 && !reached; presses += 1) {
+    await page.keyboard.press('Tab');
+    reached = await page.evaluate(() => document.activeElement.id === 'notice-dismiss');
+  }
+  assert.ok(reached, 'Tab reaches the Dismiss button');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#notice-banner', { state: 'hidden', timeout: WAIT_MS });
+  const feed = await ok('GET', '/v1/wallet/notices?limit=20', DEMO);
+  assert.equal(feed.notices.find((notice) => notice.id === id).unread, false);
+  // Cleared for good: a reload shows no banner.
+  await page.reload();
+  await page.waitForSelector('body[data-ready="buy"]');
+  assert.ok(await page.locator('#notice-banner').isHidden());
+  await ok('DELETE', `/v1/wallet/holds/${usage.hold}`, DEMO);
+});
+
 step('keyboard: the pages are reached with Tab and Enter', async () => {
   await page.goto(`${BASE}/#overview`);
   await page.waitForSelector('body[data-ready="overview"]');
@@ -297,14 +363,17 @@ step('keyboard: the pages are reached with Tab and Enter', async () => {
   }
   await page.keyboard.press('Enter');
   await page.waitForSelector('body[data-ready="buy"]');
-  await page.keyboard.press('Tab');
-  await page.keyboard.press('Tab');
-  await page.keyboard.press('Tab');
-  await page.keyboard.press('Tab');
-  await page.keyboard.press('Tab');
-  await page.keyboard.press('Tab');
-  await page.keyboard.press('Tab');
-  assert.equal(await page.evaluate(() => document.activeElement.id), 'buy-credits');
+  // The credits field is reached by Tab alone (how many presses depends on what the top bar shows),
+  // and before the pay button: the form reads in order.
+  const reached = [];
+  for (let presses = 0; presses < 20; presses += 1) {
+    await page.keyboard.press('Tab');
+    const id = await page.evaluate(() => document.activeElement.id);
+    reached.push(id);
+    if (id === 'buy-credits') break;
+  }
+  assert.equal(reached[reached.length - 1], 'buy-credits', `Tab reached: ${reached.join(', ')}`);
+  assert.ok(!reached.includes('buy-pay'), 'the pay button comes after the credits field');
 });
 
 step('at a phone\'s width nothing runs off the side', async () => {

@@ -10,4 +10,5 @@ pub mod memory_queue;
 #[cfg(feature = "embedded")]
 pub mod sqlite_queue;
 pub mod sqs;
+pub mod sqs_webhook;
 pub mod stripe;

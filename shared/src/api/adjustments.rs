@@ -5,18 +5,19 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::auth::OperatorCaller;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::replay::post_one;
 use super::views::EntryView;
 use super::wallet::load_wallet;
 use super::{ApiStore, AppState};
 use crate::ids::AccountId;
-use crate::ledger::{EntryId, EntryKind, EntryOutcome, Metadata, NewEntry};
+use crate::ledger::{EntryId, EntryKind, Metadata, NewEntry};
 use crate::money::Money;
 
 /// Largest adjustment either way, in whole currency units: a slip of the keyboard (a few digits
@@ -83,24 +84,12 @@ pub async fn create_adjustment<S: ApiStore>(
         now,
     )
     .map_err(|error| ApiError::invalid_field("amount", error))?;
-    let receipt = app.store.post_entries(&account, &[entry], now).await?;
-    let outcome = receipt
-        .outcomes
-        .first()
-        .expect("one outcome per requested entry");
-    let mut headers = HeaderMap::new();
-    if let EntryOutcome::AlreadyPosted(original) = outcome {
-        if original.metadata.get("request_sha256") != Some(request_sha256.as_str()) {
-            return Err(ApiError::conflict(format!(
-                "reference {} was used before with a different request",
-                request.reference
-            )));
-        }
-        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    Ok((
-        StatusCode::CREATED,
-        headers,
-        Json(EntryView::from(outcome.entry().clone())),
-    ))
+    let (entry, _, headers) = post_one(&app, &account, entry, now, &request_sha256, || {
+        format!(
+            "reference {} was used before with a different request",
+            request.reference
+        )
+    })
+    .await?;
+    Ok((StatusCode::CREATED, headers, Json(EntryView::from(entry))))
 }

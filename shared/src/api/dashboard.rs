@@ -54,6 +54,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("page-statement.js", JS),
     asset!("page-payments.js", JS),
     asset!("page-settings.js", JS),
+    asset!("notices.js", JS),
 ];
 
 /// Who may put the page in a frame (CSP `frame-ancestors`), e.g. the host platform's origin.

@@ -23,7 +23,7 @@ use crate::reporting::monthly::{MonthlyBuilder, MonthlyStatement};
 mod csv;
 mod html;
 
-pub use csv::{payments_csv, statement_csv};
+pub use csv::{payments_csv, range_params, statement_csv};
 
 /// Ledger pages (of 100 entries) one monthly statement may read, newest first, to reach the
 /// month's start: a month more than this many entries ago is refused, not read without end.
@@ -39,24 +39,39 @@ pub enum Format {
 }
 
 /// `?format=` wins over `Accept`; JSON when neither names CSV or HTML. The `format` pair is
-/// removed from the query so the list's own parser sees only its parameters.
-pub fn negotiate(headers: &HeaderMap, query: Option<&str>) -> (Format, Option<String>) {
+/// removed from the query so the list's own parser sees only its parameters. A `format` the route
+/// does not serve (`offered`, JSON besides) is a 422 naming it, never silently JSON.
+pub fn negotiate(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    offered: Format,
+) -> Result<(Format, Option<String>), ApiError> {
     let mut format = None;
-    let rest: Vec<&str> = query
-        .unwrap_or("")
-        .split('&')
-        .filter(|pair| match pair.strip_prefix("format=") {
+    let mut rest = Vec::new();
+    for pair in query.unwrap_or("").split('&') {
+        match pair.strip_prefix("format=") {
             Some(value) => {
                 format = Some(match value {
-                    "csv" => Format::Csv,
-                    "html" => Format::Html,
-                    _ => Format::Json,
+                    "json" => Format::Json,
+                    "csv" if offered == Format::Csv => Format::Csv,
+                    "html" if offered == Format::Html => Format::Html,
+                    _ => {
+                        let expected = if offered == Format::Csv {
+                            "csv"
+                        } else {
+                            "html"
+                        };
+                        return Err(ApiError::invalid_field(
+                            "format",
+                            format!("expected json or {expected}"),
+                        ));
+                    }
                 });
-                false
             }
-            None => !pair.is_empty(),
-        })
-        .collect();
+            None if !pair.is_empty() => rest.push(pair),
+            None => {}
+        }
+    }
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok())
@@ -68,11 +83,11 @@ pub fn negotiate(headers: &HeaderMap, query: Option<&str>) -> (Format, Option<St
     } else {
         Format::Json
     });
-    (format, (!rest.is_empty()).then(|| rest.join("&")))
+    Ok((format, (!rest.is_empty()).then(|| rest.join("&"))))
 }
 
 /// `YYYY-MM`.
-fn month_param(text: &str) -> Result<Date, ApiError> {
+pub fn month_param(text: &str) -> Result<Date, ApiError> {
     let invalid = || ApiError::invalid_field("month", "expected YYYY-MM, e.g. 2026-01");
     if text.len() != 7 || text.as_bytes()[4] != b'-' {
         return Err(invalid());
@@ -137,7 +152,7 @@ pub async fn get_monthly_statement<S: ApiStore>(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (format, rest) = negotiate(&headers, query.as_deref());
+    let (format, rest) = negotiate(&headers, query.as_deref(), Format::Html)?;
     if let Some(rest) = rest {
         let name = rest.split('=').next().unwrap_or("");
         return Err(super::query::unknown(name, "format"));
@@ -205,4 +220,41 @@ fn export_range(
 
 fn bytes(text: String) -> Bytes {
     Bytes::from(text)
+}
+
+#[cfg(test)]
+mod negotiate_tests {
+    use super::*;
+
+    #[test]
+    fn a_format_the_route_does_not_serve_is_refused_by_name() {
+        let headers = HeaderMap::new();
+        let (format, rest) = negotiate(&headers, Some("format=csv&limit=5"), Format::Csv).unwrap();
+        assert_eq!((format, rest.as_deref()), (Format::Csv, Some("limit=5")));
+        assert_eq!(
+            negotiate(&headers, Some("format=json"), Format::Html)
+                .unwrap()
+                .0,
+            Format::Json
+        );
+        assert_eq!(
+            negotiate(&headers, None, Format::Csv).unwrap().0,
+            Format::Json
+        );
+        // Until the schema check found it, an unknown format (`¹`) answered JSON with a 200.
+        for (query, offered) in [
+            ("format=%C2%B9", Format::Csv),
+            ("format=", Format::Csv),
+            ("format=html", Format::Csv),
+            ("format=csv", Format::Html),
+        ] {
+            let error = negotiate(&headers, Some(query), offered).unwrap_err();
+            assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+            assert!(
+                error.message.starts_with("format: "),
+                "{query}: {}",
+                error.message
+            );
+        }
+    }
 }

@@ -40,6 +40,7 @@ pub struct LineBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
     pub category: String,
+    #[serde(deserialize_with = "super::whole::u64")]
     pub count: u64,
 }
 
@@ -50,7 +51,11 @@ pub struct HoldRequest {
     /// The template the broadcast sends; it goes into the tag, so usage per template still adds up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::whole::option_i64"
+    )]
     pub expires_in_seconds: Option<i64>,
 }
 
@@ -128,7 +133,7 @@ fn fingerprint(request: &HoldRequest) -> String {
     hex::encode(&Sha256::digest(&canonical)[..16])
 }
 
-fn line_request(index: usize, line: &LineBody) -> Result<LineRequest, ApiError> {
+pub fn line_request(index: usize, line: &LineBody) -> Result<LineRequest, ApiError> {
     let field = |name: &str| format!("lines[{index}].{name}");
     let market = match (&line.country, &line.phone_number) {
         (Some(country), None) => RecipientMarket::Known(
@@ -200,6 +205,43 @@ fn insufficient(hold: &Hold, available: Money) -> Response {
     (StatusCode::PAYMENT_REQUIRED, Json(body)).into_response()
 }
 
+/// `balance.low` and `balance.depleted` when placing `hold` took `available` across the threshold
+/// or to zero (the store commits those facts with the hold). The ids are keyed by the hold, so a
+/// replay publishes the same events; `available` is the wallet's as read now.
+async fn publish_placement<S: ApiStore>(app: &AppState<S>, hold: &Hold) -> Result<(), ApiError> {
+    use crate::notices::event::{Event, EventData};
+    let placed = hold.placed;
+    if !placed.low && !placed.depleted {
+        return Ok(());
+    }
+    let wallet = load_wallet(app, &hold.account_id).await?;
+    let available = Some(wallet.available());
+    let mut data = Vec::new();
+    if placed.low {
+        data.push(EventData::BalanceLow {
+            balance: wallet.balance,
+            threshold: wallet.low_balance_threshold,
+            available,
+        });
+    }
+    if placed.depleted {
+        data.push(EventData::BalanceDepleted {
+            balance: wallet.balance,
+            available,
+        });
+    }
+    let key = format!("hold-{}", hold.id);
+    let events: Vec<Event> = data
+        .into_iter()
+        .filter_map(|data| {
+            Event::new(&hold.account_id, &key, hold.created_at, data)
+                .inspect_err(|error| tracing::error!(%error, "a hold's event id is not valid"))
+                .ok()
+        })
+        .collect();
+    super::notices::publish(&app.notices, &events).await
+}
+
 pub async fn create_hold<S: ApiStore>(
     State(app): State<AppState<S>>,
     AccountCaller(account): AccountCaller,
@@ -235,9 +277,12 @@ pub async fn create_hold<S: ApiStore>(
     .map_err(hold_error)?;
     match app.store.place_hold(&hold, now).await? {
         HoldPlaced::Granted(hold) => {
+            publish_placement(&app, &hold).await?;
             Ok((StatusCode::CREATED, Json(HoldView::from(&hold))).into_response())
         }
         HoldPlaced::Existing(existing) if existing.request_sha256 == request_sha256 => {
+            // Published again: a replay after a lost answer (or a queue outage) loses no notice.
+            publish_placement(&app, &existing).await?;
             let mut headers = HeaderMap::new();
             headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
             Ok((
@@ -261,7 +306,7 @@ pub struct HoldListView {
     pub next_cursor: Option<String>,
 }
 
-fn list_request(query: Option<&str>) -> Result<HoldListRequest, ApiError> {
+pub fn list_request(query: Option<&str>) -> Result<HoldListRequest, ApiError> {
     let mut limit = HOLD_LIMIT_DEFAULT;
     let mut status = Some(HoldStatus::Open);
     let mut before = None;

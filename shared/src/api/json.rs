@@ -29,14 +29,7 @@ where
         .layer::<_, std::convert::Infallible>(axum::Extension(BodyLenMax(len_max)))
 }
 
-/// The 413 every route answers for a body over `len_max` bytes.
-pub fn too_large(len_max: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("body: request bodies on this route are at most {len_max} bytes"),
-    )
-}
+pub use crate::web::error::too_large;
 
 /// A JSON body of type `T`.
 pub struct ApiJson<T>(pub T);

@@ -5,23 +5,25 @@
 pub mod adjustments;
 pub mod auth;
 pub mod dashboard;
-pub mod envelope;
-pub mod error;
 pub mod exports;
 pub mod holds;
 pub mod json;
 pub mod notices;
 pub mod operator;
+pub mod payment_webhook;
 pub mod purchases;
-pub mod query;
 pub mod rate_card_import;
 pub mod re_rate;
+pub mod replay;
 pub mod review;
 pub mod tiers;
 pub mod usage;
 pub mod views;
 pub mod wallet;
 pub mod webhooks;
+pub mod whole;
+/// The HTTP edge the API shares with Meta's webhook (`crate::web`), under its old paths.
+pub use crate::web::{envelope, error, query};
 
 use std::collections::BTreeMap;
 use std::ops::Deref;
@@ -46,72 +48,45 @@ use crate::ports::store::{
 use auth::AuthConfig;
 use error::ApiError;
 
-/// Everything the API asks of a store.
-pub trait ApiStore:
-    WalletGet
-    + WalletCreate
-    + WalletSettingsSet
-    + EntriesPost
-    + StatementRead
-    + RouteSet
-    + RateCardSave
-    + RateBookGet
-    // Purchases and the card they save.
-    + PurchaseRecord
-    + PurchaseRead
-    + PurchaseSettle
-    + PaymentMethodGet
-    + PaymentMethodSave
-    // Notices: the feed, webhook endpoints and their deliveries.
-    + NoticeFeed
-    + EndpointStore
-    + DeliveryStore
-    + crate::ports::review::PurchaseReview
-    + crate::ports::store::UsageRead
-    + crate::ports::reporting::ReportingZoneSet
-    + crate::ports::reporting::EntriesGet
-    // Holds: reserve before a send, release what is not used.
-    + HoldStore
-    // Volume tiers: the files by date, and which wallet a WABA bills to.
-    + crate::ports::tiers::TierBooks
-    + crate::ports::tiers::WabaRoutes
-    + Clone
-    + Send
-    + Sync
-    + 'static
-{
+/// Everything the API asks of a store: one list of bounds, and every store that meets them.
+macro_rules! api_store {
+    ($($bound:path),+ $(,)?) => {
+        /// Everything the API asks of a store.
+        pub trait ApiStore: $($bound +)+ Clone + Send + Sync + 'static {}
+
+        impl<T> ApiStore for T where T: $($bound +)+ Clone + Send + Sync + 'static {}
+    };
 }
 
-impl<T> ApiStore for T where
-    T: WalletGet
-        + WalletCreate
-        + WalletSettingsSet
-        + EntriesPost
-        + StatementRead
-        + RouteSet
-        + RateCardSave
-        + RateBookGet
-        + PurchaseRecord
-        + PurchaseRead
-        + PurchaseSettle
-        + PaymentMethodGet
-        + PaymentMethodSave
-        + NoticeFeed
-        + EndpointStore
-        + DeliveryStore
-        + crate::ports::review::PurchaseReview
-        + crate::ports::store::UsageRead
-        + crate::ports::reporting::ReportingZoneSet
-        + crate::ports::reporting::EntriesGet
-        + HoldStore
-        + crate::ports::tiers::TierBooks
-        + crate::ports::tiers::WabaRoutes
-        + Clone
-        + Send
-        + Sync
-        + 'static
-{
-}
+api_store!(
+    WalletGet,
+    WalletCreate,
+    WalletSettingsSet,
+    EntriesPost,
+    StatementRead,
+    RouteSet,
+    RateCardSave,
+    RateBookGet,
+    // Purchases and the card they save.
+    PurchaseRecord,
+    PurchaseRead,
+    PurchaseSettle,
+    PaymentMethodGet,
+    PaymentMethodSave,
+    // Notices: the feed, webhook endpoints and their deliveries.
+    NoticeFeed,
+    EndpointStore,
+    DeliveryStore,
+    crate::ports::review::PurchaseReview,
+    crate::ports::store::UsageRead,
+    crate::ports::reporting::ReportingZoneSet,
+    crate::ports::reporting::EntriesGet,
+    // Holds: reserve before a send, release what is not used.
+    HoldStore,
+    // Volume tiers: the files by date, and which wallet a WABA bills to.
+    crate::ports::tiers::TierBooks,
+    crate::ports::tiers::WabaRoutes,
+);
 
 /// What the handlers share.
 pub struct App<S> {
@@ -149,8 +124,22 @@ impl<S> FromRef<AppState<S>> for AuthConfig {
 }
 
 /// Every route of the API: method, path (OpenAPI syntax, which axum shares) and handler.
-pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState<S>>)> {
-    let mut routes = vec![
+pub fn routes<S: ApiStore>() -> Vec<Route<S>> {
+    let mut routes = wallet_routes::<S>();
+    routes.extend(purchase_routes::<S>());
+    routes.extend(reporting_and_hold_routes::<S>());
+    routes.extend(notice_routes::<S>());
+    routes.extend(platform_endpoint_routes::<S>());
+    routes.extend(tier_routes::<S>());
+    routes
+}
+
+/// One route: method, path and handler.
+pub type Route<S> = (Method, &'static str, MethodRouter<AppState<S>>);
+
+/// The wallet's own routes and the operator's.
+fn wallet_routes<S: ApiStore>() -> Vec<Route<S>> {
+    vec![
         (Method::GET, "/v1/wallet", get(wallet::get_wallet::<S>)),
         (
             Method::GET,
@@ -215,8 +204,13 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
             "/v1/operator/rate-cards/{currency}",
             get(operator::list_rate_cards::<S>),
         ),
-        // Buying credits: purchases, their history, and Stripe's webhook (no bearer token: the
-        // Stripe-Signature is its authentication; the template leaves it out of the authorizer).
+    ]
+}
+
+/// Buying credits: purchases, their history, and Stripe's webhook (no bearer token: the
+/// Stripe-Signature is its authentication; the template leaves it out of the authorizer).
+fn purchase_routes<S: ApiStore>() -> Vec<Route<S>> {
+    vec![
         (
             Method::POST,
             "/v1/wallet/purchases",
@@ -230,13 +224,20 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
         (
             Method::POST,
             "/webhooks/stripe",
-            post(purchases::stripe_webhook::<S>),
+            post(payment_webhook::stripe_webhook::<S>),
         ),
         (
             Method::POST,
             "/v1/operator/accounts/{account_id}/purchases/{purchase_id}/review",
             post(review::review_purchase::<S>),
         ),
+    ]
+}
+
+/// Reporting (usage from the aggregates, the zone that decides its days, statements), holds and
+/// the dashboard.
+fn reporting_and_hold_routes<S: ApiStore>() -> Vec<Route<S>> {
+    vec![
         // Reporting: usage from the aggregates, the zone that decides its days, statements.
         (Method::GET, "/v1/wallet/usage", get(usage::get_usage::<S>)),
         (
@@ -275,14 +276,11 @@ pub fn routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState
         // template leaves them out of the authorizer.
         (Method::GET, "/", get(dashboard::page)),
         (Method::GET, "/dashboard/{asset}", get(dashboard::asset)),
-    ];
-    routes.extend(notice_routes::<S>());
-    routes.extend(tier_routes::<S>());
-    routes
+    ]
 }
 
-/// The feed and the webhook endpoints (an account's own, and the operator's platform-wide ones).
-fn notice_routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState<S>>)> {
+/// The feed and an account's own webhook endpoints.
+fn notice_routes<S: ApiStore>() -> Vec<Route<S>> {
     use webhooks as w;
     vec![
         (
@@ -325,6 +323,13 @@ fn notice_routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppSt
             "/v1/wallet/webhook-endpoints/{endpoint_id}/resend",
             post(w::account_resend::<S>),
         ),
+    ]
+}
+
+/// The operator's platform-wide webhook endpoints.
+fn platform_endpoint_routes<S: ApiStore>() -> Vec<Route<S>> {
+    use webhooks as w;
+    vec![
         (
             Method::POST,
             "/v1/operator/webhook-endpoints",
@@ -359,7 +364,7 @@ fn notice_routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppSt
 }
 
 /// Volume tiers: Meta's tiers files, and the WABA → account route their updates need.
-fn tier_routes<S: ApiStore>() -> Vec<(Method, &'static str, MethodRouter<AppState<S>>)> {
+fn tier_routes<S: ApiStore>() -> Vec<Route<S>> {
     vec![
         (
             Method::POST,

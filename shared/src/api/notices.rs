@@ -62,7 +62,7 @@ fn to_ms(at: OffsetDateTime) -> i64 {
 }
 
 /// `limit` (1..=100) and `cursor`, each checked and named when wrong.
-pub(super) fn page_query(
+pub fn page_query(
     query: Option<&str>,
     max: u32,
     cursor_ok: impl Fn(&str) -> bool,

@@ -3,20 +3,20 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::auth::OperatorCaller;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::replay::post_one;
 use super::views::{AmountView, WalletView};
 use super::wallet::{credits_error, load_wallet, settings_error};
 use super::{ApiStore, AppState};
 use crate::ids::fingerprint;
 use crate::ids::{AccountId, PhoneNumberId};
-use crate::ledger::{EntryId, EntryKind, EntryOutcome, LedgerEntry, Metadata, NewEntry};
+use crate::ledger::{EntryId, EntryKind, LedgerEntry, Metadata, NewEntry};
 use crate::money::Currency;
-use crate::ports::store::Saved;
 use crate::pricing::{CardError, RateCard, RateCardJson};
 use crate::wallet::NewWallet;
 
@@ -116,6 +116,7 @@ pub enum GrantSource {
 #[serde(deny_unknown_fields)]
 pub struct GrantRequest {
     pub order_reference: String,
+    #[serde(deserialize_with = "super::whole::u64")]
     pub credits: u64,
     pub source: GrantSource,
     #[serde(default)]
@@ -188,34 +189,26 @@ pub async fn create_grant<S: ApiStore>(
     let now = app.clock.now();
     let entry = NewEntry::new(entry_id, EntryKind::Grant, amount, note, metadata, now)
         .map_err(|error| ApiError::invalid_field("credits", error))?;
-    let receipt = app.store.post_entries(&account, &[entry], now).await?;
-    let outcome = receipt
-        .outcomes
-        .first()
-        .expect("one outcome per requested entry");
-    let mut headers = HeaderMap::new();
-    if let EntryOutcome::AlreadyPosted(original) = outcome {
-        if original.metadata.get("request_sha256") != Some(request_sha256.as_str()) {
-            return Err(ApiError::conflict(format!(
-                "order reference {} was granted before with a different request",
-                request.order_reference
-            )));
-        }
-        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
+    let (entry, wallet, headers) = post_one(&app, &account, entry, now, &request_sha256, || {
+        format!(
+            "order reference {} was granted before with a different request",
+            request.order_reference
+        )
+    })
+    .await?;
     // Published on a replay too (same ids): a crash after posting loses no notice.
     super::notices::grant_posted(
         &app.notices,
         &account,
         u64::from(credits.get()),
-        outcome.entry(),
-        &receipt.wallet,
+        &entry,
+        &wallet,
     )
     .await?;
     Ok((
         StatusCode::CREATED,
         headers,
-        Json(grant_view(&request, outcome.entry())),
+        Json(grant_view(&request, &entry)),
     ))
 }
 
@@ -311,15 +304,7 @@ pub async fn upload_rate_card<S: ApiStore>(
             "must be in 2000 or later",
         ));
     }
-    let mut headers = HeaderMap::new();
-    if app.store.save_rate_card(&card, app.clock.now()).await? == Saved::AlreadySaved {
-        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    Ok((
-        StatusCode::CREATED,
-        headers,
-        Json(RateCardView::from(&card)),
-    ))
+    super::replay::save_rate_card(&app, &card).await
 }
 
 #[derive(Debug, Serialize)]

@@ -1,5 +1,6 @@
 //! Buying credits: `POST /v1/wallet/purchases` records a purchase and opens a hosted checkout,
-//! `POST /webhooks/stripe` credits it once paid, `GET /v1/wallet/purchases` is the payment history.
+//! `POST /webhooks/stripe` credits it once paid ([`super::payment_webhook`]), `GET
+//! /v1/wallet/purchases` is the payment history.
 //!
 //! # Crash safety of a purchase
 //! 1. The purchase is recorded `pending` with its quote (a conditional put on an id derived from
@@ -23,7 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{FromRequestParts, RawQuery, Request, State};
+use axum::extract::{FromRequestParts, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -35,26 +36,18 @@ use super::json::ApiJson;
 use super::views::{AmountView, QuoteView};
 use super::wallet::{credits_error, load_wallet};
 use super::{ApiStore, AppState};
-use crate::adapters::stripe::events::{
-    CheckoutSessionObject, EventKind, PaymentIntentObject, StripeEvent, parse_event,
-};
-use crate::adapters::stripe::webhook::{WEBHOOK_BODY_LEN_MAX, WebhookVerifier};
-use crate::ids::AccountId;
 use crate::ids::fingerprint;
 use crate::payments::purchase::{
-    PaidCheckout, Purchase, PurchaseCursor, PurchaseKey, PurchaseStatus, SavedPaymentMethod,
-    StoredCheckout,
+    Purchase, PurchaseCursor, PurchaseKey, PurchaseStatus, StoredCheckout,
 };
-use crate::payments::review::{HeldPayment, check_event_time, needs_review};
 use crate::payments::{PurchaseId, ReturnUrl};
+use crate::ports::payment_events::PaymentWebhook;
 use crate::ports::payments::{
     CheckoutCreate, CheckoutCustomer, CheckoutRequest, CheckoutSession, PaymentError,
 };
-use crate::ports::store::{Closed, Fulfilment, PurchaseListRequest, PurchaseRecorded};
+use crate::ports::store::{PurchaseListRequest, PurchaseRecorded};
 
 pub const PURCHASE_LIMIT_DEFAULT: u32 = 20;
-/// The header Stripe signs its webhooks with.
-pub const STRIPE_SIGNATURE_HEADER: &str = "Stripe-Signature";
 
 /// [`CheckoutCreate`] as a trait object, so the API holds any provider (Stripe, the local runner's
 /// fake, a test's) without a second type parameter on every handler.
@@ -79,7 +72,7 @@ impl<T: CheckoutCreate + Send + Sync> CheckoutProvider for T {
 #[derive(Clone)]
 pub struct Payments {
     pub checkout: Arc<dyn CheckoutProvider>,
-    pub webhook: WebhookVerifier,
+    pub webhook: Arc<dyn PaymentWebhook>,
     pub success_url: ReturnUrl,
     pub cancel_url: ReturnUrl,
 }
@@ -121,6 +114,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PurchaseKeyHeader {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PurchaseRequest {
+    #[serde(deserialize_with = "super::whole::u64")]
     pub credits: u64,
 }
 
@@ -303,7 +297,7 @@ pub struct PurchaseHistoryView {
 }
 
 /// `limit` (1..=100) and `cursor`, each checked and named when wrong.
-fn history_request(query: Option<&str>) -> Result<PurchaseListRequest, ApiError> {
+pub fn history_request(query: Option<&str>) -> Result<PurchaseListRequest, ApiError> {
     let mut limit = PURCHASE_LIMIT_DEFAULT;
     let mut cursor = None;
     for (name, value) in super::query::pairs(query)? {
@@ -330,7 +324,8 @@ pub async fn list_purchases<S: ApiStore>(
     RawQuery(query): RawQuery,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let (format, rest) = super::exports::negotiate(&headers, query.as_deref());
+    let (format, rest) =
+        super::exports::negotiate(&headers, query.as_deref(), super::exports::Format::Csv)?;
     if format == super::exports::Format::Csv {
         return super::exports::payments_csv(app, account, rest.as_deref()).await;
     }
@@ -345,232 +340,6 @@ pub async fn list_purchases<S: ApiStore>(
         next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
     })
     .into_response())
-}
-
-/// What a webhook delivery did, for Stripe's dashboard and our logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WebhookOutcome {
-    Credited,
-    AlreadyCredited,
-    MarkedFailed,
-    MarkedExpired,
-    /// The purchase already had that status or a higher one.
-    Unchanged,
-    PaymentMethodSaved,
-    /// A newer purchase's card is saved; this older one's was not.
-    NewerPaymentMethodKept,
-    /// A completed checkout whose delayed payment has not settled yet.
-    AwaitingPayment,
-    /// Paid, but not the quoted total: held for an operator, nothing credited.
-    HeldForReview,
-    /// A purchase this deployment does not know (another deployment on the same Stripe account).
-    UnknownPurchase,
-    /// An event type or object imcredits does not act on.
-    Ignored,
-}
-
-#[derive(Debug, Serialize)]
-pub struct WebhookAck {
-    pub received: bool,
-    pub event_id: String,
-    pub outcome: WebhookOutcome,
-}
-
-fn bad_event(problem: impl std::fmt::Display) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_event", problem.to_string())
-}
-
-/// The purchase and account a session names; `None` when it is not one of ours.
-fn session_purchase(
-    event: &StripeEvent,
-    session: &CheckoutSessionObject,
-) -> Result<Option<(AccountId, PurchaseId)>, ApiError> {
-    let Some(purchase) = session.purchase_id().map_err(bad_event)? else {
-        return Ok(None);
-    };
-    let Some(account) = session.account_id().map_err(bad_event)? else {
-        // Every session imcredits creates carries both; without the account it cannot be found.
-        tracing::error!(event = %event.id, %purchase, "a purchase event carries no account id");
-        return Ok(None);
-    };
-    Ok(Some((account, purchase)))
-}
-
-async fn fulfil<S: ApiStore>(
-    app: &AppState<S>,
-    event: &StripeEvent,
-    session: &CheckoutSessionObject,
-) -> Result<WebhookOutcome, ApiError> {
-    let Some((account, purchase_id)) = session_purchase(event, session)? else {
-        return Ok(WebhookOutcome::Ignored);
-    };
-    let Some(purchase) = app.store.get_purchase(&account, &purchase_id).await? else {
-        tracing::warn!(event = %event.id, %purchase_id, %account, "paid event for an unknown purchase");
-        return Ok(WebhookOutcome::UnknownPurchase);
-    };
-    // Stripe's time becomes the entry's: bounded first, and refused (400) when out of bounds.
-    let created = check_event_time(event.created, app.clock.now()).map_err(bad_event)?;
-    let entry = super::review::purchase_entry(&purchase, &session.id, created)?;
-    let paid = PaidCheckout {
-        session_id: session.id.clone(),
-        customer: session.customer.clone(),
-        payment_intent: session.payment_intent_id().cloned(),
-        payment_method: session.payment_method().cloned(),
-    };
-    let paid_total = session.amount_total().unwrap_or_else(|error| {
-        tracing::warn!(event = %event.id, %error, "unreadable paid amount");
-        None
-    });
-    if needs_review(purchase.quote.total, paid_total) {
-        // Money was taken, but not what was quoted: a person decides what it buys.
-        let held = HeldPayment {
-            paid_total,
-            paid,
-            event_created: created,
-        };
-        return Ok(
-            match super::review::hold(app, event.id.as_str(), &purchase, &held).await? {
-                Closed::Unchanged(PurchaseStatus::Paid) => WebhookOutcome::AlreadyCredited,
-                _ => WebhookOutcome::HeldForReview,
-            },
-        );
-    }
-    let outcome = app
-        .store
-        .fulfil_purchase(&purchase, &entry, &paid, app.clock.now())
-        .await?;
-    super::notices::purchase_paid(app, &purchase, &outcome).await?;
-    Ok(match outcome {
-        Fulfilment::Credited { .. } => {
-            tracing::info!(event = %event.id, %purchase_id, %account, "purchase credited");
-            WebhookOutcome::Credited
-        }
-        Fulfilment::AlreadyCredited(_) => WebhookOutcome::AlreadyCredited,
-    })
-}
-
-async fn close<S: ApiStore>(
-    app: &AppState<S>,
-    event: &StripeEvent,
-    session: &CheckoutSessionObject,
-    status: PurchaseStatus,
-) -> Result<WebhookOutcome, ApiError> {
-    let Some((account, purchase_id)) = session_purchase(event, session)? else {
-        return Ok(WebhookOutcome::Ignored);
-    };
-    let closed = app
-        .store
-        .close_purchase(&account, &purchase_id, status, app.clock.now())
-        .await?;
-    if let Some(Closed::Changed(now) | Closed::Unchanged(now)) = &closed {
-        super::notices::purchase_closed(app, &account, &purchase_id, *now).await?;
-    }
-    Ok(match closed {
-        None => WebhookOutcome::UnknownPurchase,
-        Some(Closed::Unchanged(_)) => WebhookOutcome::Unchanged,
-        Some(Closed::Changed(PurchaseStatus::Expired)) => WebhookOutcome::MarkedExpired,
-        Some(Closed::Changed(_)) => WebhookOutcome::MarkedFailed,
-    })
-}
-
-/// `payment_intent.succeeded` of a checkout's payment: the card that paid, saved for auto-recharge.
-async fn save_card<S: ApiStore>(
-    app: &AppState<S>,
-    intent: &PaymentIntentObject,
-) -> Result<WebhookOutcome, ApiError> {
-    // Auto-recharge's own charges carry an attempt id instead: not a purchase's.
-    let Some(purchase_id) = intent.purchase_id().map_err(bad_event)? else {
-        return Ok(WebhookOutcome::Ignored);
-    };
-    let (Some(account), Some(customer)) =
-        (intent.account_id().map_err(bad_event)?, &intent.customer)
-    else {
-        return Ok(WebhookOutcome::Ignored);
-    };
-    let Some(purchase) = app.store.get_purchase(&account, &purchase_id).await? else {
-        return Ok(WebhookOutcome::UnknownPurchase);
-    };
-    let saved = SavedPaymentMethod {
-        customer: customer.clone(),
-        payment_method: intent.payment_method.clone(),
-        source_purchase: purchase.id.clone(),
-        source_created_at: purchase.created_at,
-    };
-    Ok(
-        if app
-            .store
-            .save_payment_method(&account, &saved, app.clock.now())
-            .await?
-        {
-            WebhookOutcome::PaymentMethodSaved
-        } else {
-            WebhookOutcome::NewerPaymentMethodKept
-        },
-    )
-}
-
-/// `POST /webhooks/stripe`: no bearer token (Stripe cannot send one); the `Stripe-Signature` over
-/// the raw body is the authentication. A bad, stale or missing signature is a 400 and nothing is
-/// read from the body; an event type imcredits does not use is a 200.
-pub async fn stripe_webhook<S: ApiStore>(
-    State(app): State<AppState<S>>,
-    request: Request,
-) -> Result<Json<WebhookAck>, ApiError> {
-    let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, WEBHOOK_BODY_LEN_MAX)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("webhook bodies are at most {WEBHOOK_BODY_LEN_MAX} bytes"),
-            )
-        })?;
-    let header = match parts.headers.get(STRIPE_SIGNATURE_HEADER) {
-        None => None,
-        Some(value) => Some(value.to_str().map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_signature",
-                "malformed Stripe-Signature header",
-            )
-        })?),
-    };
-    app.payments
-        .webhook
-        .verify(header, &body, app.clock.now())
-        .map_err(|error| {
-            tracing::warn!(%error, "Stripe webhook refused");
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_signature", error.to_string())
-        })?;
-    let event = parse_event(&body).map_err(|error| {
-        tracing::error!(%error, "a signed Stripe webhook is not an event we can read");
-        bad_event(error)
-    })?;
-    let outcome = match &event.kind {
-        EventKind::CheckoutSessionCompleted(session)
-        | EventKind::CheckoutSessionAsyncPaymentSucceeded(session)
-            if event.paid_checkout().is_some() =>
-        {
-            fulfil(&app, &event, session).await?
-        }
-        EventKind::CheckoutSessionCompleted(_) => WebhookOutcome::AwaitingPayment,
-        EventKind::CheckoutSessionAsyncPaymentFailed(session) => {
-            close(&app, &event, session, PurchaseStatus::Failed).await?
-        }
-        EventKind::CheckoutSessionExpired(session) => {
-            close(&app, &event, session, PurchaseStatus::Expired).await?
-        }
-        EventKind::PaymentIntentSucceeded(intent) => save_card(&app, intent).await?,
-        _ => WebhookOutcome::Ignored,
-    };
-    tracing::info!(event = %event.id, event_type = %event.event_type, ?outcome, "Stripe webhook");
-    Ok(Json(WebhookAck {
-        received: true,
-        event_id: event.id.to_string(),
-        outcome,
-    }))
 }
 
 #[cfg(test)]

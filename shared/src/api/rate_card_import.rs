@@ -4,18 +4,16 @@
 //! saved like a JSON upload. Any problem is a 4xx naming the line or the parameter; nothing is
 //! saved. A JSON body goes to the JSON upload unchanged.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::OperatorCaller;
 use super::error::ApiError;
 use super::json::ApiJson;
-use super::operator::{RATE_CARD_BODY_LEN_MAX, RateCardView, upload_rate_card};
+use super::operator::{RATE_CARD_BODY_LEN_MAX, upload_rate_card};
 use super::{ApiStore, AppState, query};
-use crate::ports::store::Saved;
 use crate::pricing::csv::MetaRates;
 use crate::pricing::{MarketLists, RateCard, built_in_market_lists};
 
@@ -56,19 +54,12 @@ pub async fn upload_rate_card_any<S: ApiStore>(
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| ApiError::bad_request("the rates file is not UTF-8 text"))?;
     let card = card_from_csv(built_in_market_lists(), text, &effective_from, &market_list)?;
-    let mut headers = HeaderMap::new();
-    if app.store.save_rate_card(&card, app.clock.now()).await? == Saved::AlreadySaved {
-        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    Ok((
-        StatusCode::CREATED,
-        headers,
-        Json(RateCardView::from(&card)),
-    )
+    Ok(super::replay::save_rate_card(&app, &card)
+        .await?
         .into_response())
 }
 
-pub(super) fn import_parameters(query_text: Option<&str>) -> Result<(String, String), ApiError> {
+pub fn import_parameters(query_text: Option<&str>) -> Result<(String, String), ApiError> {
     let mut effective_from = None;
     let mut market_list = None;
     for (name, value) in query::pairs(query_text)? {

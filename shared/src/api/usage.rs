@@ -94,7 +94,7 @@ fn date_param(field: &str, value: &str, end_of_month: bool) -> Result<Date, ApiE
     parse_day(value).ok_or_else(invalid)
 }
 
-fn usage_request(query: Option<&str>, today: Date) -> Result<(UsageRange, GroupBy), ApiError> {
+pub fn usage_request(query: Option<&str>, today: Date) -> Result<(UsageRange, GroupBy), ApiError> {
     let (mut from, mut to) = (None, None);
     let mut granularity = Granularity::Day;
     let mut group_by = GroupBy::Category;

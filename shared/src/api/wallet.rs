@@ -38,7 +38,7 @@ pub async fn get_wallet<S: ApiStore>(
 }
 
 /// `from`, `to` (RFC 3339), `limit` (1..=100) and `cursor`, each checked and named when wrong.
-fn statement_request(query: Option<&str>) -> Result<StatementRequest, ApiError> {
+pub fn statement_request(query: Option<&str>) -> Result<StatementRequest, ApiError> {
     let mut limit = STATEMENT_LIMIT_DEFAULT;
     let (mut cursor, mut from, mut to) = (None, None, None);
     for (name, value) in super::query::pairs(query)? {
@@ -79,7 +79,8 @@ pub async fn get_statement<S: ApiStore>(
     RawQuery(query): RawQuery,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let (format, rest) = super::exports::negotiate(&headers, query.as_deref());
+    let (format, rest) =
+        super::exports::negotiate(&headers, query.as_deref(), super::exports::Format::Csv)?;
     if format == super::exports::Format::Csv {
         return super::exports::statement_csv(app, account, rest.as_deref()).await;
     }
@@ -99,10 +100,11 @@ pub async fn get_statement<S: ApiStore>(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteRequest {
+    #[serde(deserialize_with = "super::whole::u64")]
     pub credits: u64,
 }
 
-pub(super) fn credits_error(error: QuoteError) -> ApiError {
+pub fn credits_error(error: QuoteError) -> ApiError {
     match error {
         QuoteError::CreditsOutOfRange { max, .. } => {
             ApiError::invalid_field("credits", format!("must be between 1 and {max}"))
@@ -131,7 +133,7 @@ pub(super) fn amount_field(field: &str, text: &str, wallet: &Wallet) -> Result<M
     Money::parse(text, wallet.currency).map_err(|error| ApiError::invalid_field(field, error))
 }
 
-pub(super) fn settings_error(error: SettingsError) -> ApiError {
+pub fn settings_error(error: SettingsError) -> ApiError {
     match &error {
         SettingsError::WrongCurrency { field, .. } | SettingsError::Negative(field) => {
             ApiError::invalid_field(field, error)
@@ -146,6 +148,7 @@ pub(super) fn settings_error(error: SettingsError) -> ApiError {
 pub struct AutoRechargeRequest {
     pub enabled: bool,
     pub minimum_balance: String,
+    #[serde(deserialize_with = "super::whole::u32")]
     pub credits: u32,
 }
 

@@ -20,7 +20,7 @@ use crate::notices::delivery::{
 use crate::notices::endpoint::{Endpoint, EndpointId, Owner, PreviousSecret};
 use crate::notices::event::{EventId, EventType};
 use crate::notices::signing::SigningSecret;
-use crate::ports::notices::DELIVERIES_PAGE_LIMIT_MAX;
+use crate::ports::notices::{DELIVERIES_PAGE_LIMIT_MAX, StoredNotice};
 use crate::ports::store::StoreError;
 
 /// Hours a rotation may keep the old secret signing.
@@ -151,7 +151,7 @@ async fn delete<S: ApiStore>(
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
     /// How long the old secret keeps signing next to the new one (default 24, at most 168).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::whole::option_i64")]
     pub overlap_hours: Option<i64>,
 }
 
@@ -280,6 +280,37 @@ pub struct ResendView {
     pub attempt: u32,
 }
 
+/// The attempt a resend makes: the delivery's first if it had none yet, else the one reopening it.
+async fn resent_attempt<S: ApiStore>(
+    app: &AppState<S>,
+    id: &EndpointId,
+    event_id: &EventId,
+    notice: &StoredNotice,
+    key: &str,
+) -> Result<u32, ApiError> {
+    let (delivery, created) = app
+        .store
+        .open_delivery(&Delivery {
+            endpoint_id: id.clone(),
+            event_id: event_id.clone(),
+            key: key.to_owned(),
+            body: notice.event.to_json(),
+            status: DeliveryStatus::Pending,
+            attempts_made: 0,
+            first_attempt_ms: None,
+            lease_until_ms: 0,
+            log: Vec::new(),
+            created_ms: notice.stored_ms,
+        })
+        .await?;
+    if created || (delivery.status == DeliveryStatus::Pending && delivery.attempts_made == 0) {
+        return Ok(1);
+    }
+    app.store.reopen_delivery(id, key).await?.ok_or_else(|| {
+        ApiError::conflict("the event is being delivered now, or was resent too often")
+    })
+}
+
 /// Sends one event to the endpoint again: a new attempt of its delivery (the same `webhook-id`),
 /// or a first one if the endpoint never had it (registered later, or not subscribed then).
 async fn resend<S: ApiStore>(
@@ -311,29 +342,7 @@ async fn resend<S: ApiStore>(
         ));
     }
     let key = delivery_key(notice.stored_ms, &event_id);
-    let (delivery, created) = app
-        .store
-        .open_delivery(&Delivery {
-            endpoint_id: id.clone(),
-            event_id: event_id.clone(),
-            key: key.clone(),
-            body: notice.event.to_json(),
-            status: DeliveryStatus::Pending,
-            attempts_made: 0,
-            first_attempt_ms: None,
-            lease_until_ms: 0,
-            log: Vec::new(),
-            created_ms: notice.stored_ms,
-        })
-        .await?;
-    let attempt =
-        if created || (delivery.status == DeliveryStatus::Pending && delivery.attempts_made == 0) {
-            1
-        } else {
-            app.store.reopen_delivery(&id, &key).await?.ok_or_else(|| {
-                ApiError::conflict("the event is being delivered now, or was resent too often")
-            })?
-        };
+    let attempt = resent_attempt(app, &id, &event_id, &notice, &key).await?;
     let task = QueueMessage::Attempt(AttemptTask {
         owner: owner.to_string(),
         endpoint_id: id,

@@ -51,13 +51,7 @@ pub fn charge_entry(
     let market_code = market
         .market()
         .map_or(UNKNOWN_MARKET.to_owned(), |m| m.as_str().to_owned());
-    let mut flags = Vec::new();
-    if category.is_unknown() && !category.is_group() {
-        flags.push("unknown_category");
-    }
-    if market.market().is_none() {
-        flags.push("unknown_market");
-    }
+    let flags = flags(&category, market.market().is_none());
     let model = match &usage.model {
         PricingModel::Pmp => "pmp",
         PricingModel::Cbp => "cbp",
@@ -79,18 +73,7 @@ pub fn charge_entry(
         )?;
     }
     if let Some(tag) = &event.biz_opaque_callback_data {
-        // The tag names the template that sent the message; charges per template add up by it.
-        // A hold's tag (`<hold id>:<template>`) names the hold too, which the charge settles.
-        let tag = crate::holds::parse_tag(tag.reveal());
-        if let Some(template) = tag.template {
-            metadata.insert(
-                META_TAG,
-                &template.chars().take(TAG_LEN_MAX).collect::<String>(),
-            )?;
-        }
-        if let Some(hold) = &tag.hold {
-            metadata.insert(crate::holds::META_HOLD, hold.as_str())?;
-        }
+        insert_tag(&mut metadata, tag.reveal())?;
     }
     if !flags.is_empty() {
         metadata.insert(META_FLAG, &flags.join(","))?;
@@ -110,6 +93,34 @@ pub fn charge_entry(
         metadata,
         event.timestamp,
     )?)
+}
+
+/// What a charge is flagged for: a category or a market it could not know.
+fn flags(category: &Category, market_unknown: bool) -> Vec<&'static str> {
+    let mut flags = Vec::new();
+    if category.is_unknown() && !category.is_group() {
+        flags.push("unknown_category");
+    }
+    if market_unknown {
+        flags.push("unknown_market");
+    }
+    flags
+}
+
+/// The tag names the template that sent the message; charges per template add up by it. A
+/// hold's tag (`<hold id>:<template>`) names the hold too, which the charge settles.
+fn insert_tag(metadata: &mut Metadata, tag: &str) -> Result<(), ChargeError> {
+    let tag = crate::holds::parse_tag(tag);
+    if let Some(template) = tag.template {
+        metadata.insert(
+            META_TAG,
+            &template.chars().take(TAG_LEN_MAX).collect::<String>(),
+        )?;
+    }
+    if let Some(hold) = &tag.hold {
+        metadata.insert(crate::holds::META_HOLD, hold.as_str())?;
+    }
+    Ok(())
 }
 
 /// The recipient's market: the phone number placed by its calling code; when there is none, or

@@ -324,6 +324,63 @@ fn crossings_are_found_once_each_in_sequence_order() {
 }
 
 #[test]
+fn crossings_are_judged_on_available_and_skip_charges_under_a_hold() {
+    let statuses = events(&body(
+        "1",
+        vec![status(
+            "wamid.Y",
+            "delivered",
+            "919876543210",
+            regular("marketing"),
+        )],
+    ));
+    let (usage, _) = decided(&statuses[0]);
+    let plain = charge_entry(&statuses[0], &usage, false, &flat_book(), Currency::Usd).unwrap();
+    let usd = |text: &str| Money::parse(text, Currency::Usd).unwrap();
+    let wallet = Wallet {
+        account_id: AccountId::parse("acme").unwrap(),
+        currency: Currency::Usd,
+        balance: usd("12"),
+        held: usd("6"),
+        low_balance_threshold: usd("5"),
+        auto_recharge: AutoRecharge::new(true, usd("3"), 10, Currency::Usd).unwrap(),
+        version: 9,
+        entry_count: 9,
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        updated_at: OffsetDateTime::UNIX_EPOCH,
+        reporting_zone: Default::default(),
+    };
+    // Balance 14 → 12 with 6 held: available 8 → 6, above the threshold of 5 on available (a
+    // balance-judged 14 → 12 would not cross either); 12 → 10.5: available 4.5, low.
+    let entries = [
+        posted(8, "-2", "12", &plain),
+        posted(9, "-1.5", "10.5", &plain),
+    ];
+    let (notices, recharge) = crossings(&wallet, &entries);
+    let found: Vec<_> = notices
+        .iter()
+        .map(|n| (n.kind, n.seq, n.available))
+        .collect();
+    assert_eq!(found, [(CrossingKind::LowBalance, 9, usd("4.5"))]);
+    assert_eq!(notices[0].balance, usd("10.5"));
+    assert!(recharge.is_none(), "4.5 is not below 3");
+    // The same charges sent under a hold's tag cross nothing: the hold took them off available.
+    let mut metadata = crate::ledger::Metadata::new();
+    metadata
+        .insert(crate::holds::META_HOLD, "hld_0123456789abcdef")
+        .unwrap();
+    let tagged: Vec<LedgerEntry> = entries
+        .iter()
+        .cloned()
+        .map(|entry| LedgerEntry {
+            metadata: metadata.clone(),
+            ..entry
+        })
+        .collect();
+    assert_eq!(crossings(&wallet, &tagged), (Vec::new(), None));
+}
+
+#[test]
 fn chunks_bound_entries_and_aggregates_and_cover_everything_in_order() {
     let markets = [
         "919876543210",

@@ -29,6 +29,8 @@ pub struct Notice {
     pub kind: CrossingKind,
     pub account_id: AccountId,
     pub balance: Money,
+    /// `balance − held` after the entry: what the crossing was judged on.
+    pub available: Money,
     pub threshold: Money,
     /// The entry that crossed.
     pub seq: u64,
@@ -49,7 +51,11 @@ pub struct RechargeRequest {
     pub at: OffsetDateTime,
 }
 
-/// The crossings `entries` made on `wallet` (its settings as they are now).
+/// The crossings `entries` made on `wallet` (its settings and `held` as they are now), judged on
+/// what is available (`balance − held`), like [`Wallet::can_send`]. A charge sent under a hold's
+/// tag is skipped: its estimate left `available` when the hold was placed (which judged the
+/// crossing then), so settling it moves `balance` and `held` together. Known approximation: a
+/// posting that also settles holds judges its other entries against `held` after the posting.
 pub fn crossings(
     wallet: &Wallet,
     entries: &[LedgerEntry],
@@ -62,7 +68,12 @@ pub fn crossings(
     let mut ordered: Vec<&LedgerEntry> = entries.iter().collect();
     ordered.sort_by_key(|entry| entry.seq);
     for entry in ordered {
-        let after = entry.balance_after;
+        if entry.metadata.get(crate::holds::META_HOLD).is_some() {
+            continue;
+        }
+        let Ok(after) = entry.balance_after.checked_sub(wallet.held) else {
+            continue;
+        };
         let Ok(before) = after.checked_sub(entry.amount) else {
             continue;
         };
@@ -71,7 +82,8 @@ pub fn crossings(
                 id: format!("{}:{kind:?}:{}", wallet.account_id, entry.seq).to_lowercase(),
                 kind,
                 account_id: wallet.account_id.clone(),
-                balance: after,
+                balance: entry.balance_after,
+                available: after,
                 threshold,
                 seq: entry.seq,
                 at: entry.posted_at,

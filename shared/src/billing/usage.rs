@@ -163,3 +163,17 @@ pub fn chunks(
     }
     ranges
 }
+
+/// The chunking policy of a batch of charges, whole: which entries go in which transaction, as
+/// indexes into `entries`, chunk by chunk. Entries that count in the same aggregates go together
+/// (the order of a batch is free to choose), so each chunk touches few of them and carries many
+/// entries; each chunk is one of [`chunks`].
+pub fn charge_chunks(entries: &[NewEntry], entries_max: usize, keys_max: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by_cached_key(|index| keys_of_new(&entries[*index]));
+    let ordered: Vec<NewEntry> = order.iter().map(|index| entries[*index].clone()).collect();
+    chunks(&ordered, entries_max, keys_max)
+        .into_iter()
+        .map(|range| order[range].to_vec())
+        .collect()
+}

@@ -16,13 +16,12 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
-use crate::handlers::batch::{Failures, Record, batch_response, each_message, records_from_sqs};
+pub use super::recharge_trigger::{RechargeTrigger, TriggerAnswer};
+use crate::handlers::batch::{Failures, Record, each_message};
 use crate::ids::AccountId;
 use crate::ledger::{EntryId, EntryKind, Metadata, NewEntry};
 use crate::money::{CreditPricing, Money};
@@ -433,72 +432,6 @@ where
         let body = crate::notices::delivery::event_message(&event);
         self.notifications.send_all(&[body]).await?;
         Ok(())
-    }
-}
-
-/// What starts the auto-recharge function: a batch of billing's requests from the recharge queue,
-/// or the EventBridge schedule (the backstop sweep).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum RechargeTrigger {
-    Requests(SqsEvent),
-    Schedule(EventBridgeEvent),
-}
-
-/// The function's answer: the records to retry, or what the sweep did.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum TriggerAnswer {
-    Requests(SqsBatchResponse),
-    Sweep {
-        due: usize,
-        credited: usize,
-        failed: usize,
-        deferred: usize,
-        /// Expired holds the same schedule found, and released.
-        holds_due: usize,
-        holds_expired: usize,
-    },
-}
-
-/// The `detail-type` of EventBridge's scheduled events.
-const SCHEDULED_EVENT: &str = "Scheduled Event";
-
-impl<S, P, N> AutoRecharger<S, P, N>
-where
-    S: RechargeStore + WalletGet + PaymentMethodGet + crate::ports::holds::HoldStore + Send + Sync,
-    P: OffSessionCharge + Send + Sync,
-    N: QueueSend + Send + Sync,
-{
-    /// One invocation: requests get partial batch failures, the schedule a sweep (of wallets
-    /// below their minimum, and of expired holds).
-    pub async fn handle_trigger(
-        &self,
-        trigger: RechargeTrigger,
-    ) -> Result<TriggerAnswer, RechargeError> {
-        match trigger {
-            RechargeTrigger::Requests(event) => {
-                let outcome = self.handle_requests(&records_from_sqs(event)).await;
-                Ok(TriggerAnswer::Requests(batch_response(&outcome.failed)))
-            }
-            RechargeTrigger::Schedule(event) if event.detail_type == SCHEDULED_EVENT => {
-                let outcome = self.sweep().await?;
-                let holds =
-                    super::holds::sweep_expired_holds(&self.store, self.clock.now()).await?;
-                Ok(TriggerAnswer::Sweep {
-                    due: outcome.due,
-                    credited: outcome.credited,
-                    failed: outcome.failed,
-                    deferred: outcome.deferred,
-                    holds_due: holds.due,
-                    holds_expired: holds.expired,
-                })
-            }
-            RechargeTrigger::Schedule(event) => Err(RechargeError::Request(format!(
-                "unknown event: neither an SQS batch nor the schedule ({})",
-                event.detail_type
-            ))),
-        }
     }
 }
 

@@ -20,6 +20,8 @@ pub struct Record {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Failures {
     pub failed: Vec<String>,
+    /// Why each failed record failed, by record id (the local runner's dead letters state it).
+    pub reasons: std::collections::BTreeMap<String, String>,
 }
 
 /// The SQS event's records; a record without an id or body cannot be reported back, so it is
@@ -73,6 +75,7 @@ where
             Err(error) => {
                 warn!(message_id = %record.id, %error, "message failed; retried");
                 outcome.failed.push(record.id.clone());
+                outcome.reasons.insert(record.id.clone(), error);
             }
         }
     }

@@ -6,7 +6,7 @@
 //! else in it is still posted; entries are idempotent by id, so the redelivery posts only what was
 //! missing. Charges of all records for one wallet are posted together, in bounded transactions.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::billing::charges::charge_entry;
 use crate::billing::message::BillingMessage;
 use crate::billing::thresholds::crossings;
-use crate::billing::usage::{META_FLAG, keys_of_new};
+use crate::billing::usage::META_FLAG;
 use crate::handlers::batch::Record;
 use crate::handlers::cache::TtlCache;
 use crate::ids::{AccountId, PhoneNumberId};
@@ -32,6 +32,8 @@ use crate::pricing::RateBook;
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct BatchOutcome {
     pub failed: Vec<String>,
+    /// Why each failed record failed (its first error), by record id: a dead letter states it.
+    pub reasons: BTreeMap<String, String>,
     pub posted: usize,
     pub replayed: usize,
     pub notices: usize,
@@ -93,7 +95,8 @@ where
     }
 
     pub async fn handle(&self, records: &[Record]) -> BatchOutcome {
-        let mut failed: BTreeSet<usize> = BTreeSet::new();
+        // Each failed record's index and its first error.
+        let mut failed: BTreeMap<usize, String> = BTreeMap::new();
         // Each wallet's messages, with the index of the record each came from.
         let mut work: BTreeMap<AccountId, Vec<(usize, BillingMessage)>> = BTreeMap::new();
         let mut outcome = BatchOutcome::default();
@@ -109,7 +112,7 @@ where
             };
             if let Err(error) = handled {
                 warn!(message_id = %record.id, %error, "tier update not handled; the record will be retried");
-                failed.insert(index);
+                failed.insert(index, format!("tier update not handled: {error}"));
             }
         }
         for (index, record) in records.iter().enumerate() {
@@ -120,17 +123,21 @@ where
             let routed = async {
                 let message = BillingMessage::parse(&record.body).map_err(|error| {
                     warn!(%error, "unreadable billing message");
+                    format!("unreadable billing message: {error}")
                 })?;
                 match self.route(&message.phone_number_id).await {
                     Ok(Some(account)) => Ok((account, message)),
                     Ok(None) => {
                         // Never dropped: the record goes back, and on to the dead-letter queue.
                         warn!(phone_number_id = %message.phone_number_id, "no wallet for this phone number");
-                        Err(())
+                        Err(format!(
+                            "no wallet for phone number {}",
+                            message.phone_number_id
+                        ))
                     }
                     Err(error) => {
                         warn!(%error, "route lookup failed");
-                        Err(())
+                        Err(format!("route lookup failed: {error}"))
                     }
                 }
             }
@@ -138,8 +145,8 @@ where
             .await;
             match routed {
                 Ok((account, message)) => work.entry(account).or_default().push((index, message)),
-                Err(()) => {
-                    failed.insert(index);
+                Err(reason) => {
+                    failed.entry(index).or_insert(reason);
                 }
             }
         }
@@ -153,14 +160,19 @@ where
                 Ok(()) => {}
                 Err(error) => {
                     warn!(%error, "billing the wallet failed; its records will be retried");
-                    failed.extend(messages.iter().map(|(index, _)| *index));
+                    for (index, _) in &messages {
+                        failed
+                            .entry(*index)
+                            .or_insert_with(|| format!("billing wallet {account} failed: {error}"));
+                    }
                 }
             }
         }
-        outcome.failed = failed
-            .into_iter()
-            .map(|index| records[index].id.clone())
-            .collect();
+        for (index, reason) in failed {
+            let id = records[index].id.clone();
+            outcome.failed.push(id.clone());
+            outcome.reasons.insert(id, reason);
+        }
         info!(
             posted = outcome.posted,
             replayed = outcome.replayed,
@@ -180,7 +192,7 @@ where
         &self,
         account: &AccountId,
         messages: &[(usize, BillingMessage)],
-        failed: &mut BTreeSet<usize>,
+        failed: &mut BTreeMap<usize, String>,
         outcome: &mut BatchOutcome,
     ) -> Result<(), StoreError> {
         let wallet = self
@@ -199,7 +211,7 @@ where
         // Each charge counts on its local day in the wallet's reporting time zone.
         let entries = charge_entries(messages, &book, wallet.currency, failed);
         // Utility and authentication at the volume tier Meta announced, where it did.
-        let mut entries: Vec<NewEntry> = self
+        let entries: Vec<NewEntry> = self
             .price_at_tiers(entries, wallet.currency)
             .await?
             .into_iter()
@@ -208,9 +220,6 @@ where
         if entries.is_empty() {
             return Ok(());
         }
-        // Entries that count in the same aggregates go together, so each transaction's chunk
-        // touches few of them and carries many entries (the order of a batch is free to choose).
-        entries.sort_by_cached_key(keys_of_new);
         let receipt = self
             .store
             .post_charges(account, &entries, self.clock.now())
@@ -275,7 +284,7 @@ fn charge_entries(
     messages: &[(usize, BillingMessage)],
     book: &RateBook,
     currency: Currency,
-    failed: &mut BTreeSet<usize>,
+    failed: &mut BTreeMap<usize, String>,
 ) -> Vec<NewEntry> {
     let mut entries = Vec::new();
     for (index, message) in messages {
@@ -287,7 +296,9 @@ fn charge_entries(
                 ChargeDecision::NeedsReview(reason) => {
                     warn!(wamid = event.wamid.as_str(), ?reason, "status needs review");
                     metrics::count(Metric::NeedsReview, 1);
-                    failed.insert(*index);
+                    failed.entry(*index).or_insert_with(|| {
+                        format!("status {} needs review: {reason:?}", event.wamid.as_str())
+                    });
                     continue;
                 }
             };
@@ -300,7 +311,9 @@ fn charge_entries(
                 }
                 Err(error) => {
                     warn!(wamid = event.wamid.as_str(), %error, "cannot price the charge");
-                    failed.insert(*index);
+                    failed.entry(*index).or_insert_with(|| {
+                        format!("cannot price status {}: {error}", event.wamid.as_str())
+                    });
                 }
             }
         }

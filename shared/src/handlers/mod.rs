@@ -6,5 +6,7 @@ pub mod billing;
 pub mod cache;
 pub mod holds;
 pub mod notifications;
+pub mod recharge_trigger;
+pub mod statements;
 pub mod tiers;
 pub mod webhook;

@@ -21,7 +21,7 @@ use crate::notices::delivery::{
 };
 use crate::notices::endpoint::{Endpoint, Owner};
 use crate::notices::event::{Event, EventData};
-use crate::notices::retry::RetryPolicy;
+use crate::notices::retry::{AttemptOutcome, RetryPolicy};
 use crate::notices::signing;
 use crate::ports::clock::Clock;
 use crate::ports::notices::{
@@ -184,6 +184,21 @@ where
                 .await?;
             return Ok(());
         }
+        self.post_and_record(task, &owner, &endpoint, &delivery, now)
+            .await
+    }
+
+    /// Posts the delivery to the endpoint, signed, and records the attempt: delivered, or failed
+    /// with the next attempt queued when one is due.
+    async fn post_and_record(
+        &self,
+        task: &AttemptTask,
+        owner: &Owner,
+        endpoint: &Endpoint,
+        delivery: &Delivery,
+        now: OffsetDateTime,
+    ) -> Result<(), NoticeError> {
+        let now_ms = epoch_ms(now);
         let id = delivery.event_id.as_str();
         let headers = signing::headers(
             &endpoint.signing_secrets(now),
@@ -221,18 +236,38 @@ where
                 )
                 .await?;
             if endpoint.failing_since.is_some() {
-                self.store.endpoint_succeeded(&owner, &endpoint.id).await?;
+                self.store.endpoint_succeeded(owner, &endpoint.id).await?;
             }
             return Ok(());
         }
+        let status = self
+            .after_failure(task, endpoint, delivery, &outcome, now)
+            .await?;
+        self.store
+            .record_attempt(&endpoint.id, &task.delivery_key, &record, status)
+            .await?;
+        Ok(())
+    }
+
+    /// After a failed attempt: the next one queued when one is due (and the endpoint not just
+    /// disabled); the delivery's status to record.
+    async fn after_failure(
+        &self,
+        task: &AttemptTask,
+        endpoint: &Endpoint,
+        delivery: &Delivery,
+        outcome: &AttemptOutcome,
+        now: OffsetDateTime,
+    ) -> Result<DeliveryStatus, NoticeError> {
+        let now_ms = epoch_ms(now);
         let elapsed = Duration::from_millis(
             u64::try_from(now_ms - delivery.first_attempt_ms.unwrap_or(now_ms)).unwrap_or(0),
         );
         let policy = self.policy;
-        let mut next = policy.next_wait(&outcome, task.attempt + 1, elapsed, |index| {
+        let mut next = policy.next_wait(outcome, task.attempt + 1, elapsed, |index| {
             crate::adapters::backoff::backoff(index, policy.base, policy.cap)
         });
-        if self.failed(&endpoint, now).await? {
+        if self.failed(endpoint, now).await? {
             next = None;
         }
         if let Some(wait) = next {
@@ -247,15 +282,11 @@ where
                 .send_delayed(QueueMessage::Attempt(following).to_json(), wait)
                 .await?;
         }
-        let status = if next.is_some() {
+        Ok(if next.is_some() {
             DeliveryStatus::Pending
         } else {
             DeliveryStatus::Failed
-        };
-        self.store
-            .record_attempt(&endpoint.id, &task.delivery_key, &record, status)
-            .await?;
-        Ok(())
+        })
     }
 
     /// Notes a failure on the endpoint; after `disable_after` of failures without a success it is

@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use tracing::{error, info, warn};
 
-use crate::api::error::ApiError;
 use crate::billing::message::pack;
 use crate::meta::{
     AppSecret, BODY_LEN_MAX, EnvelopeError, HandshakeQuery, SIGNATURE_HEADER, VerifyToken,
@@ -20,6 +19,7 @@ use crate::meta::{
 };
 use crate::ports::metrics::{self, Metric};
 use crate::ports::queue::{Intake, QueueSend};
+use crate::web::error::{ApiError, too_large};
 
 pub const WEBHOOK_PATH: &str = "/webhooks/meta";
 
@@ -57,14 +57,14 @@ pub fn router<Q: QueueSend + Send + Sync + 'static>(app: WebhookApp<Q>) -> Route
     Router::new()
         .route(WEBHOOK_PATH, method_router)
         .layer(axum::middleware::map_response(
-            crate::api::envelope::envelope_errors,
+            crate::web::envelope::envelope_errors,
         ))
         .with_state(Arc::new(app))
 }
 
 /// Answers `hub.challenge` as plain text only for `hub.mode=subscribe` and the right token.
 async fn handshake<Q>(State(app): State<Shared<Q>>, RawQuery(query): RawQuery) -> Response {
-    let Ok(pairs) = crate::api::query::pairs(query.as_deref()) else {
+    let Ok(pairs) = crate::web::query::pairs(query.as_deref()) else {
         return StatusCode::FORBIDDEN.into_response();
     };
     let answer = HandshakeQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -93,7 +93,7 @@ async fn receive<Q: QueueSend + Send + Sync>(
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return crate::api::json::too_large(BODY_LEN_MAX).into_response();
+            return too_large(BODY_LEN_MAX).into_response();
         }
         Err(_) => return ApiError::bad_request("body: could not be read").into_response(),
     };
@@ -186,7 +186,7 @@ fn refused(refusal: WebhookRejection) -> Response {
         }
         WebhookRejection::Envelope(EnvelopeError::TooLarge { body_len }) => {
             warn!(body_len, "webhook body too large");
-            crate::api::json::too_large(BODY_LEN_MAX).into_response()
+            too_large(BODY_LEN_MAX).into_response()
         }
         WebhookRejection::Envelope(EnvelopeError::NotWhatsApp { object }) => {
             // Signed by Meta but for another product: nothing to bill, and a refusal would only

@@ -11,6 +11,7 @@
 //! The invariant every commit keeps: a wallet's `held` is the sum of its open holds' `remaining`.
 //! Holds are not ledger entries: no money moves when one is placed or released.
 
+pub mod placement;
 pub mod settle;
 #[cfg(test)]
 mod tests;
@@ -293,6 +294,9 @@ pub struct Hold {
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub closed_at: Option<OffsetDateTime>,
+    /// What placing it crossed on `available` (low, depleted): kept so a replay re-sends those
+    /// notices with the same ids.
+    pub placed: placement::PlacementCrossings,
 }
 
 impl Hold {
@@ -332,6 +336,7 @@ impl Hold {
             created_at: now,
             expires_at: now + ttl,
             closed_at: None,
+            placed: placement::PlacementCrossings::default(),
         })
     }
 

@@ -24,6 +24,20 @@ pub struct HoldChange {
     pub settled: Money,
 }
 
+impl HoldChange {
+    /// No change yet to `hold`: where a posting's or a batch's changes start from.
+    fn none(hold: &Hold) -> Self {
+        Self {
+            id: hold.id.clone(),
+            taken: Money::zero(hold.amount.currency()),
+            remaining_after: hold.remaining,
+            settled_messages: 0,
+            failed_messages: 0,
+            settled: Money::zero(hold.amount.currency()),
+        }
+    }
+}
+
 /// The holds entries about to be posted name (each once, in order).
 pub fn hold_ids_of(entries: &[&NewEntry]) -> Vec<HoldId> {
     let ids: BTreeSet<HoldId> = entries
@@ -59,14 +73,7 @@ pub fn settle_charges(holds: &[Hold], posted: &[LedgerEntry]) -> Vec<HoldChange>
         };
         let change = changes
             .entry(hold.id.clone())
-            .or_insert_with(|| HoldChange {
-                id: hold.id.clone(),
-                taken: Money::zero(hold.amount.currency()),
-                remaining_after: hold.remaining,
-                settled_messages: 0,
-                failed_messages: 0,
-                settled: Money::zero(hold.amount.currency()),
-            });
+            .or_insert_with(|| HoldChange::none(hold));
         let cost = entry.amount.negated();
         let taken = min_money(cost, change.remaining_after);
         change.remaining_after = sub(change.remaining_after, taken);
@@ -123,14 +130,7 @@ pub fn release_failed(holds: &[Hold], failed: &[&FailedSend]) -> Vec<HoldChange>
         };
         let change = changes
             .entry(hold.id.clone())
-            .or_insert_with(|| HoldChange {
-                id: hold.id.clone(),
-                taken: Money::zero(hold.amount.currency()),
-                remaining_after: hold.remaining,
-                settled_messages: 0,
-                failed_messages: 0,
-                settled: Money::zero(hold.amount.currency()),
-            });
+            .or_insert_with(|| HoldChange::none(hold));
         let with_remaining = Hold {
             remaining: change.remaining_after,
             ..hold.clone()

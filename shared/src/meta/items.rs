@@ -14,12 +14,10 @@ use super::raw::{RawConversation, RawError, RawMessage, RawPricing, RawStatus};
 use super::report::{BodyCounts, Problem, SkipReason};
 use crate::ids::IdError;
 
-pub(super) fn required<'a>(
-    value: &'a Loose<String>,
-    field: &'static str,
-) -> Result<&'a str, SkipReason> {
+/// A field that must be there, of its type.
+fn got<'a, T>(value: &'a Loose<T>, field: &'static str) -> Result<&'a T, SkipReason> {
     match value {
-        Loose::Got(text) => Ok(text),
+        Loose::Got(value) => Ok(value),
         Loose::Absent => Err(SkipReason {
             field,
             problem: Problem::Missing,
@@ -29,6 +27,13 @@ pub(super) fn required<'a>(
             problem: Problem::WrongType,
         }),
     }
+}
+
+pub(super) fn required<'a>(
+    value: &'a Loose<String>,
+    field: &'static str,
+) -> Result<&'a str, SkipReason> {
+    got(value, field).map(String::as_str)
 }
 
 pub(super) fn optional<'a>(
@@ -78,19 +83,8 @@ pub(super) fn required_time(
     value: &Loose<UnixSeconds>,
     field: &'static str,
 ) -> Result<OffsetDateTime, SkipReason> {
-    match value {
-        Loose::Got(UnixSeconds(seconds)) => {
-            OffsetDateTime::from_unix_timestamp(*seconds).map_err(|_| invalid(field))
-        }
-        Loose::Absent => Err(SkipReason {
-            field,
-            problem: Problem::Missing,
-        }),
-        Loose::Wrong => Err(SkipReason {
-            field,
-            problem: Problem::WrongType,
-        }),
-    }
+    let UnixSeconds(seconds) = got(value, field)?;
+    OffsetDateTime::from_unix_timestamp(*seconds).map_err(|_| invalid(field))
 }
 
 pub(super) fn normalise_status(
@@ -116,45 +110,13 @@ pub(super) fn normalise_status(
         &status.recipient_participant_user_id,
         "status.recipient_participant_user_id",
     )?;
-    let pricing = match status.pricing {
-        Loose::Got(pricing) => Some(normalise_pricing(pricing)?),
-        Loose::Absent => None,
-        Loose::Wrong => {
-            return Err(SkipReason {
-                field: "status.pricing",
-                problem: Problem::WrongType,
-            });
-        }
-    };
-    let conversation = match status.conversation {
-        Loose::Got(conversation) => Some(normalise_conversation(conversation, counts)?),
-        Loose::Absent => None,
-        Loose::Wrong => {
-            return Err(SkipReason {
-                field: "status.conversation",
-                problem: Problem::WrongType,
-            });
-        }
-    };
+    let pricing = optional_object(status.pricing, "status.pricing", normalise_pricing)?;
+    let conversation = optional_object(status.conversation, "status.conversation", |raw| {
+        normalise_conversation(raw, counts)
+    })?;
     let biz_opaque_callback_data =
         kept_or_dropped(&status.biz_opaque_callback_data, OpaqueData::parse, counts);
-    let errors = match status.errors {
-        Loose::Got(Items(errors)) => errors
-            .into_iter()
-            .filter_map(|error| match error {
-                Loose::Got(error) => Some(normalise_error(error, &mut counts.fields_dropped)),
-                Loose::Absent | Loose::Wrong => {
-                    counts.fields_dropped += 1;
-                    None
-                }
-            })
-            .collect(),
-        Loose::Absent => Vec::new(),
-        Loose::Wrong => {
-            counts.fields_dropped += 1;
-            Vec::new()
-        }
-    };
+    let errors = status_errors(status.errors, counts);
     Ok(StatusEvent {
         wamid,
         status: state,
@@ -172,6 +134,43 @@ pub(super) fn normalise_status(
         biz_opaque_callback_data,
         errors,
     })
+}
+
+/// An optional object of a status: absent is `None`, the wrong type skips the status.
+fn optional_object<R, T>(
+    value: Loose<R>,
+    field: &'static str,
+    normalise: impl FnOnce(R) -> Result<T, SkipReason>,
+) -> Result<Option<T>, SkipReason> {
+    match value {
+        Loose::Got(raw) => normalise(raw).map(Some),
+        Loose::Absent => Ok(None),
+        Loose::Wrong => Err(SkipReason {
+            field,
+            problem: Problem::WrongType,
+        }),
+    }
+}
+
+/// A status's errors: each unreadable one (or an unreadable list) is dropped and counted.
+fn status_errors(errors: Loose<Items<RawError>>, counts: &mut BodyCounts) -> Vec<StatusError> {
+    match errors {
+        Loose::Got(Items(errors)) => errors
+            .into_iter()
+            .filter_map(|error| match error {
+                Loose::Got(error) => Some(normalise_error(error, &mut counts.fields_dropped)),
+                Loose::Absent | Loose::Wrong => {
+                    counts.fields_dropped += 1;
+                    None
+                }
+            })
+            .collect(),
+        Loose::Absent => Vec::new(),
+        Loose::Wrong => {
+            counts.fields_dropped += 1;
+            Vec::new()
+        }
+    }
 }
 
 pub(super) fn normalise_pricing(pricing: RawPricing) -> Result<Pricing, SkipReason> {

@@ -133,6 +133,7 @@ mod tests {
             EventData::BalanceLow {
                 balance: Money::parse("4", Currency::Usd).unwrap(),
                 threshold: Money::parse("5", Currency::Usd).unwrap(),
+                available: None,
             },
         )
         .unwrap();

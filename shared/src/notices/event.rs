@@ -152,12 +152,27 @@ pub enum PurchaseChannel {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum EventData {
+    /// Crossings are judged on `available` (balance less held): `available` says what it was
+    /// after (absent in events stored before holds).
     #[serde(rename = "balance.low")]
-    BalanceLow { balance: Money, threshold: Money },
+    BalanceLow {
+        balance: Money,
+        threshold: Money,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        available: Option<Money>,
+    },
     #[serde(rename = "balance.depleted")]
-    BalanceDepleted { balance: Money },
+    BalanceDepleted {
+        balance: Money,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        available: Option<Money>,
+    },
     #[serde(rename = "balance.recovered")]
-    BalanceRecovered { balance: Money },
+    BalanceRecovered {
+        balance: Money,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        available: Option<Money>,
+    },
     #[serde(rename = "purchase.paid")]
     PurchasePaid {
         purchase_id: String,
@@ -297,12 +312,15 @@ impl From<&Notice> for Event {
             CrossingKind::LowBalance => EventData::BalanceLow {
                 balance: notice.balance,
                 threshold: notice.threshold,
+                available: Some(notice.available),
             },
             CrossingKind::Depleted => EventData::BalanceDepleted {
                 balance: notice.balance,
+                available: Some(notice.available),
             },
             CrossingKind::Recovered => EventData::BalanceRecovered {
                 balance: notice.balance,
+                available: Some(notice.available),
             },
         };
         Event::new(&notice.account_id, &notice.seq.to_string(), notice.at, data)

@@ -45,8 +45,8 @@ pub trait QueueSend {
     }
 
     /// Takes one webhook body's messages and dead letters at once, remembering `key`. The default
-    /// sends the messages and keeps no dead letters: on SQS the webhook's error log line (a metric
-    /// and an alarm in the template) is how a skipped billable item stays visible.
+    /// sends the messages and keeps no dead letters (a plain queue); the webhook's queues keep them:
+    /// the runner's dead letters, and in AWS the skipped-items queue (`adapters::sqs_webhook`).
     fn take(&self, intake: Intake<'_>) -> impl Future<Output = Result<(), QueueError>> + Send
     where
         Self: Sync,

@@ -6,7 +6,9 @@ use std::future::Future;
 use time::OffsetDateTime;
 
 use crate::ids::{AccountId, PhoneNumberId};
-use crate::ledger::{EntryOutcome, LedgerEntry, LedgerError, NewEntry, StatementCursor};
+use crate::ledger::{
+    ENTRIES_PER_POST_MAX, EntryOutcome, LedgerEntry, LedgerError, NewEntry, StatementCursor,
+};
 use crate::money::{Currency, Money};
 use crate::payments::PurchaseId;
 use crate::payments::purchase::{
@@ -236,16 +238,55 @@ pub trait RateBookGet {
     ) -> impl Future<Output = Result<RateBook, StoreError>> + Send;
 }
 
-pub trait ChargesPost {
-    /// Posts usage charges like [`EntriesPost::post_entries`] (any number: they are chunked into
-    /// transactions of bounded size), and in each transaction adds the usage of the entries it
-    /// newly posts to the wallet's daily aggregates. A replay changes neither balance nor usage.
+pub trait ChargesPost: Sync {
+    /// Aggregates and holds one transaction of [`Self::post_charge_chunk`] may touch.
+    const CHUNK_KEYS_MAX: usize;
+
+    /// Posts one chunk of usage charges (at most [`ENTRIES_PER_POST_MAX`] entries touching at
+    /// most [`Self::CHUNK_KEYS_MAX`] aggregates and holds) in one transaction, like
+    /// [`EntriesPost::post_entries`], adding the usage of the entries it newly posts to the
+    /// wallet's daily aggregates. A replay changes neither balance nor usage.
+    fn post_charge_chunk(
+        &self,
+        account: &AccountId,
+        chunk: &[NewEntry],
+        posted_at: OffsetDateTime,
+    ) -> impl Future<Output = Result<PostReceipt, StoreError>> + Send;
+
+    /// Posts any number of usage charges, in the chunks of [`crate::billing::usage::charge_chunks`]
+    /// (the one chunking policy); the outcomes in request order, the wallet as the last chunk
+    /// left it.
     fn post_charges(
         &self,
         account: &AccountId,
         batch: &[NewEntry],
         posted_at: OffsetDateTime,
-    ) -> impl Future<Output = Result<PostReceipt, StoreError>> + Send;
+    ) -> impl Future<Output = Result<PostReceipt, StoreError>> + Send {
+        async move {
+            let chunks = crate::billing::usage::charge_chunks(
+                batch,
+                ENTRIES_PER_POST_MAX,
+                Self::CHUNK_KEYS_MAX,
+            );
+            let mut outcomes: Vec<Option<EntryOutcome>> = batch.iter().map(|_| None).collect();
+            let mut wallet = None;
+            for chunk in chunks {
+                let entries: Vec<NewEntry> = chunk.iter().map(|i| batch[*i].clone()).collect();
+                let receipt = self.post_charge_chunk(account, &entries, posted_at).await?;
+                assert_eq!(receipt.outcomes.len(), chunk.len(), "one outcome per entry");
+                for (index, outcome) in chunk.into_iter().zip(receipt.outcomes) {
+                    outcomes[index] = Some(outcome);
+                }
+                wallet = Some(receipt.wallet);
+            }
+            let wallet = wallet.ok_or(StoreError::Rejected(LedgerError::EmptyBatch))?;
+            let outcomes = outcomes
+                .into_iter()
+                .map(|outcome| outcome.expect("every entry is in one chunk"))
+                .collect();
+            Ok(PostReceipt { outcomes, wallet })
+        }
+    }
 }
 
 pub use crate::billing::usage::UsageRow;

@@ -217,22 +217,10 @@ impl MetaRates {
                     covered.insert(&row.market, row.line);
                     countries
                 }
-                None => match Market::parse(row.market.as_str()) {
-                    Ok(country) => {
-                        single = [country];
-                        &single[..]
-                    }
-                    Err(_) => {
-                        return Err(at(
-                            row.line,
-                            format!(
-                                "market {} is not in market list {}",
-                                row.market,
-                                list.version()
-                            ),
-                        ));
-                    }
-                },
+                None => {
+                    single = [single_country(row, list)?];
+                    &single[..]
+                }
             };
             for country in countries {
                 claim(&mut by_country, *country, row)?;
@@ -244,20 +232,7 @@ impl MetaRates {
                 format!("market {missing} of list {} has no row", list.version()),
             ));
         }
-        let fallback = fallback.ok_or_else(|| {
-            at(
-                0,
-                format!("the file has no {} row (the fallback)", list.other()),
-            )
-        })?;
-        for required in FALLBACK_CATEGORIES_REQUIRED {
-            if !fallback.rates.contains_key(&required) {
-                return Err(at(
-                    fallback.line,
-                    format!("the fallback row has no {required} rate"),
-                ));
-            }
-        }
+        let fallback = checked_fallback(fallback, list)?;
         // Categories imcredits does not know are priced at the fallback's highest rate: an
         // imcredits choice (Meta's file has no such column), never below any known price.
         let unknown_category = fallback
@@ -287,6 +262,42 @@ impl MetaRates {
             market_list: Some(list.version().to_owned()),
         })
     }
+}
+
+/// A row of one country (its market is no region of `list`).
+fn single_country(row: &RatesRow, list: &MarketList) -> Result<Market, CsvError> {
+    Market::parse(row.market.as_str()).map_err(|_| {
+        at(
+            row.line,
+            format!(
+                "market {} is not in market list {}",
+                row.market,
+                list.version()
+            ),
+        )
+    })
+}
+
+/// The `other` market's row, which must be there with every required category.
+fn checked_fallback<'a>(
+    fallback: Option<&'a RatesRow>,
+    list: &MarketList,
+) -> Result<&'a RatesRow, CsvError> {
+    let fallback = fallback.ok_or_else(|| {
+        at(
+            0,
+            format!("the file has no {} row (the fallback)", list.other()),
+        )
+    })?;
+    for required in FALLBACK_CATEGORIES_REQUIRED {
+        if !fallback.rates.contains_key(&required) {
+            return Err(at(
+                fallback.line,
+                format!("the fallback row has no {required} rate"),
+            ));
+        }
+    }
+    Ok(fallback)
 }
 
 /// A country priced by one row only: a region row and a row of one of its countries both

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 
 use super::category::Category;
-use super::csv::{CsvError, records};
+use super::csv::{CsvError, Record, records};
 use super::market_list::MarketName;
 use crate::money::{Currency, Money, parse_exact_decimal};
 
@@ -82,27 +82,77 @@ fn at(line: usize, problem: impl Into<String>) -> CsvError {
     }
 }
 
+/// The currency the preamble (`Cost per message in USD`) names.
+fn preamble_currency(preamble: &Record) -> Result<Currency, CsvError> {
+    let first = preamble.cells.first().map(|c| c.trim()).unwrap_or("");
+    first
+        .rsplit(' ')
+        .next()
+        .filter(|_| {
+            first
+                .to_ascii_lowercase()
+                .starts_with("cost per message in ")
+        })
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| {
+            at(
+                preamble.line,
+                "the first line must be `Cost per message in USD`",
+            )
+        })
+}
+
+/// One row: its market, category, tier and rate, each checked.
+fn tier_row(
+    record: &Record,
+    currency: Currency,
+) -> Result<(MarketName, Category, TierBand, Money), CsvError> {
+    let line = record.line;
+    let cell = |index: usize| record.cells.get(index).map(|c| c.trim()).unwrap_or("");
+    if record.cells.len() != 5 {
+        return Err(at(line, "the row does not have the header's five columns"));
+    }
+    let market = MarketName::parse(cell(0))
+        .ok_or_else(|| at(line, format!("{:?} is not a market name", cell(0))))?;
+    if cell(1) != currency.code() {
+        return Err(at(
+            line,
+            format!(
+                "currency {:?} disagrees with the file's {currency}",
+                cell(1)
+            ),
+        ));
+    }
+    let category = match cell(2).to_ascii_lowercase().as_str() {
+        "utility" => Category::Utility,
+        "authentication" => Category::Authentication,
+        other => {
+            return Err(at(
+                line,
+                format!("{other:?}: tiers are for utility and authentication"),
+            ));
+        }
+    };
+    let band = TierBand::parse(cell(3)).ok_or_else(|| {
+        at(
+            line,
+            format!("{:?} is not a tier such as 0:25000000", cell(3)),
+        )
+    })?;
+    let rate = parse_exact_decimal(cell(4))
+        .ok()
+        .and_then(|amount| Money::new(amount, currency).ok())
+        .filter(|rate| !rate.is_negative())
+        .ok_or_else(|| at(line, format!("{:?} is not a rate", cell(4))))?;
+    Ok((market, category, band, rate))
+}
+
 impl VolumeTiers {
     /// Parses a tiers file (layout in the module documentation); every error names its line.
     pub fn parse(text: &str) -> Result<VolumeTiers, CsvError> {
         let mut records = records(text, TIERS_CSV_BYTES_MAX)?.into_iter();
         let preamble = records.next().ok_or_else(|| at(0, "the file is empty"))?;
-        let first = preamble.cells.first().map(|c| c.trim()).unwrap_or("");
-        let currency: Currency = first
-            .rsplit(' ')
-            .next()
-            .filter(|_| {
-                first
-                    .to_ascii_lowercase()
-                    .starts_with("cost per message in ")
-            })
-            .and_then(|code| code.parse().ok())
-            .ok_or_else(|| {
-                at(
-                    preamble.line,
-                    "the first line must be `Cost per message in USD`",
-                )
-            })?;
+        let currency = preamble_currency(&preamble)?;
         let header = records
             .next()
             .ok_or_else(|| at(0, "the header is missing"))?;
@@ -122,42 +172,7 @@ impl VolumeTiers {
         let mut lines = BTreeMap::new();
         for record in records {
             let line = record.line;
-            let cell = |index: usize| record.cells.get(index).map(|c| c.trim()).unwrap_or("");
-            if record.cells.len() != 5 {
-                return Err(at(line, "the row does not have the header's five columns"));
-            }
-            let market = MarketName::parse(cell(0))
-                .ok_or_else(|| at(line, format!("{:?} is not a market name", cell(0))))?;
-            if cell(1) != currency.code() {
-                return Err(at(
-                    line,
-                    format!(
-                        "currency {:?} disagrees with the file's {currency}",
-                        cell(1)
-                    ),
-                ));
-            }
-            let category = match cell(2).to_ascii_lowercase().as_str() {
-                "utility" => Category::Utility,
-                "authentication" => Category::Authentication,
-                other => {
-                    return Err(at(
-                        line,
-                        format!("{other:?}: tiers are for utility and authentication"),
-                    ));
-                }
-            };
-            let band = TierBand::parse(cell(3)).ok_or_else(|| {
-                at(
-                    line,
-                    format!("{:?} is not a tier such as 0:25000000", cell(3)),
-                )
-            })?;
-            let rate = parse_exact_decimal(cell(4))
-                .ok()
-                .and_then(|amount| Money::new(amount, currency).ok())
-                .filter(|rate| !rate.is_negative())
-                .ok_or_else(|| at(line, format!("{:?} is not a rate", cell(4))))?;
+            let (market, category, band, rate) = tier_row(&record, currency)?;
             lines.entry(market.clone()).or_insert(line);
             let bands = rates.entry((market, category)).or_default();
             if bands.len() == BANDS_PER_MARKET_MAX {

@@ -10,6 +10,7 @@
 //! no posted figure ever moves. The zone database is bundled (jiff's copy of the IANA tzdb), so a
 //! day's boundaries are the same on Lambda and on a laptop.
 
+pub mod closing;
 pub mod monthly;
 pub mod usage;
 

@@ -124,7 +124,7 @@ impl<'a> Reader<'a> {
 
 pub fn new_wallet_item(wallet: &NewWallet, now: OffsetDateTime) -> Item {
     let zero = Money::zero(wallet.currency);
-    HashMap::from([
+    let mut item: Item = HashMap::from([
         (keys::PK.into(), s(keys::account_pk(&wallet.account_id))),
         (keys::SK.into(), s(keys::WALLET_SK)),
         ("type".into(), s("wallet")),
@@ -154,7 +154,15 @@ pub fn new_wallet_item(wallet: &NewWallet, now: OffsetDateTime) -> Item {
         ("entry_count".into(), n(0)),
         ("created_at".into(), timestamp(now)),
         ("updated_at".into(), timestamp(now)),
-    ])
+    ]);
+    // The monthly statement schedule starts with the month the wallet is created in (UTC until
+    // a zone is set).
+    item.extend(super::statements::schedule_values(
+        &wallet.account_id,
+        &crate::wallet::zone::ReportingZone::utc(),
+        now,
+    ));
+    item
 }
 
 pub fn wallet_from_item(item: &Item) -> Result<Wallet, StoreError> {

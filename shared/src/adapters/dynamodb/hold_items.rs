@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use super::codec::{Item, Reader, decimal_to_n, epoch_ms, n, s, timestamp};
 use super::keys;
 use super::recharge::due_shard;
+use crate::holds::placement::PlacementCrossings;
 use crate::holds::{Hold, HoldId, HoldLine, HoldStatus};
 use crate::ids::AccountId;
 use crate::money::{Currency, Money};
@@ -133,6 +134,14 @@ pub fn hold_item(hold: &Hold) -> Item {
         ("created_at".to_owned(), timestamp(hold.created_at)),
         ("expires_at".to_owned(), timestamp(hold.expires_at)),
         ("expires_ms".to_owned(), epoch_ms(hold.expires_at)),
+        (
+            "placed_low".to_owned(),
+            AttributeValue::Bool(hold.placed.low),
+        ),
+        (
+            "placed_depleted".to_owned(),
+            AttributeValue::Bool(hold.placed.depleted),
+        ),
     ]);
     if let Some(template) = &hold.template {
         item.insert("template".to_owned(), s(template.as_str()));
@@ -200,6 +209,11 @@ pub fn hold_from_item(item: &Item) -> Result<Hold, StoreError> {
         created_at: read.timestamp("created_at")?,
         expires_at: read.timestamp("expires_at")?,
         closed_at,
+        // Holds placed before placements recorded their crossings crossed nothing recorded.
+        placed: PlacementCrossings {
+            low: item.get("placed_low").and_then(|v| v.as_bool().ok()) == Some(&true),
+            depleted: item.get("placed_depleted").and_then(|v| v.as_bool().ok()) == Some(&true),
+        },
     })
 }
 

@@ -2,10 +2,9 @@
 //! in one transaction, and bumps the wallet's `version`, so `held` is the sum of the open holds'
 //! `remaining` at every commit and a posting that read a hold is refused if it changed since.
 //!
-//! - **Placing** is one transaction: the wallet's `SET held = held + :amount, available =
-//!   available − :amount` on the *condition* `available >= :amount` (the refusal is the
-//!   condition, never a read), the hold `Put` if absent (the `Idempotency-Key`'s hold id) and its
-//!   log item.
+//! - **Placing** is one transaction (`hold_place`): the wallet's `held`/`available`, `can_send` and
+//!   due-index keys on the *condition* that `available` covers it (the refusal is the condition,
+//!   never a read), the hold `Put` if absent (the `Idempotency-Key`'s hold id) and its log item.
 //! - **Settling** rides in the posting transaction ([`DynamoStore::post_entries_with`]): one
 //!   `Update` per hold the new charges name.
 //! - **Releasing** (delete, expiry, failed messages) is a version-conditional transaction of the
@@ -20,7 +19,7 @@ use time::OffsetDateTime;
 use super::codec::{self, Item, Reader, decimal_to_n, n, s, timestamp};
 use super::hold_items::*;
 use super::recharge::DUE_SHARDS;
-use super::{DynamoStore, POST_ATTEMPTS_MAX, backoff, built, keys, unavailable};
+use super::{DynamoStore, built, keys, unavailable};
 use crate::holds::{FailedSend, Hold, HoldChange, HoldId, HoldStatus, hold_ids_of};
 use crate::ids::AccountId;
 use crate::ledger::NewEntry;
@@ -155,31 +154,12 @@ impl DynamoStore {
             .build()
     }
 
-    /// The placement's wallet update: the refusal is its condition, never a read.
-    fn hold_grant_update(&self, hold: &Hold, now: OffsetDateTime) -> TransactWriteItem {
-        let update = Update::builder()
-            .table_name(self.table())
-            .set_key(Some(Self::key(
-                keys::account_pk(&hold.account_id),
-                keys::WALLET_SK,
-            )))
-            .update_expression(
-                "SET held = held + :amount, available = available - :amount, \
-                 version = version + :one, updated_at = :now",
-            )
-            .condition_expression("currency = :currency AND available >= :amount")
-            .expression_attribute_values(":amount", decimal_to_n(hold.amount.amount()))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", timestamp(now))
-            .expression_attribute_values(":currency", s(hold.amount.currency().code()));
-        TransactWriteItem::builder()
-            .update(built(update.build()))
-            .build()
-    }
-
     /// A wallet stored before holds existed has no `held`/`available`: give it both (nothing
     /// held), only if no posting has done so meanwhile. Answers the wallet's item as read.
-    async fn wallet_item_for_holds(&self, account: &AccountId) -> Result<Option<Item>, StoreError> {
+    pub(super) async fn wallet_item_for_holds(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<Item>, StoreError> {
         let output = self
             .client()
             .get_item()
@@ -227,53 +207,7 @@ impl DynamoStore {
 
 impl HoldStore for DynamoStore {
     async fn place_hold(&self, hold: &Hold, now: OffsetDateTime) -> Result<HoldPlaced, StoreError> {
-        assert!(hold.is_open() && hold.remaining == hold.amount);
-        let account = &hold.account_id;
-        for attempt in 0..POST_ATTEMPTS_MAX {
-            let result = self
-                .client()
-                .transact_write_items()
-                .transact_items(self.hold_grant_update(hold, now))
-                .transact_items(self.put_new(hold_item(hold)))
-                .transact_items(self.put_new(hold_log_item(hold)))
-                .send()
-                .await;
-            let Err(error) = result else {
-                return Ok(HoldPlaced::Granted(hold.clone()));
-            };
-            let Some(codes) = error.as_service_error().and_then(reason_codes) else {
-                return Err(unavailable(error));
-            };
-            let failed = |index: usize| codes.get(index).map(String::as_str);
-            if failed(1) == Some("ConditionalCheckFailed") {
-                let existing = self.get_hold(account, &hold.id).await?.ok_or_else(|| {
-                    StoreError::Corrupt(format!("hold {} refused as existing, not found", hold.id))
-                })?;
-                return Ok(HoldPlaced::Existing(existing));
-            }
-            if failed(0) == Some("ConditionalCheckFailed") {
-                let item = self
-                    .wallet_item_for_holds(account)
-                    .await?
-                    .ok_or_else(|| StoreError::WalletNotFound(account.clone()))?;
-                if !item.contains_key("available") {
-                    continue; // given `held` and `available` just now: ask again
-                }
-                let wallet = codec::wallet_from_item(&item)?;
-                return Ok(HoldPlaced::Refused {
-                    available: wallet.available(),
-                });
-            }
-            if codes.iter().any(|code| code == "TransactionConflict") {
-                backoff(attempt).await;
-                continue;
-            }
-            return Err(StoreError::Unavailable(format!("hold refused: {codes:?}")));
-        }
-        Err(StoreError::Contended {
-            account: account.clone(),
-            attempts: POST_ATTEMPTS_MAX,
-        })
+        self.place_hold_now(hold, now).await
     }
 
     async fn get_hold(
@@ -303,37 +237,14 @@ impl HoldStore for DynamoStore {
             .before
             .as_ref()
             .map(|(created_ms, id)| hold_log_sk(*created_ms, id));
-        // BETWEEN is inclusive: the cursor's own log item is skipped; '$' follows '#'.
-        let high = cursor_sk.clone().unwrap_or_else(|| "HOLD_LOG$".to_owned());
-        let output = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
-            .expression_attribute_values(":pk", s(keys::account_pk(account)))
-            .expression_attribute_values(":low", s(HOLD_LOG_SK_PREFIX))
-            .expression_attribute_values(":high", s(high))
-            .scan_index_forward(false)
-            .consistent_read(true)
-            .limit(i32::try_from(limit + 2).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let mut logged: Vec<(u64, HoldId)> = Vec::with_capacity(limit + 1);
-        for item in output.items() {
-            let sk = Reader(item).str(keys::SK)?;
-            if Some(sk) == cursor_sk.as_deref() {
-                continue;
-            }
-            let parsed = sk
-                .strip_prefix(HOLD_LOG_SK_PREFIX)
-                .and_then(|rest| rest.split_once('#'))
-                .and_then(|(ms, id)| Some((ms.parse::<u64>().ok()?, HoldId::parse_strict(id)?)))
-                .ok_or_else(|| StoreError::Corrupt(format!("hold log key {sk}")))?;
-            logged.push(parsed);
-        }
-        let more = logged.len() > limit;
-        logged.truncate(limit);
+        let (logged, more) = self
+            .log_page(account, HOLD_LOG_SK_PREFIX, cursor_sk, limit, |sk, _| {
+                sk.strip_prefix(HOLD_LOG_SK_PREFIX)
+                    .and_then(|rest| rest.split_once('#'))
+                    .and_then(|(ms, id)| Some((ms.parse::<u64>().ok()?, HoldId::parse_strict(id)?)))
+                    .ok_or_else(|| StoreError::Corrupt(format!("hold log key {sk}")))
+            })
+            .await?;
         let ids: Vec<HoldId> = logged.iter().map(|(_, id)| id.clone()).collect();
         let mut found: HashMap<HoldId, Hold> = self
             .holds_by_id(account, &ids)

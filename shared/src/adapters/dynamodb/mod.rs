@@ -5,11 +5,15 @@
 
 pub mod codec;
 pub mod hold_items;
+mod hold_place;
 mod hold_release;
 pub mod holds;
 pub mod keys;
 pub mod notices;
+mod pages;
+mod payment_method;
 mod posting;
+mod purchase_items;
 pub use posting::EXTRA_ITEMS_MAX;
 pub mod purchases;
 pub mod rate_cards;
@@ -17,9 +21,11 @@ pub mod recharge;
 pub mod reporting;
 pub mod review;
 mod statement;
+pub mod statements;
 pub mod table;
 pub mod tiers;
 pub mod usage;
+pub mod webhook_items;
 pub mod webhooks;
 
 use std::collections::HashMap;
@@ -35,7 +41,7 @@ use time::OffsetDateTime;
 
 use crate::ids::{AccountId, PhoneNumberId};
 use crate::ledger::{
-    ENTRIES_PER_POST_MAX, EntryId, LedgerEntry, NewEntry, StatementCursor,
+    ENTRIES_PER_POST_MAX, EntryId, LedgerEntry, NewEntry, PostingPlan, StatementCursor,
     outcomes_in_request_order, plan_posting, unique_entries,
 };
 use crate::money::Money;

@@ -64,19 +64,6 @@ fn cursor_sk(account: &AccountId, cursor: &str) -> Result<String, StoreError> {
 }
 
 impl DynamoStore {
-    async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(output.item().cloned())
-    }
-
     async fn read_marker(&self, account: &AccountId) -> Result<i64, StoreError> {
         match self.get_item(key(account, NOTICE_READ_SK.into())).await? {
             Some(item) => i64_of(&item, "read_through_ms"),
@@ -159,28 +146,15 @@ impl NoticeFeed for DynamoStore {
         let start = cursor
             .map(|cursor| cursor_sk(account, cursor).map(|sk| key(account, sk)))
             .transpose()?;
-        let output = self
-            .client()
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(keys::account_pk(account)))
-            .expression_attribute_values(":prefix", s(NOTICE_LOG_SK_PREFIX))
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit).expect("bounded above"))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let notices = output
-            .items()
-            .iter()
-            .map(notice_from_item)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = output.last_evaluated_key().and_then(|last| {
-            let sk = last.get(keys::SK)?.as_s().ok()?;
-            sk.strip_prefix(NOTICE_LOG_SK_PREFIX).map(str::to_owned)
-        });
+        let (notices, next_cursor) = self
+            .prefix_page(
+                keys::account_pk(account),
+                NOTICE_LOG_SK_PREFIX,
+                limit,
+                start,
+                notice_from_item,
+            )
+            .await?;
         Ok(NoticesPage {
             notices,
             read_through_ms: self.read_marker(account).await?,

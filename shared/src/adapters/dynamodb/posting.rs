@@ -175,31 +175,9 @@ impl DynamoStore {
                 let outcomes = outcomes_in_request_order(batch, Vec::new(), already_posted);
                 return Ok(PostReceipt { outcomes, wallet });
             }
-            // Holds the charges settle, read after the wallet: every change to a hold also moves
-            // the wallet's version, so the version condition covers what was read here too.
-            let holds = self.holds_named(account, &pending).await?;
-            let plan = plan_posting(&wallet, &pending, posted_at)?;
-            let settling = crate::holds::settle_charges(&holds, &plan.entries);
-            let held_after = holds::held_after(&wallet, &settling);
-            let mut items = self.posting_transaction(
-                &wallet,
-                &plan.entries,
-                plan.balance_after,
-                held_after,
-                plan.entry_count_after,
-                posted_at,
-            );
-            let extra_items = extras(&wallet, &plan.entries);
-            assert!(
-                extra_items.len() <= EXTRA_ITEMS_MAX,
-                "posting extras are bounded by the transaction's item limit"
-            );
-            items.extend(extra_items);
-            items.extend(self.hold_settle_items(account, &settling, posted_at));
-            assert!(
-                items.len() <= 100,
-                "a transaction commits at most 100 items (billing's chunks count holds)"
-            );
+            let (plan, items, held_after) = self
+                .posting_attempt(account, &wallet, &pending, posted_at, extras)
+                .await?;
             let error = match self
                 .client
                 .transact_write_items()
@@ -226,24 +204,13 @@ impl DynamoStore {
             };
             match classify_cancellation(service_error, FIRST_ENTRY_INDEX, plan.entries.len()) {
                 Cancelled::Duplicates(indexes) => {
-                    // Some ids were posted before. Which ones is read back (consistently) rather
-                    // than trusted from the reasons alone, and the rest go again at once.
                     debug_assert!(
                         indexes
                             .iter()
                             .all(|i| *i - FIRST_ENTRY_INDEX < pending.len())
                     );
-                    let ids: Vec<&EntryId> = pending.iter().map(|entry| entry.id()).collect();
-                    let existing = self.get_entries(account, &ids).await?;
-                    if existing.is_empty() {
-                        // The condition failed for an entry that is not there: it was never an
-                        // entry of this account's, so the key space is being misused.
-                        return Err(StoreError::Corrupt(format!(
-                            "posting to {account} cancelled for entries that do not exist"
-                        )));
-                    }
-                    pending.retain(|entry| !existing.contains_key(entry.id()));
-                    already_posted.extend(existing.into_values());
+                    self.drop_replays(account, &mut pending, &mut already_posted)
+                        .await?;
                 }
                 Cancelled::Contention => backoff(attempt).await,
                 Cancelled::ExtraRefused(index) => {
@@ -256,6 +223,68 @@ impl DynamoStore {
             account: account.clone(),
             attempts: POST_ATTEMPTS_MAX,
         })
+    }
+
+    /// One attempt's transaction: the wallet, journal and entries of the plan for `pending`, the
+    /// `extras`, and the updates of the holds its charges settle; with the plan and the wallet's
+    /// `held` after it.
+    async fn posting_attempt(
+        &self,
+        account: &AccountId,
+        wallet: &Wallet,
+        pending: &[&NewEntry],
+        posted_at: OffsetDateTime,
+        extras: &(dyn Fn(&Wallet, &[LedgerEntry]) -> Vec<TransactWriteItem> + Sync),
+    ) -> Result<(PostingPlan, Vec<TransactWriteItem>, Money), StoreError> {
+        // Holds the charges settle, read after the wallet: every change to a hold also moves
+        // the wallet's version, so the version condition covers what was read here too.
+        let holds = self.holds_named(account, pending).await?;
+        let plan = plan_posting(wallet, pending, posted_at)?;
+        let settling = crate::holds::settle_charges(&holds, &plan.entries);
+        let held_after = holds::held_after(wallet, &settling);
+        let mut items = self.posting_transaction(
+            wallet,
+            &plan.entries,
+            plan.balance_after,
+            held_after,
+            plan.entry_count_after,
+            posted_at,
+        );
+        let extra_items = extras(wallet, &plan.entries);
+        assert!(
+            extra_items.len() <= EXTRA_ITEMS_MAX,
+            "posting extras are bounded by the transaction's item limit"
+        );
+        items.extend(extra_items);
+        items.extend(self.hold_settle_items(account, &settling, posted_at));
+        assert!(
+            items.len() <= 100,
+            "a transaction commits at most 100 items (billing's chunks count holds)"
+        );
+        Ok((plan, items, held_after))
+    }
+
+    /// Some ids were posted before. Which ones is read back (consistently) rather than trusted
+    /// from the reasons alone; they move from `pending` to `already_posted`, and the rest go again
+    /// at once.
+    async fn drop_replays(
+        &self,
+        account: &AccountId,
+        pending: &mut Vec<&NewEntry>,
+        already_posted: &mut Vec<LedgerEntry>,
+    ) -> Result<(), StoreError> {
+        let ids: Vec<&EntryId> = pending.iter().map(|entry| entry.id()).collect();
+        let existing = self.get_entries(account, &ids).await?;
+        if existing.is_empty() {
+            // The condition failed for an entry that is not there: it was never an entry of
+            // this account's, so the key space is being misused.
+            return Err(StoreError::Corrupt(format!(
+                "posting to {account} cancelled for entries that do not exist"
+            )));
+        }
+        pending.retain(|entry| !existing.contains_key(entry.id()));
+        already_posted.extend(existing.into_values());
+        Ok(())
     }
 }
 

@@ -20,20 +20,19 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
-use super::codec::{Item, Reader, decimal_to_n, n, s, timestamp};
+use super::codec::{Item, Reader, s, timestamp};
+use super::payment_method::payment_method_update;
+use super::purchase_items::*;
 use super::{DynamoStore, built, conditional, keys, unavailable};
 use crate::ids::AccountId;
 use crate::ledger::{EntryOutcome, NewEntry};
-use crate::money::CreditQuote;
+use crate::payments::PurchaseId;
 use crate::payments::purchase::{
     PaidCheckout, Purchase, PurchaseCursor, PurchaseStatus, SavedPaymentMethod, StoredCheckout,
 };
-use crate::payments::{
-    CheckoutSessionId, ProviderCustomerId, ProviderPaymentId, ProviderPaymentMethodId, PurchaseId,
-};
 use crate::ports::store::{
-    Closed, Fulfilment, PaymentMethodGet, PaymentMethodSave, PurchaseListRequest, PurchasePage,
-    PurchaseRead, PurchaseRecord, PurchaseRecorded, PurchaseSettle, StoreError,
+    Closed, Fulfilment, PostReceipt, PurchaseListRequest, PurchasePage, PurchaseRead,
+    PurchaseRecord, PurchaseRecorded, PurchaseSettle, StoreError,
 };
 
 /// Attempts at recording a purchase while a concurrent request with the same key holds its items.
@@ -41,200 +40,6 @@ const RECORD_ATTEMPTS_MAX: u32 = 5;
 /// The waits between them: as long on average as the writer they wait for takes.
 const RECORD_BACKOFF_BASE: Duration = Duration::from_millis(40);
 const RECORD_BACKOFF_CAP: Duration = Duration::from_millis(640);
-
-fn epoch_ms(at: OffsetDateTime) -> u64 {
-    // Purchases are created now, never before 1970.
-    u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
-}
-
-pub(super) fn key(account: &AccountId, sk: String) -> Item {
-    HashMap::from([
-        (keys::PK.to_owned(), s(keys::account_pk(account))),
-        (keys::SK.to_owned(), s(sk)),
-    ])
-}
-
-fn corrupt(what: &str, purchase: &str) -> StoreError {
-    StoreError::Corrupt(format!("purchase {purchase}: {what}"))
-}
-
-fn purchase_item(purchase: &Purchase) -> Item {
-    let quote = &purchase.quote;
-    let mut item = key(&purchase.account_id, keys::purchase_sk(&purchase.id));
-    item.extend([
-        ("type".to_owned(), s("purchase")),
-        ("purchase_id".to_owned(), s(purchase.id.as_str())),
-        ("account_id".to_owned(), s(purchase.account_id.as_str())),
-        ("status".to_owned(), s(purchase.status.as_str())),
-        ("currency".to_owned(), s(quote.total.currency().code())),
-        ("credits".to_owned(), n(u64::from(quote.credits))),
-        (
-            "unit_price".to_owned(),
-            decimal_to_n(quote.unit_price.amount()),
-        ),
-        ("subtotal".to_owned(), decimal_to_n(quote.subtotal.amount())),
-        ("fee_rate".to_owned(), decimal_to_n(quote.fee_rate)),
-        ("fee".to_owned(), decimal_to_n(quote.fee.amount())),
-        ("total".to_owned(), decimal_to_n(quote.total.amount())),
-        ("request_sha256".to_owned(), s(&purchase.request_sha256)),
-        ("created_at".to_owned(), timestamp(purchase.created_at)),
-        ("created_ms".to_owned(), n(epoch_ms(purchase.created_at))),
-        ("updated_at".to_owned(), timestamp(purchase.updated_at)),
-    ]);
-    if let Some(customer) = &purchase.checkout_customer {
-        item.insert("checkout_customer_id".to_owned(), s(customer.as_str()));
-    }
-    if let Some(checkout) = &purchase.checkout {
-        item.insert("session_id".to_owned(), s(checkout.session_id.as_str()));
-        item.insert("checkout_url".to_owned(), s(&checkout.url));
-    }
-    item
-}
-
-fn log_item(purchase: &Purchase) -> Item {
-    let mut item = key(
-        &purchase.account_id,
-        keys::purchase_log_sk(epoch_ms(purchase.created_at), &purchase.id),
-    );
-    item.extend([
-        ("type".to_owned(), s("purchase_log")),
-        ("purchase_id".to_owned(), s(purchase.id.as_str())),
-    ]);
-    item
-}
-
-fn optional<T>(
-    item: &Item,
-    name: &str,
-    parse: impl Fn(&str) -> Result<T, crate::ids::IdError>,
-) -> Result<Option<T>, StoreError> {
-    match item.get(name) {
-        None => Ok(None),
-        Some(value) => {
-            let text = value
-                .as_s()
-                .map_err(|_| StoreError::Corrupt(format!("{name} is not text")))?;
-            parse(text)
-                .map(Some)
-                .map_err(|error| StoreError::Corrupt(format!("{name}: {error}")))
-        }
-    }
-}
-
-pub(super) fn purchase_from_item(item: &Item) -> Result<Purchase, StoreError> {
-    let read = Reader(item);
-    let id_text = read.str("purchase_id")?;
-    let id = PurchaseId::parse(id_text).map_err(|e| corrupt(&e.to_string(), id_text))?;
-    let account_id =
-        AccountId::parse(read.str("account_id")?).map_err(|e| corrupt(&e.to_string(), id_text))?;
-    let status = PurchaseStatus::parse(read.str("status")?)
-        .ok_or_else(|| corrupt("unknown status", id_text))?;
-    let currency = read.currency()?;
-    let credits = u32::try_from(read.u64("credits")?)
-        .map_err(|_| corrupt("credits out of range", id_text))?;
-    let quote = CreditQuote {
-        credits,
-        unit_price: read.money("unit_price", currency)?,
-        subtotal: read.money("subtotal", currency)?,
-        fee_rate: read.decimal("fee_rate")?,
-        fee: read.money("fee", currency)?,
-        total: read.money("total", currency)?,
-    };
-    let checkout = match (
-        optional(item, "session_id", CheckoutSessionId::parse)?,
-        item.get("checkout_url").and_then(|v| v.as_s().ok()),
-    ) {
-        (Some(session_id), Some(url)) => Some(StoredCheckout {
-            session_id,
-            url: url.clone(),
-        }),
-        // Fulfilment may record the session before the checkout answer is stored (a crash
-        // between Stripe's answer and the store): no page to show, but the purchase is fine.
-        _ => None,
-    };
-    let paid_at = match item.get("paid_at") {
-        Some(_) => Some(read.timestamp("paid_at")?),
-        None => None,
-    };
-    Ok(Purchase {
-        id,
-        account_id,
-        status,
-        quote,
-        request_sha256: read.str("request_sha256")?.to_owned(),
-        checkout_customer: optional(item, "checkout_customer_id", ProviderCustomerId::parse)?,
-        checkout,
-        payment_intent: optional(item, "payment_intent_id", ProviderPaymentId::parse)?,
-        created_at: read.timestamp("created_at")?,
-        updated_at: read.timestamp("updated_at")?,
-        paid_at,
-    })
-}
-
-/// The update that saves a card on the `PAYMENT_METHOD` item, unless a newer purchase's is there.
-fn payment_method_update(
-    store: &DynamoStore,
-    account: &AccountId,
-    saved: &SavedPaymentMethod,
-    now: OffsetDateTime,
-) -> Update {
-    let mut expression = "SET #type = :type, account_id = :account, customer_id = :customer, \
-                          source_purchase_id = :purchase, source_created_ms = :ms, \
-                          updated_at = :now"
-        .to_owned();
-    let mut values = HashMap::from([
-        (":type".to_owned(), s("payment_method")),
-        (":account".to_owned(), s(account.as_str())),
-        (":customer".to_owned(), s(saved.customer.as_str())),
-        (":purchase".to_owned(), s(saved.source_purchase.as_str())),
-        (":ms".to_owned(), n(epoch_ms(saved.source_created_at))),
-        (":now".to_owned(), timestamp(now)),
-    ]);
-    if let Some(method) = &saved.payment_method {
-        // The card is stored with the customer it belongs to: a later purchase made under another
-        // customer (two checkouts opened before either was paid) must not pair this card with it.
-        expression
-            .push_str(", payment_method_id = :method, payment_method_customer_id = :customer");
-        values.insert(":method".to_owned(), s(method.as_str()));
-    }
-    built(
-        Update::builder()
-            .table_name(store.table())
-            .set_key(Some(key(account, keys::PAYMENT_METHOD_SK.to_owned())))
-            .update_expression(expression)
-            .condition_expression(
-                "attribute_not_exists(pk) OR source_created_ms < :ms \
-                 OR (source_created_ms = :ms AND source_purchase_id <= :purchase)",
-            )
-            .expression_attribute_names("#type", "type")
-            .set_expression_attribute_values(Some(values))
-            .build(),
-    )
-}
-
-fn payment_method_from_item(item: &Item) -> Result<SavedPaymentMethod, StoreError> {
-    let read = Reader(item);
-    let customer = ProviderCustomerId::parse(read.str("customer_id")?)
-        .map_err(|e| StoreError::Corrupt(format!("saved customer: {e}")))?;
-    let method_customer = optional(
-        item,
-        "payment_method_customer_id",
-        ProviderCustomerId::parse,
-    )?;
-    let payment_method = optional(item, "payment_method_id", ProviderPaymentMethodId::parse)?
-        .filter(|_| method_customer.as_ref() == Some(&customer));
-    let source_ms = read.u64("source_created_ms")?;
-    let source_created_at =
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(source_ms) * 1_000_000)
-            .map_err(|_| StoreError::Corrupt("saved card: source time out of range".into()))?;
-    Ok(SavedPaymentMethod {
-        customer,
-        payment_method,
-        source_purchase: PurchaseId::parse(read.str("source_purchase_id")?)
-            .map_err(|e| StoreError::Corrupt(format!("saved card: {e}")))?,
-        source_created_at,
-    })
-}
 
 impl DynamoStore {
     async fn purchases_by_id(
@@ -275,6 +80,19 @@ impl DynamoStore {
             expression.push_str(", paid_customer_id = :customer");
             values.insert(":customer".to_owned(), s(customer.as_str()));
         }
+        // The record exists (it was read to build the entry); the entry's own condition is what
+        // makes this happen once.
+        self.purchase_update(purchase, expression, values, "attribute_exists(pk)")
+    }
+
+    /// An update of `purchase`'s record in a posting transaction, under `condition`.
+    pub(super) fn purchase_update(
+        &self,
+        purchase: &Purchase,
+        expression: String,
+        values: HashMap<String, AttributeValue>,
+        condition: &str,
+    ) -> TransactWriteItem {
         let update = built(
             Update::builder()
                 .table_name(self.table())
@@ -283,9 +101,7 @@ impl DynamoStore {
                     keys::purchase_sk(&purchase.id),
                 )))
                 .update_expression(expression)
-                // The record exists (it was read to build the entry); the entry's own condition is
-                // what makes this happen once.
-                .condition_expression("attribute_exists(pk)")
+                .condition_expression(condition)
                 .expression_attribute_names("#status", "status")
                 .set_expression_attribute_values(Some(values))
                 .build(),
@@ -427,16 +243,11 @@ impl PurchaseRead for DynamoStore {
         account: &AccountId,
         purchase: &PurchaseId,
     ) -> Result<Option<Purchase>, StoreError> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(account, keys::purchase_sk(purchase))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item().map(purchase_from_item).transpose()
+        self.get_item(key(account, keys::purchase_sk(purchase)))
+            .await?
+            .as_ref()
+            .map(purchase_from_item)
+            .transpose()
     }
 
     async fn purchase_page(
@@ -445,42 +256,23 @@ impl PurchaseRead for DynamoStore {
         request: &PurchaseListRequest,
     ) -> Result<PurchasePage, StoreError> {
         let limit = request.limit() as usize;
-        // BETWEEN is inclusive: the cursor's own log item may come back first and is skipped, and
-        // one more beyond the page tells whether there is a next one.
         let cursor_sk = request
             .cursor
             .as_ref()
             .map(|cursor| keys::purchase_log_sk(cursor.created_ms, &cursor.purchase));
-        // '$' follows '#': every log key sorts below it.
-        let high = cursor_sk
-            .clone()
-            .unwrap_or_else(|| format!("{}$", keys::PURCHASE_LOG_SK_PREFIX.trim_end_matches('#')));
-        let output = self
-            .account_range(account, keys::PURCHASE_LOG_SK_PREFIX.to_owned(), high)
-            .scan_index_forward(false)
-            .consistent_read(true)
-            .limit(i32::try_from(limit + 2).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let mut logged: Vec<(u64, PurchaseId)> = Vec::with_capacity(limit + 1);
-        for item in output.items() {
-            let read = Reader(item);
-            let sk = read.str(keys::SK)?;
-            if Some(sk) == cursor_sk.as_deref() {
-                continue;
-            }
-            let millis = sk
-                .strip_prefix(keys::PURCHASE_LOG_SK_PREFIX)
-                .and_then(|rest| rest.split_once('#'))
-                .and_then(|(millis, _)| millis.parse::<u64>().ok())
-                .ok_or_else(|| StoreError::Corrupt(format!("purchase log key {sk}")))?;
-            let id = PurchaseId::parse(read.str("purchase_id")?)
-                .map_err(|e| StoreError::Corrupt(format!("purchase log {sk}: {e}")))?;
-            logged.push((millis, id));
-        }
-        let more = logged.len() > limit;
-        logged.truncate(limit);
+        let prefix = keys::PURCHASE_LOG_SK_PREFIX;
+        let (logged, more) = self
+            .log_page(account, prefix, cursor_sk, limit, |sk, item| {
+                let millis = sk
+                    .strip_prefix(prefix)
+                    .and_then(|rest| rest.split_once('#'))
+                    .and_then(|(millis, _)| millis.parse::<u64>().ok())
+                    .ok_or_else(|| StoreError::Corrupt(format!("purchase log key {sk}")))?;
+                let id = PurchaseId::parse(Reader(item).str("purchase_id")?)
+                    .map_err(|e| StoreError::Corrupt(format!("purchase log {sk}: {e}")))?;
+                Ok((millis, id))
+            })
+            .await?;
         let ids: Vec<PurchaseId> = logged.iter().map(|(_, id)| id.clone()).collect();
         let mut found = self.purchases_by_id(account, &ids).await?;
         let purchases = ids
@@ -552,16 +344,7 @@ impl PurchaseSettle for DynamoStore {
                 Err(error) => return Err(error),
             }
         };
-        match receipt.outcomes.into_iter().next() {
-            Some(EntryOutcome::Posted(entry)) => Ok(Fulfilment::Credited {
-                entry,
-                wallet: receipt.wallet,
-            }),
-            Some(EntryOutcome::AlreadyPosted(entry)) => Ok(Fulfilment::AlreadyCredited(entry)),
-            None => Err(StoreError::Unavailable(
-                "a posting of one entry answered no outcome".into(),
-            )),
-        }
+        fulfilment(receipt)
     }
 
     async fn close_purchase(
@@ -578,20 +361,44 @@ impl PurchaseSettle for DynamoStore {
                 "a purchase cannot be closed as {status}"
             )));
         }
-        let placeholders: Vec<String> = (0..lower.len()).map(|i| format!(":from{i}")).collect();
-        let mut values: HashMap<String, AttributeValue> = lower
-            .iter()
-            .zip(&placeholders)
-            .map(|(status, name)| (name.clone(), s(status.as_str())))
-            .collect();
-        values.insert(":status".to_owned(), s(status.as_str()));
-        values.insert(":now".to_owned(), timestamp(now));
+        let values = HashMap::from([
+            (":status".to_owned(), s(status.as_str())),
+            (":now".to_owned(), timestamp(now)),
+        ]);
+        let expression = "SET #status = :status, updated_at = :now, closed_at = :now";
+        self.move_purchase(
+            account,
+            purchase,
+            status,
+            &lower,
+            expression.to_owned(),
+            values,
+        )
+        .await
+    }
+}
+
+impl DynamoStore {
+    /// An update of a purchase record to `target`, conditional on its status being one of `from`.
+    pub(super) async fn move_purchase(
+        &self,
+        account: &AccountId,
+        purchase: &PurchaseId,
+        target: PurchaseStatus,
+        from: &[PurchaseStatus],
+        expression: String,
+        mut values: HashMap<String, AttributeValue>,
+    ) -> Result<Option<Closed>, StoreError> {
+        let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
+        for (status, name) in from.iter().zip(&placeholders) {
+            values.insert(name.clone(), s(status.as_str()));
+        }
         let result = self
             .client()
             .update_item()
             .table_name(self.table())
             .set_key(Some(key(account, keys::purchase_sk(purchase))))
-            .update_expression("SET #status = :status, updated_at = :now, closed_at = :now")
+            .update_expression(expression)
             .condition_expression(format!(
                 "attribute_exists(pk) AND #status IN ({})",
                 placeholders.join(", ")
@@ -601,7 +408,7 @@ impl PurchaseSettle for DynamoStore {
             .send()
             .await;
         match conditional(result)? {
-            Some(_) => Ok(Some(Closed::Changed(status))),
+            Some(_) => Ok(Some(Closed::Changed(target))),
             None => Ok(self
                 .get_purchase(account, purchase)
                 .await?
@@ -610,43 +417,16 @@ impl PurchaseSettle for DynamoStore {
     }
 }
 
-impl PaymentMethodGet for DynamoStore {
-    async fn get_payment_method(
-        &self,
-        account: &AccountId,
-    ) -> Result<Option<SavedPaymentMethod>, StoreError> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(account, keys::PAYMENT_METHOD_SK.to_owned())))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item().map(payment_method_from_item).transpose()
-    }
-}
-
-impl PaymentMethodSave for DynamoStore {
-    async fn save_payment_method(
-        &self,
-        account: &AccountId,
-        saved: &SavedPaymentMethod,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        let update = payment_method_update(self, account, saved, now);
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(update.key().clone()))
-            .update_expression(update.update_expression())
-            .set_condition_expression(update.condition_expression().map(str::to_owned))
-            .set_expression_attribute_names(update.expression_attribute_names().cloned())
-            .set_expression_attribute_values(update.expression_attribute_values().cloned())
-            .send()
-            .await;
-        Ok(conditional(result)?.is_some())
+/// What posting a purchase's one entry did.
+pub(super) fn fulfilment(receipt: PostReceipt) -> Result<Fulfilment, StoreError> {
+    match receipt.outcomes.into_iter().next() {
+        Some(EntryOutcome::Posted(entry)) => Ok(Fulfilment::Credited {
+            entry,
+            wallet: receipt.wallet,
+        }),
+        Some(EntryOutcome::AlreadyPosted(entry)) => Ok(Fulfilment::AlreadyCredited(entry)),
+        None => Err(StoreError::Unavailable(
+            "a posting of one entry answered no outcome".into(),
+        )),
     }
 }

@@ -63,7 +63,12 @@ pub fn due_attributes(wallet: &Wallet, balance: Money) -> DueUpdate {
 }
 
 fn due_update(account: &AccountId, settings: &AutoRecharge, balance: Money) -> DueUpdate {
-    if is_due(settings, balance) {
+    due_update_of(account, is_due(settings, balance))
+}
+
+/// The index attributes of a wallet that is (or is not) `due`, as an update expression's tail.
+pub fn due_update_of(account: &AccountId, due: bool) -> DueUpdate {
+    if due {
         DueUpdate {
             expression: format!(", {DUE_PK} = :due_pk, {DUE_SK} = :due_sk"),
             values: HashMap::from([
@@ -112,48 +117,53 @@ fn state_item(account: &AccountId, state: &RechargeState) -> Item {
         ),
     ]);
     if let Some(attempt) = &state.in_flight {
-        item.extend([
-            ("attempt_id".to_owned(), s(attempt.attempt_id.as_str())),
-            (
-                "attempt_credits".to_owned(),
-                n(u64::from(attempt.quote.credits)),
-            ),
-            (
-                "attempt_unit_price".to_owned(),
-                decimal_to_n(attempt.quote.unit_price.amount()),
-            ),
-            (
-                "attempt_value".to_owned(),
-                decimal_to_n(attempt.quote.subtotal.amount()),
-            ),
-            (
-                "attempt_fee_rate".to_owned(),
-                decimal_to_n(attempt.quote.fee_rate),
-            ),
-            (
-                "attempt_fee".to_owned(),
-                decimal_to_n(attempt.quote.fee.amount()),
-            ),
-            (
-                "attempt_total".to_owned(),
-                decimal_to_n(attempt.quote.total.amount()),
-            ),
-            (
-                "currency".to_owned(),
-                s(attempt.quote.total.currency().code()),
-            ),
-            ("attempt_customer".to_owned(), s(attempt.customer.as_str())),
-            (
-                "attempt_payment_method".to_owned(),
-                s(attempt.payment_method.as_str()),
-            ),
-            (
-                "attempt_started_ms".to_owned(),
-                AttributeValue::N(attempt.started_ms.to_string()),
-            ),
-        ]);
+        item.extend(in_flight_attributes(attempt));
     }
     item
+}
+
+/// The attempt in flight, on the lock item: what resuming it charges, and to whom.
+fn in_flight_attributes(attempt: &InFlight) -> [(String, AttributeValue); 11] {
+    [
+        ("attempt_id".to_owned(), s(attempt.attempt_id.as_str())),
+        (
+            "attempt_credits".to_owned(),
+            n(u64::from(attempt.quote.credits)),
+        ),
+        (
+            "attempt_unit_price".to_owned(),
+            decimal_to_n(attempt.quote.unit_price.amount()),
+        ),
+        (
+            "attempt_value".to_owned(),
+            decimal_to_n(attempt.quote.subtotal.amount()),
+        ),
+        (
+            "attempt_fee_rate".to_owned(),
+            decimal_to_n(attempt.quote.fee_rate),
+        ),
+        (
+            "attempt_fee".to_owned(),
+            decimal_to_n(attempt.quote.fee.amount()),
+        ),
+        (
+            "attempt_total".to_owned(),
+            decimal_to_n(attempt.quote.total.amount()),
+        ),
+        (
+            "currency".to_owned(),
+            s(attempt.quote.total.currency().code()),
+        ),
+        ("attempt_customer".to_owned(), s(attempt.customer.as_str())),
+        (
+            "attempt_payment_method".to_owned(),
+            s(attempt.payment_method.as_str()),
+        ),
+        (
+            "attempt_started_ms".to_owned(),
+            AttributeValue::N(attempt.started_ms.to_string()),
+        ),
+    ]
 }
 
 fn i64_of(item: &Item, name: &str) -> Result<i64, StoreError> {

@@ -23,15 +23,20 @@ impl ReportingZoneSet for DynamoStore {
         zone: &ReportingZone,
         now: OffsetDateTime,
     ) -> Result<Wallet, StoreError> {
+        let [(_, pk), (_, sk)] = super::statements::schedule_values(account, zone, now);
+        let schedule = (pk, sk);
         // No version bump: a posting that read the old zone stamps its charges with the old
         // zone's days, which is the documented meaning of "from the change on".
         self.update_wallet_settings(
             account,
             currency,
-            "SET reporting_tz = :zone, updated_at = :now",
+            // The statement schedule follows the zone: the month now in it closes there.
+            "SET reporting_tz = :zone, updated_at = :now, hx_pk = :stmt_pk, hx_sk = :stmt_sk",
             HashMap::from([
                 (":zone".to_owned(), s(zone.name())),
                 (":now".to_owned(), timestamp(now)),
+                (":stmt_pk".to_owned(), schedule.0),
+                (":stmt_sk".to_owned(), schedule.1),
             ]),
         )
         .await

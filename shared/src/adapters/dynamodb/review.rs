@@ -5,14 +5,15 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, decimal_to_n, s, timestamp};
-use super::purchases::{key, purchase_from_item};
-use super::{DynamoStore, built, conditional, keys, unavailable};
+use super::purchase_items::{key, purchase_from_item};
+use super::purchases::fulfilment;
+use super::{DynamoStore, keys};
 use crate::ids::{AccountId, IdError};
-use crate::ledger::{EntryOutcome, NewEntry};
+use crate::ledger::NewEntry;
 use crate::money::Money;
 use crate::payments::purchase::{PaidCheckout, Purchase, PurchaseStatus};
 use crate::payments::review::HeldPayment;
@@ -20,7 +21,7 @@ use crate::payments::{
     CheckoutSessionId, ProviderCustomerId, ProviderPaymentId, ProviderPaymentMethodId, PurchaseId,
 };
 use crate::ports::review::PurchaseReview;
-use crate::ports::store::{Closed, Fulfilment, PurchaseRead, StoreError};
+use crate::ports::store::{Closed, Fulfilment, StoreError};
 
 fn text(item: &Item, name: &str) -> Option<String> {
     item.get(name).and_then(|v| v.as_s().ok()).cloned()
@@ -115,45 +116,6 @@ fn held_values(
     (expression, values)
 }
 
-impl DynamoStore {
-    /// An update of a purchase record to `target`, conditional on its status being one of `from`.
-    async fn move_purchase(
-        &self,
-        account: &AccountId,
-        purchase: &PurchaseId,
-        target: PurchaseStatus,
-        from: &[PurchaseStatus],
-        expression: String,
-        mut values: HashMap<String, AttributeValue>,
-    ) -> Result<Option<Closed>, StoreError> {
-        let placeholders: Vec<String> = (0..from.len()).map(|i| format!(":from{i}")).collect();
-        for (status, name) in from.iter().zip(&placeholders) {
-            values.insert(name.clone(), s(status.as_str()));
-        }
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .set_key(Some(key(account, keys::purchase_sk(purchase))))
-            .update_expression(expression)
-            .condition_expression(format!(
-                "attribute_exists(pk) AND #status IN ({})",
-                placeholders.join(", ")
-            ))
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await;
-        match conditional(result)? {
-            Some(_) => Ok(Some(Closed::Changed(target))),
-            None => Ok(self
-                .get_purchase(account, purchase)
-                .await?
-                .map(|current| Closed::Unchanged(current.status))),
-        }
-    }
-}
-
 impl PurchaseReview for DynamoStore {
     async fn hold_purchase(
         &self,
@@ -180,18 +142,9 @@ impl PurchaseReview for DynamoStore {
         account: &AccountId,
         purchase: &PurchaseId,
     ) -> Result<Option<(Purchase, Option<HeldPayment>)>, StoreError> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(account, keys::purchase_sk(purchase))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output
-            .item()
-            .map(|item| Ok((purchase_from_item(item)?, held_from_item(item)?)))
+        self.get_item(key(account, keys::purchase_sk(purchase)))
+            .await?
+            .map(|item| Ok((purchase_from_item(&item)?, held_from_item(&item)?)))
             .transpose()
     }
 
@@ -215,21 +168,9 @@ impl PurchaseReview for DynamoStore {
             expression.push_str(", payment_intent_id = :intent");
             values.insert(":intent".to_owned(), s(intent.as_str()));
         }
-        let update = built(
-            Update::builder()
-                .table_name(self.table())
-                .set_key(Some(key(
-                    &purchase.account_id,
-                    keys::purchase_sk(&purchase.id),
-                )))
-                .update_expression(expression)
-                // Only a purchase still held is credited here: never a rejected one.
-                .condition_expression("attribute_exists(pk) AND #status = :held")
-                .expression_attribute_names("#status", "status")
-                .set_expression_attribute_values(Some(values))
-                .build(),
-        );
-        let item = TransactWriteItem::builder().update(update).build();
+        // Only a purchase still held is credited here: never a rejected one.
+        let condition = "attribute_exists(pk) AND #status = :held";
+        let item = self.purchase_update(purchase, expression, values, condition);
         let extras =
             |_: &crate::wallet::Wallet, _: &[crate::ledger::LedgerEntry]| vec![item.clone()];
         let receipt = self
@@ -240,16 +181,7 @@ impl PurchaseReview for DynamoStore {
                 &extras,
             )
             .await?;
-        match receipt.outcomes.into_iter().next() {
-            Some(EntryOutcome::Posted(entry)) => Ok(Fulfilment::Credited {
-                entry,
-                wallet: receipt.wallet,
-            }),
-            Some(EntryOutcome::AlreadyPosted(entry)) => Ok(Fulfilment::AlreadyCredited(entry)),
-            None => Err(StoreError::Unavailable(
-                "a posting of one entry answered no outcome".into(),
-            )),
-        }
+        fulfilment(receipt)
     }
 
     async fn reject_held(

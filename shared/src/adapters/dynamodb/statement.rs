@@ -53,27 +53,9 @@ impl StatementRead for DynamoStore {
             let Some(last) = &start_key else {
                 break;
             };
-            let last_first_seq = codec::Reader(last)
-                .str(keys::SK)?
-                .strip_prefix(keys::JOURNAL_SK_PREFIX)
-                .and_then(|digits| digits.parse::<u64>().ok())
-                .ok_or_else(|| StoreError::Corrupt(format!("journal key of {account}")))?;
-            examined_down_to = Some(last_first_seq);
+            examined_down_to = Some(journal_first_seq(account, last)?);
         }
-        let ids: Vec<&EntryId> = wanted.iter().map(|(_, id)| id).collect();
-        let mut found = self.get_entries(account, &ids).await?;
-        let mut entries = Vec::with_capacity(wanted.len());
-        for (seq, id) in &wanted {
-            let entry = found
-                .remove(id)
-                .filter(|entry| entry.seq == *seq)
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "journal of {account} names entry {seq} ({id}), which is missing"
-                    ))
-                })?;
-            entries.push(entry);
-        }
+        let entries = self.journal_entries(account, &wanted).await?;
         // Newest first and gap-free within a page (a time filter drops whole postings only).
         debug_assert!(entries.windows(2).all(|pair| pair[0].seq > pair[1].seq));
         let next_seq_max = if entries.len() == limit {
@@ -90,5 +72,39 @@ impl StatementRead for DynamoStore {
                 .filter(|seq| *seq >= 1)
                 .map(StatementCursor::starting_at),
         })
+    }
+}
+
+/// The first sequence number of the journal whose key is `key`.
+fn journal_first_seq(account: &AccountId, key: &Item) -> Result<u64, StoreError> {
+    codec::Reader(key)
+        .str(keys::SK)?
+        .strip_prefix(keys::JOURNAL_SK_PREFIX)
+        .and_then(|digits| digits.parse::<u64>().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("journal key of {account}")))
+}
+
+impl DynamoStore {
+    /// The entries a journal names, in its order; each must exist with the sequence it names.
+    async fn journal_entries(
+        &self,
+        account: &AccountId,
+        wanted: &[(u64, EntryId)],
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        let ids: Vec<&EntryId> = wanted.iter().map(|(_, id)| id).collect();
+        let mut found = self.get_entries(account, &ids).await?;
+        let mut entries = Vec::with_capacity(wanted.len());
+        for (seq, id) in wanted {
+            let entry = found
+                .remove(id)
+                .filter(|entry| entry.seq == *seq)
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "journal of {account} names entry {seq} ({id}), which is missing"
+                    ))
+                })?;
+            entries.push(entry);
+        }
+        Ok(entries)
     }
 }

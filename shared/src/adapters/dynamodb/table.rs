@@ -5,8 +5,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
-    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    GlobalSecondaryIndexDescription, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 
 use super::hold_items::{HOLD_EXPIRY_INDEX, HX_PK, HX_SK};
@@ -108,16 +108,8 @@ async fn add_index_if_missing(
     pk: &str,
     sk: &str,
 ) -> Result<(), StoreError> {
-    let described = client
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .map_err(unavailable)?;
-    let has_index = described
-        .table()
-        .map(|table| table.global_secondary_indexes())
-        .unwrap_or_default()
+    let has_index = indexes(client, table)
+        .await?
         .iter()
         .any(|index| index.index_name() == Some(name));
     if has_index {
@@ -154,19 +146,28 @@ async fn add_index_if_missing(
     }
 }
 
+/// The table's global secondary indexes, as described now.
+async fn indexes(
+    client: &Client,
+    table: &str,
+) -> Result<Vec<GlobalSecondaryIndexDescription>, StoreError> {
+    let described = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(unavailable)?;
+    Ok(described
+        .table()
+        .map(|table| table.global_secondary_indexes().to_vec())
+        .unwrap_or_default())
+}
+
 /// Polls until no index of the table is being created or deleted (bounded).
 async fn wait_until_indexes_active(client: &Client, table: &str) -> Result<(), StoreError> {
     for _ in 0..INDEX_POLL_ATTEMPTS_MAX {
-        let described = client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let building = described
-            .table()
-            .map(|table| table.global_secondary_indexes())
-            .unwrap_or_default()
+        let building = indexes(client, table)
+            .await?
             .iter()
             .any(|index| index.index_status() != Some(&IndexStatus::Active));
         if !building {

@@ -14,9 +14,9 @@ use time::{Date, OffsetDateTime};
 
 use super::codec::{Reader, decimal_to_n, n, s};
 use super::{DynamoStore, EXTRA_ITEMS_MAX, keys};
-use crate::billing::usage::{Dimension, UsageKey, chunks, day_text, increments, parse_day};
+use crate::billing::usage::{Dimension, UsageKey, day_text, increments, parse_day};
 use crate::ids::AccountId;
-use crate::ledger::{ENTRIES_PER_POST_MAX, LedgerEntry, NewEntry};
+use crate::ledger::{LedgerEntry, NewEntry};
 use crate::money::{Currency, Money};
 use crate::ports::store::{
     ChargesPost, PostReceipt, StoreError, USAGE_DAYS_MAX, UsageRead, UsageRow,
@@ -70,32 +70,20 @@ fn usage_items(table: &str, account: &AccountId, posted: &[LedgerEntry]) -> Vec<
 }
 
 impl ChargesPost for DynamoStore {
-    async fn post_charges(
+    const CHUNK_KEYS_MAX: usize = EXTRA_ITEMS_MAX;
+
+    async fn post_charge_chunk(
         &self,
         account: &AccountId,
-        batch: &[NewEntry],
+        chunk: &[NewEntry],
         posted_at: OffsetDateTime,
     ) -> Result<PostReceipt, StoreError> {
         let table = self.table().to_owned();
         let extras = move |wallet: &crate::wallet::Wallet, posted: &[LedgerEntry]| {
             usage_items(&table, &wallet.account_id, posted)
         };
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut wallet = None;
-        for range in chunks(batch, ENTRIES_PER_POST_MAX, EXTRA_ITEMS_MAX) {
-            let receipt = self
-                .post_entries_with(account, &batch[range], posted_at, &extras)
-                .await?;
-            outcomes.extend(receipt.outcomes);
-            wallet = Some(receipt.wallet);
-        }
-        let wallet = match wallet {
-            Some(wallet) => wallet,
-            None => {
-                return Err(StoreError::Rejected(crate::ledger::LedgerError::EmptyBatch));
-            }
-        };
-        Ok(PostReceipt { outcomes, wallet })
+        self.post_entries_with(account, chunk, posted_at, &extras)
+            .await
     }
 }
 

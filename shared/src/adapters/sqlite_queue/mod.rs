@@ -32,6 +32,29 @@ const INTAKE_MEMORY_MS: i64 = 7 * 24 * 3600 * 1000;
 const INTAKES_MAX: i64 = 1_000_000;
 /// Intakes between two prunings of the remembered keys.
 const TAKES_PER_PRUNE: u64 = 1_024;
+/// A failure's reason kept with its message at most (bytes; cut on a character boundary).
+pub const LAST_ERROR_LEN_MAX: usize = 1_024;
+
+/// `text`, at most `len_max` bytes of it.
+fn cut(text: &str, len_max: usize) -> &str {
+    let mut end = text.len().min(len_max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The reason a message is dead-lettered: its deliveries and the last failure's reason.
+fn dead_reason(receive_count: u32, last_error: Option<&str>, visibility: Duration) -> String {
+    match last_error {
+        Some(error) => format!("not handled after {receive_count} deliveries; last error: {error}"),
+        None => format!(
+            "not handled after {receive_count} deliveries; no error was reported (each delivery \
+             outlived its {} s visibility, or the runner stopped while handling it)",
+            visibility.as_secs()
+        ),
+    }
+}
 
 /// A queue's bounds: past either, sends fail and the sender retries later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,7 +211,34 @@ impl DurableQueue {
             .await
     }
 
-    /// Not handled: visible again at once.
+    /// Not handled, each for the reason given: visible again at once, and the reason kept, so
+    /// the dead letter it may become says why it failed (a reason is cut to [`LAST_ERROR_LEN_MAX`]).
+    pub async fn release_failed(&self, failed: Vec<(u64, String)>) -> Result<(), QueueError> {
+        self.store
+            .with(move |connection| {
+                let transaction = connection.transaction().map_err(unavailable)?;
+                {
+                    let mut statement = transaction
+                        .prepare_cached(
+                            "UPDATE messages SET visible_at_ms = 0, last_error = ?2 WHERE id = ?1",
+                        )
+                        .map_err(unavailable)?;
+                    for (receipt, reason) in &failed {
+                        let id = i64::try_from(*receipt).map_err(unavailable)?;
+                        let reason = cut(reason, LAST_ERROR_LEN_MAX);
+                        statement
+                            .execute(params![id, reason])
+                            .map_err(unavailable)?;
+                    }
+                }
+                transaction.commit().map_err(unavailable)
+            })
+            .await?;
+        self.arrived.notify_one();
+        Ok(())
+    }
+
+    /// Not handled, no reason known: visible again at once.
     pub async fn release(&self, receipts: Vec<u64>) -> Result<(), QueueError> {
         let sql = "UPDATE messages SET visible_at_ms = 0 WHERE id = ?1";
         self.store
@@ -288,16 +338,16 @@ fn receive(
     let transaction = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(unavailable)?;
-    let ready: Vec<(i64, String, u32)> = {
+    let ready: Vec<(i64, String, u32, Option<String>)> = {
         let mut statement = transaction
             .prepare_cached(
-                "SELECT id, body, receive_count FROM messages \
+                "SELECT id, body, receive_count, last_error FROM messages \
                  WHERE queue = ?1 AND visible_at_ms <= ?2 ORDER BY id LIMIT ?3",
             )
             .map_err(unavailable)?;
         let rows = statement
             .query_map(params![queue, now, max as i64], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
             })
             .map_err(unavailable)?;
         rows.collect::<Result<_, _>>().map_err(unavailable)?
@@ -305,9 +355,9 @@ fn receive(
     let hidden_until =
         now.saturating_add(i64::try_from(rules.visibility.as_millis()).unwrap_or(i64::MAX));
     let mut deliveries = Vec::with_capacity(ready.len());
-    for (id, body, receive_count) in ready {
+    for (id, body, receive_count, last_error) in ready {
         if receive_count >= rules.receives_max {
-            let reason = format!("not handled after {receive_count} deliveries");
+            let reason = dead_reason(receive_count, last_error.as_deref(), rules.visibility);
             dead_letters::move_to_dead(&transaction, id, &reason)?;
             continue;
         }

@@ -76,7 +76,22 @@ pub fn prepare(connection: &Connection) -> rusqlite::Result<()> {
     connection.busy_timeout(std::time::Duration::from_secs(5))?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
-    connection.execute_batch(SCHEMA)
+    connection.execute_batch(SCHEMA)?;
+    add_last_error(connection)
+}
+
+/// `messages.last_error`: why the last delivery failed, which a dead letter states. Added to files
+/// made before it existed (SQLite has no `ADD COLUMN IF NOT EXISTS`).
+fn add_last_error(connection: &Connection) -> rusqlite::Result<()> {
+    let present: bool = connection.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('messages') WHERE name = 'last_error'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !present {
+        connection.execute_batch("ALTER TABLE messages ADD COLUMN last_error TEXT")?;
+    }
+    Ok(())
 }
 
 /// Messages and bytes on `queue`.

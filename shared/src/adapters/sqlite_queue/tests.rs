@@ -76,7 +76,11 @@ async fn a_message_not_handled_goes_to_the_dead_letters_and_is_redriven_from_the
     for _ in 0..2 {
         let got = queue.receive(1).await.unwrap();
         assert_eq!(bodies(&got), ["poison"]);
-        queue.release(vec![got[0].receipt]).await.unwrap();
+        let reason = "no wallet for phone number 106540352242922".to_owned();
+        queue
+            .release_failed(vec![(got[0].receipt, reason)])
+            .await
+            .unwrap();
     }
     // The third receive dead-letters it and hands out the next.
     let got = queue.receive(1).await.unwrap();
@@ -92,7 +96,10 @@ async fn a_message_not_handled_goes_to_the_dead_letters_and_is_redriven_from_the
         ),
         ("poison", 2, true)
     );
-    assert_eq!(letter.reason, "not handled after 2 deliveries");
+    assert_eq!(
+        letter.reason,
+        "not handled after 2 deliveries; last error: no wallet for phone number 106540352242922"
+    );
     let outcome = store
         .redrive(&[letter.id, 999], |queue| {
             (queue == "billing").then_some(ROOMY)
@@ -204,4 +211,37 @@ async fn a_delayed_message_waits_out_its_delay_even_across_a_reopen() {
     assert_eq!(bodies(&due), ["later"]);
     assert_eq!(due[0].receive_count, 1);
     assert!(queue.receive(10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_dead_letter_says_when_no_delivery_reported_an_error_and_long_reasons_are_cut() {
+    let store = QueueStore::open(&temp_file("dead-reasons")).unwrap();
+    let queue = store.queue("billing", rules(1));
+    queue
+        .send_all(&["silent".into(), "loud".into()])
+        .await
+        .unwrap();
+    let got = queue.receive(2).await.unwrap();
+    queue.release(vec![got[0].receipt]).await.unwrap();
+    let long = format!("cannot price status wamid.{}", "é".repeat(2_000));
+    queue
+        .release_failed(vec![(got[1].receipt, long)])
+        .await
+        .unwrap();
+    assert!(queue.receive(2).await.unwrap().is_empty());
+    let page = store.dead_letters(Some("billing"), 0, 10).unwrap();
+    let reasons: Vec<&str> = page
+        .dead_letters
+        .iter()
+        .map(|l| l.reason.as_str())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("not handled after 1 deliveries; no error was reported"),
+        "{reasons:?}"
+    );
+    let prefix = "not handled after 1 deliveries; last error: cannot price status wamid.é";
+    assert!(reasons[1].starts_with(prefix), "{reasons:?}");
+    let kept = reasons[1].len() - "not handled after 1 deliveries; last error: ".len();
+    assert!(kept <= super::LAST_ERROR_LEN_MAX && kept > super::LAST_ERROR_LEN_MAX - 4);
 }

@@ -36,6 +36,7 @@ mod charge;
 mod checkout;
 mod client;
 pub mod events;
+mod read;
 pub mod webhook;
 
 #[cfg(test)]

@@ -16,8 +16,8 @@ use crate::payments::{
     RechargeAttemptId, ReturnUrl,
 };
 use crate::ports::payments::{
-    ChargeOutcome, CheckoutCreate, CheckoutCustomer, CheckoutRequest, OffSessionCharge,
-    OffSessionChargeRequest, PaymentError, RetryCause,
+    ChargeOutcome, CheckoutCreate, CheckoutCustomer, CheckoutRequest, CheckoutSession,
+    OffSessionCharge, OffSessionChargeRequest, PaymentError, RetryCause,
 };
 
 const SECRET_KEY: &str = "sk_test_51Hx0secret";
@@ -99,17 +99,43 @@ async fn received(server: &MockServer) -> Vec<Request> {
     server.received_requests().await.unwrap_or_default()
 }
 
+/// A stand-in that answers every POST (to `path` when given) with `answer`, `expect` times when
+/// given (checked when it is dropped).
+async fn answering(
+    path_only: Option<&str>,
+    answer: ResponseTemplate,
+    expect: Option<u64>,
+) -> MockServer {
+    let server = MockServer::start().await;
+    let mut mock = Mock::given(method("POST"));
+    if let Some(only) = path_only {
+        mock = mock.and(path(only));
+    }
+    let mock = mock.respond_with(answer);
+    match expect {
+        Some(times) => mock.expect(times),
+        None => mock,
+    }
+    .mount(&server)
+    .await;
+    server
+}
+
+/// The checkout of 3 credits, through the default client.
+async fn checkout(server: &MockServer) -> Result<CheckoutSession, PaymentError> {
+    client(server).create_checkout(&checkout_request(3)).await
+}
+
+/// The off-session charge of [`charge_request`], through the default client.
+async fn charge(server: &MockServer) -> Result<ChargeOutcome, PaymentError> {
+    client(server).charge_off_session(&charge_request()).await
+}
+
 #[tokio::test]
 async fn checkout_charges_exactly_the_quote_total_in_minor_units() {
     // 2.00 USD a credit plus 3%: 2.06, 6.18 and 20,600.00 USD.
     for (credits, cents) in [(1, 206), (3, 618), (10_000, 2_060_000)] {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/v1/checkout/sessions"))
-            .respond_with(session_answer())
-            .expect(1)
-            .mount(&server)
-            .await;
+        let server = answering(Some("/v1/checkout/sessions"), session_answer(), Some(1)).await;
         let request = checkout_request(credits);
         assert_eq!(request.amount.money().to_minor_units(), Ok(cents));
 
@@ -196,12 +222,7 @@ async fn every_request_is_authenticated_form_encoded_and_keyed() {
 
 #[tokio::test]
 async fn an_existing_customer_and_an_expiry_are_sent() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/checkout/sessions"))
-        .respond_with(session_answer())
-        .mount(&server)
-        .await;
+    let server = answering(Some("/v1/checkout/sessions"), session_answer(), None).await;
     let mut request = checkout_request(3);
     request.customer = CheckoutCustomer::Existing(ProviderCustomerId::parse("cus_Q1").unwrap());
     request.expires_at = Some(datetime!(2026-11-21 13:00:00 UTC));
@@ -233,10 +254,7 @@ async fn a_500_is_retried_with_the_same_key_and_body_until_success() {
         .expect(1)
         .mount(&server)
         .await;
-    let session = client(&server)
-        .create_checkout(&checkout_request(3))
-        .await
-        .unwrap();
+    let session = checkout(&server).await.unwrap();
     assert_eq!(session.id.as_str(), "cs_test_a1");
     let requests = received(&server).await;
     assert_eq!(requests.len(), 2);
@@ -266,24 +284,19 @@ async fn rate_limits_and_in_flight_conflicts_are_retried() {
             .with_priority(2)
             .mount(&server)
             .await;
-        assert!(
-            client(&server)
-                .create_checkout(&checkout_request(3))
-                .await
-                .is_ok()
-        );
+        assert!(checkout(&server).await.is_ok());
         assert_eq!(received(&server).await.len(), 2, "status {status}");
     }
 }
 
 #[tokio::test]
 async fn retries_are_bounded_and_end_retryable() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(stripe_error(503, json!({"type": "api_error"})))
-        .expect(3)
-        .mount(&server)
-        .await;
+    let server = answering(
+        None,
+        stripe_error(503, json!({"type": "api_error"})),
+        Some(3),
+    )
+    .await;
     let error = client_with(&server, 2, 5_000)
         .create_checkout(&checkout_request(3))
         .await
@@ -303,39 +316,31 @@ async fn retries_are_bounded_and_end_retryable() {
 #[tokio::test]
 async fn stripe_saying_do_not_retry_stops_the_retries() {
     // Stripe replays a saved 5xx for the same key: retrying it here would only repeat it.
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            stripe_error(500, json!({"type": "api_error"}))
-                .insert_header("Stripe-Should-Retry", "false"),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    let error = client(&server)
-        .create_checkout(&checkout_request(3))
-        .await
-        .unwrap_err();
+    let server = answering(
+        None,
+        stripe_error(500, json!({"type": "api_error"}))
+            .insert_header("Stripe-Should-Retry", "false"),
+        Some(1),
+    )
+    .await;
+    let error = checkout(&server).await.unwrap_err();
     // The outcome is still unknown: the caller retries later, with the same key.
     assert!(error.is_retryable(), "{error:?}");
 }
 
 #[tokio::test]
 async fn a_400_is_rejected_without_retry() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(stripe_error(
+    let server = answering(
+        None,
+        stripe_error(
             400,
             json!({"type": "invalid_request_error", "code": "parameter_invalid_integer",
                 "param": "line_items[0][price_data][unit_amount]", "message": "Invalid integer"}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let error = client(&server)
-        .create_checkout(&checkout_request(3))
-        .await
-        .unwrap_err();
+        ),
+        Some(1),
+    )
+    .await;
+    let error = checkout(&server).await.unwrap_err();
     assert_eq!(
         error,
         PaymentError::Rejected {
@@ -350,19 +355,16 @@ async fn a_400_is_rejected_without_retry() {
 #[tokio::test]
 async fn a_bad_key_or_base_url_is_misconfiguration_without_retry() {
     for status in [401, 403, 404] {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(stripe_error(
+        let server = answering(
+            None,
+            stripe_error(
                 status,
                 json!({"type": "invalid_request_error", "message": "Invalid API Key provided"}),
-            ))
-            .expect(1)
-            .mount(&server)
-            .await;
-        let error = client(&server)
-            .create_checkout(&checkout_request(3))
-            .await
-            .unwrap_err();
+            ),
+            Some(1),
+        )
+        .await;
+        let error = checkout(&server).await.unwrap_err();
         assert!(
             matches!(error, PaymentError::Misconfigured(_)),
             "{status}: {error:?}"
@@ -372,11 +374,12 @@ async fn a_bad_key_or_base_url_is_misconfiguration_without_retry() {
 
 #[tokio::test]
 async fn a_timeout_is_retried_with_the_same_key_then_retryable() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(session_answer().set_delay(std::time::Duration::from_secs(3)))
-        .mount(&server)
-        .await;
+    let server = answering(
+        None,
+        session_answer().set_delay(std::time::Duration::from_secs(3)),
+        None,
+    )
+    .await;
     let error = client_with(&server, 1, 200)
         .create_checkout(&checkout_request(3))
         .await
@@ -424,15 +427,13 @@ async fn a_refused_connection_is_retryable() {
 
 #[tokio::test]
 async fn an_answer_of_an_unknown_shape_is_misconfiguration() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("<html>proxy</html>"))
-        .mount(&server)
-        .await;
-    let error = client(&server)
-        .create_checkout(&checkout_request(3))
-        .await
-        .unwrap_err();
+    let server = answering(
+        None,
+        ResponseTemplate::new(200).set_body_string("<html>proxy</html>"),
+        None,
+    )
+    .await;
+    let error = checkout(&server).await.unwrap_err();
     assert!(matches!(error, PaymentError::Misconfigured(_)), "{error:?}");
 }
 
@@ -455,10 +456,7 @@ async fn an_off_session_charge_sends_the_saved_card_and_succeeds() {
         .expect(1)
         .mount(&server)
         .await;
-    let outcome = client(&server)
-        .charge_off_session(&charge_request())
-        .await
-        .unwrap();
+    let outcome = charge(&server).await.unwrap();
     assert_eq!(
         outcome,
         ChargeOutcome::Succeeded {
@@ -490,10 +488,9 @@ async fn an_off_session_charge_sends_the_saved_card_and_succeeds() {
 
 #[tokio::test]
 async fn a_402_decline_is_declined_with_its_codes_and_not_retried() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/payment_intents"))
-        .respond_with(stripe_error(
+    let server = answering(
+        Some("/v1/payment_intents"),
+        stripe_error(
             402,
             json!({
                 "type": "card_error",
@@ -502,14 +499,11 @@ async fn a_402_decline_is_declined_with_its_codes_and_not_retried() {
                 "message": "Your card has insufficient funds.",
                 "payment_intent": {"id": "pi_3P", "status": "requires_payment_method"}
             }),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let outcome = client(&server)
-        .charge_off_session(&charge_request())
-        .await
-        .unwrap();
+        ),
+        Some(1),
+    )
+    .await;
+    let outcome = charge(&server).await.unwrap();
     assert_eq!(
         outcome,
         ChargeOutcome::Declined {
@@ -523,21 +517,18 @@ async fn a_402_decline_is_declined_with_its_codes_and_not_retried() {
 
 #[tokio::test]
 async fn authentication_required_means_the_customer_must_act() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(stripe_error(
+    let server = answering(
+        None,
+        stripe_error(
             402,
             json!({"type": "card_error", "code": "authentication_required",
                 "decline_code": "authentication_required",
                 "payment_intent": {"id": "pi_3Q", "status": "requires_payment_method"}}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let outcome = client(&server)
-        .charge_off_session(&charge_request())
-        .await
-        .unwrap();
+        ),
+        Some(1),
+    )
+    .await;
+    let outcome = charge(&server).await.unwrap();
     assert_eq!(
         outcome,
         ChargeOutcome::RequiresAction {
@@ -561,15 +552,8 @@ async fn intent_statuses_in_a_200_map_to_outcomes() {
         ),
     ];
     for (answer, expected) in cases {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
-            .mount(&server)
-            .await;
-        let outcome = client(&server)
-            .charge_off_session(&charge_request())
-            .await
-            .unwrap();
+        let server = answering(None, ResponseTemplate::new(200).set_body_json(answer), None).await;
+        let outcome = charge(&server).await.unwrap();
         let payment_id = ProviderPaymentId::parse("pi_1").unwrap();
         match expected {
             "requires_action" => assert_eq!(
@@ -594,15 +578,14 @@ async fn intent_statuses_in_a_200_map_to_outcomes() {
 
 #[tokio::test]
 async fn a_charge_timeout_is_retryable_not_declined() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"id": "pi_1", "status": "succeeded"}))
-                .set_delay(std::time::Duration::from_secs(3)),
-        )
-        .mount(&server)
-        .await;
+    let server = answering(
+        None,
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"id": "pi_1", "status": "succeeded"}))
+            .set_delay(std::time::Duration::from_secs(3)),
+        None,
+    )
+    .await;
     let error = client_with(&server, 0, 200)
         .charge_off_session(&charge_request())
         .await

@@ -50,7 +50,7 @@ pub fn cell(text: &str) -> String {
 }
 
 /// `from` and `to` (RFC 3339); nothing else but `format`, which the router took out.
-fn range_params(query: Option<&str>, now: OffsetDateTime) -> Result<PostedRange, ApiError> {
+pub fn range_params(query: Option<&str>, now: OffsetDateTime) -> Result<PostedRange, ApiError> {
     let (mut from, mut to) = (None, None);
     for (name, value) in super::super::query::pairs(query)? {
         let time = |field: &str| {
@@ -64,6 +64,58 @@ fn range_params(query: Option<&str>, now: OffsetDateTime) -> Result<PostedRange,
         }
     }
     export_range(from, to, now)
+}
+
+/// Where an item of a page (newest first) stands against the export's range.
+enum Place {
+    /// Older than the range: this and everything after it is out; the export ends.
+    Older,
+    /// Newer than the range (or, for ledger entries, just out of order): skipped.
+    Outside,
+    Inside,
+}
+
+/// Appends the rows of `items` that lie in the range to `chunk`, counting them in `rows`; whether
+/// the export ended (an item older than the range, or [`EXPORT_ROWS_MAX`] rows, said in a `#`
+/// line).
+fn push_rows<T>(
+    chunk: &mut String,
+    rows: &mut usize,
+    items: &[T],
+    place: impl Fn(&T) -> Place,
+    row: impl Fn(&T) -> String,
+) -> bool {
+    for item in items {
+        match place(item) {
+            Place::Older => return true,
+            Place::Outside => continue,
+            Place::Inside => {}
+        }
+        if *rows == EXPORT_ROWS_MAX {
+            chunk.push_str(&format!(
+                "# more than {EXPORT_ROWS_MAX} rows: narrow the range (from, to) for the rest\n"
+            ));
+            return true;
+        }
+        chunk.push_str(&row(item));
+        *rows += 1;
+    }
+    false
+}
+
+/// A CSV answer: `header`, then the chunks of `rows` as they come.
+fn streamed(
+    filename: &str,
+    header: &'static str,
+    rows: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+) -> Response {
+    let header = stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
+        header.as_bytes(),
+    ))]);
+    csv_response(
+        filename,
+        Body::from_stream(futures_util::StreamExt::chain(header, rows)),
+    )
 }
 
 const STATEMENT_HEADER: &str = "seq,entry_id,kind,posted_at,occurred_at,description,category,\
@@ -87,20 +139,46 @@ fn statement_row(entry: &LedgerEntry) -> String {
     )
 }
 
-struct Walk<S> {
+/// Where an export stands: the page cursor (of type `C`), rows and pages so far.
+struct Walk<S, C> {
     app: AppState<S>,
     account: AccountId,
     range: PostedRange,
-    cursor: Option<StatementCursor>,
+    cursor: Option<C>,
     rows: usize,
     pages: usize,
     done: bool,
 }
 
+impl<S: ApiStore, C> Walk<S, C> {
+    /// The start of an export of `account` over the query's range (the wallet must exist), and
+    /// the file name `<name>-<account>.csv`.
+    async fn start(
+        app: AppState<S>,
+        account: AccountId,
+        query: Option<&str>,
+        name: &str,
+    ) -> Result<(Self, String), ApiError> {
+        let range = range_params(query, app.clock.now())?;
+        load_wallet(&app, &account).await?;
+        let filename = format!("{name}-{account}.csv");
+        let walk = Walk {
+            app,
+            account,
+            range,
+            cursor: None,
+            rows: 0,
+            pages: 0,
+            done: false,
+        };
+        Ok((walk, filename))
+    }
+}
+
 /// The next chunk of a statement export; `None` once it ended.
 async fn next_statement_chunk<S: ApiStore>(
-    mut walk: Walk<S>,
-) -> Option<(Result<Bytes, std::io::Error>, Walk<S>)> {
+    mut walk: Walk<S, StatementCursor>,
+) -> Option<(Result<Bytes, std::io::Error>, Walk<S, StatementCursor>)> {
     if walk.done {
         return None;
     }
@@ -114,25 +192,24 @@ async fn next_statement_chunk<S: ApiStore>(
             return Some((Err(std::io::Error::other(error.to_string())), walk));
         }
     };
+    let range = walk.range;
     let mut chunk = String::new();
-    for entry in &page.entries {
-        if entry.posted_at < walk.range.from - ORDER_SLACK {
-            walk.done = true;
-            break;
+    let place = |entry: &LedgerEntry| {
+        if entry.posted_at < range.from - ORDER_SLACK {
+            Place::Older
+        } else if entry.posted_at < range.from || entry.posted_at > range.to {
+            Place::Outside
+        } else {
+            Place::Inside
         }
-        if entry.posted_at < walk.range.from || entry.posted_at > walk.range.to {
-            continue;
-        }
-        if walk.rows == EXPORT_ROWS_MAX {
-            chunk.push_str(&format!(
-                "# more than {EXPORT_ROWS_MAX} rows: narrow the range (from, to) for the rest\n"
-            ));
-            walk.done = true;
-            break;
-        }
-        chunk.push_str(&statement_row(entry));
-        walk.rows += 1;
-    }
+    };
+    walk.done = push_rows(
+        &mut chunk,
+        &mut walk.rows,
+        &page.entries,
+        place,
+        statement_row,
+    );
     walk.cursor = page.next_cursor;
     if walk.cursor.is_none() || walk.pages == PAGES_MAX {
         walk.done = true;
@@ -146,26 +223,9 @@ pub async fn statement_csv<S: ApiStore>(
     account: AccountId,
     query: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let range = range_params(query, app.clock.now())?;
-    load_wallet(&app, &account).await?;
-    let filename = format!("statement-{account}.csv");
-    let walk = Walk {
-        app,
-        account,
-        range,
-        cursor: None,
-        rows: 0,
-        pages: 0,
-        done: false,
-    };
-    let header = stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
-        STATEMENT_HEADER.as_bytes(),
-    ))]);
+    let (walk, filename) = Walk::start(app, account, query, "statement").await?;
     let rows = stream::unfold(walk, next_statement_chunk);
-    Ok(csv_response(
-        &filename,
-        Body::from_stream(futures_util::StreamExt::chain(header, rows)),
-    ))
+    Ok(streamed(&filename, STATEMENT_HEADER, rows))
 }
 
 const PAYMENTS_HEADER: &str = "purchase_id,created_at,status,credits,unit_price,subtotal,fee,\
@@ -217,18 +277,9 @@ async fn credits_of<S: ApiStore>(
     app.store.entries_by_id(account, &ids).await
 }
 
-struct History<S> {
-    app: AppState<S>,
-    account: AccountId,
-    range: PostedRange,
-    cursor: Option<PurchaseCursor>,
-    rows: usize,
-    done: bool,
-}
-
 async fn next_payments_chunk<S: ApiStore>(
-    mut walk: History<S>,
-) -> Option<(Result<Bytes, std::io::Error>, History<S>)> {
+    mut walk: Walk<S, PurchaseCursor>,
+) -> Option<(Result<Bytes, std::io::Error>, Walk<S, PurchaseCursor>)> {
     if walk.done {
         return None;
     }
@@ -248,22 +299,18 @@ async fn next_payments_chunk<S: ApiStore>(
             return Some((Err(std::io::Error::other(error.to_string())), walk));
         }
     };
+    let range = walk.range;
     let mut chunk = String::new();
-    for purchase in &page.purchases {
-        if purchase.created_at < walk.range.from {
-            walk.done = true;
-            break;
+    let place = |purchase: &Purchase| {
+        if purchase.created_at < range.from {
+            Place::Older
+        } else if purchase.created_at > range.to {
+            Place::Outside
+        } else {
+            Place::Inside
         }
-        if purchase.created_at > walk.range.to {
-            continue;
-        }
-        if walk.rows == EXPORT_ROWS_MAX {
-            chunk.push_str(&format!(
-                "# more than {EXPORT_ROWS_MAX} rows: narrow the range (from, to) for the rest\n"
-            ));
-            walk.done = true;
-            break;
-        }
+    };
+    let row = |purchase: &Purchase| {
         let credited = [
             EntryId::purchase(purchase.id.as_str()).ok(),
             EntryId::auto_recharge(purchase.id.as_str()).ok(),
@@ -271,9 +318,9 @@ async fn next_payments_chunk<S: ApiStore>(
         .into_iter()
         .flatten()
         .find_map(|id| credits.get(&id));
-        chunk.push_str(&payment_row(purchase, credited));
-        walk.rows += 1;
-    }
+        payment_row(purchase, credited)
+    };
+    walk.done = push_rows(&mut chunk, &mut walk.rows, &page.purchases, place, row);
     walk.cursor = page.next_cursor;
     if walk.cursor.is_none() {
         walk.done = true;
@@ -287,25 +334,9 @@ pub async fn payments_csv<S: ApiStore>(
     account: AccountId,
     query: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let range = range_params(query, app.clock.now())?;
-    load_wallet(&app, &account).await?;
-    let filename = format!("payments-{account}.csv");
-    let walk = History {
-        app,
-        account,
-        range,
-        cursor: None,
-        rows: 0,
-        done: false,
-    };
-    let header = stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
-        PAYMENTS_HEADER.as_bytes(),
-    ))]);
+    let (walk, filename) = Walk::start(app, account, query, "payments").await?;
     let rows = stream::unfold(walk, next_payments_chunk);
-    Ok(csv_response(
-        &filename,
-        Body::from_stream(futures_util::StreamExt::chain(header, rows)),
-    ))
+    Ok(streamed(&filename, PAYMENTS_HEADER, rows))
 }
 
 #[cfg(test)]

@@ -135,3 +135,12 @@ impl From<StoreError> for ApiError {
         }
     }
 }
+
+/// The 413 every route answers for a body over `len_max` bytes.
+pub fn too_large(len_max: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("body: request bodies on this route are at most {len_max} bytes"),
+    )
+}

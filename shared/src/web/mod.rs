@@ -1,0 +1,7 @@
+//! The HTTP edge the API and Meta's webhook share: the `{"error":{"code","message"}}` envelope
+//! ([`error::ApiError`], and [`envelope::envelope_errors`] for axum's own refusals) and strict
+//! query strings ([`query`]). No rule of the product lives here.
+
+pub mod envelope;
+pub mod error;
+pub mod query;
