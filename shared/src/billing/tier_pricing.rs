@@ -152,7 +152,9 @@ mod tests {
         if let Some(waba) = waba {
             metadata.insert(META_WABA, waba).unwrap();
         }
-        let id = EntryId::message_charge(&format!("wamid.{category}{market}{at}")).unwrap();
+        // A reference of id characters only: the instant as Unix seconds.
+        let seconds = at.unix_timestamp();
+        let id = EntryId::message_charge(&format!("wamid.{category}{market}{seconds}")).unwrap();
         NewEntry::new(id, EntryKind::Charge, usd("-0.0014"), "", metadata, at).unwrap()
     }
 
