@@ -9,6 +9,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use serde::Serialize;
@@ -51,8 +52,16 @@ pub async fn upload_tiers<S: ApiStore>(
     _operator: OperatorCaller,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, HeaderMap, Json<TierCardView>), ApiError> {
+    // Over the limit is a 413 that states the limit; anything else reading the body, a 400.
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            super::json::too_large(TIERS_BODY_LEN_MAX)
+        } else {
+            ApiError::bad_request(rejection.body_text())
+        }
+    })?;
     if !is_csv(&headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
