@@ -217,6 +217,13 @@ fn each_function_builds_from_its_own_folder_and_its_cache_sees_its_inputs() {
         .iter()
         .filter_map(|member| member.as_str())
         .collect();
+    for (logical_id, binary, _) in template.functions() {
+        assert!(
+            default_members.contains(&format!("functions/{binary}").as_str()),
+            "{logical_id}: functions/{binary} is not in default-members, so a bare `cargo build` \
+             (and `cargo lambda build` at the root) leaves it out"
+        );
+    }
     for heavy in ["tests", "local-runner"] {
         assert!(
             !default_members.contains(&heavy),
@@ -325,4 +332,103 @@ fn the_webhook_has_its_own_throttle() {
         "{route:?} vs {default:?}"
     );
     assert!(Path::new(&repo::root().join("docs/operations.md")).exists());
+}
+
+/// The files SAM's build cache hashes for a function, walked as `samcli.lib.utils.hash.dir_checksum`
+/// walks a CodeUri: links followed, `.aws-sam` skipped. Bounded: a link loop or a link to the
+/// repository root shows up as too many files instead of a hang.
+fn files_sam_hashes(code_dir: &Path) -> Vec<std::path::PathBuf> {
+    const FILES_MAX: usize = 5_000;
+    let (mut files, mut folders) = (Vec::new(), vec![code_dir.to_path_buf()]);
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().is_some_and(|name| name == ".aws-sam") {
+                continue;
+            }
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path.strip_prefix(code_dir).unwrap().to_path_buf());
+            }
+            assert!(
+                files.len() + folders.len() < FILES_MAX,
+                "{}",
+                code_dir.display()
+            );
+        }
+    }
+    files
+}
+
+#[test]
+fn sam_hashes_each_functions_sources_and_nothing_a_build_writes() {
+    // A build writes target/ (cargo), .tools/ and .local-data/ (tests, runner): if SAM hashed any
+    // of them, the second `sam build` would never find its cache (scripts/sam-build-twice).
+    let written_by_builds = ["target", ".tools", ".local-data", "node_modules"];
+    for (logical_id, binary, _) in Template::load().functions() {
+        let files = files_sam_hashes(&repo::root().join("functions").join(&binary));
+        for file in &files {
+            assert!(
+                !file.components().any(|part| written_by_builds
+                    .iter()
+                    .any(|name| part.as_os_str() == *name)),
+                "{logical_id}: SAM would hash {}",
+                file.display()
+            );
+        }
+        for input in [
+            "src/main.rs",
+            "Cargo.toml",
+            ".build-inputs/shared/src/lib.rs",
+            ".build-inputs/shared/Cargo.toml",
+            ".build-inputs/workspace.toml",
+            ".build-inputs/workspace.lock",
+        ] {
+            assert!(
+                files.iter().any(|file| file == Path::new(input)),
+                "{logical_id}: SAM does not hash {input}, so a change to it would not rebuild"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_scheduled_function_never_retries_into_its_next_run() {
+    // A retried sweep would overlap the next one, which redoes the work anyway: no retry by
+    // EventBridge or by Lambda's async invoke, and a failure lands in a queue (which the alarm
+    // test above requires to be watched and retained).
+    let template = Template::load();
+    let mut schedules = 0;
+    for (id, properties) in template.resources_of("AWS::Serverless::Function") {
+        let events = properties["Events"].as_mapping().cloned();
+        for (name, event) in events.unwrap_or_default() {
+            if text(event.get("Type")) != Some("Schedule") {
+                continue;
+            }
+            schedules += 1;
+            let retries = &event["Properties"]["RetryPolicy"]["MaximumRetryAttempts"];
+            assert_eq!(
+                retries.as_u64(),
+                Some(0),
+                "{id}.{name:?}: EventBridge retries"
+            );
+            let invoke = &properties["EventInvokeConfig"];
+            assert_eq!(
+                invoke["MaximumRetryAttempts"].as_u64(),
+                Some(0),
+                "{id}: Lambda retries its scheduled invocations"
+            );
+            let failure = &invoke["DestinationConfig"]["OnFailure"];
+            assert_eq!(text(failure.get("Type")), Some("SQS"), "{id}");
+            let queues = template.referenced_ids(&failure["Destination"]);
+            assert!(
+                queues.iter().any(|queue| {
+                    text(template.resource(queue).get("Type")) == Some("AWS::SQS::Queue")
+                }),
+                "{id}: a failed sweep goes nowhere"
+            );
+        }
+    }
+    assert!(schedules >= 1, "the auto-recharge sweep is a schedule");
 }

@@ -17,7 +17,7 @@ fn main() {
     let started = Instant::now();
     warm_up();
     let cold = started.elapsed();
-    println!("cold start, warm_up() (metadata load + North American patterns): {cold:.1?}");
+    println!("cold start, warm_up() (compiles the North American patterns): {cold:.1?}");
 
     let sets: [(&str, &[&str]); 4] = [
         ("single-region code (+91 India)", &["919876543210"]),

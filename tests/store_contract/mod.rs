@@ -50,6 +50,7 @@ macro_rules! store_contract_on {
         the_due_index_follows_balance_and_settings,
         the_recharge_lock_is_written_once_per_revision,
         a_table_made_before_the_due_index_gains_it,
+        an_attempt_in_flight_stays_listed_whatever_the_balance,
         // Holds: what is judged on available follows them.
         holds_refresh_the_due_index_and_can_send,
         );

@@ -202,3 +202,56 @@ pub async fn a_table_made_before_the_due_index_gains_it(backend: &Backend) {
         ]
     );
 }
+
+/// How many times the sweep's read lists `account`.
+async fn times_listed(
+    store: &imcredits::adapters::dynamodb::DynamoStore,
+    account: &imcredits::ids::AccountId,
+) -> usize {
+    let due = store.due_wallets(10_000, 0).await.unwrap();
+    due.accounts.iter().filter(|due| *due == account).count()
+}
+
+/// Simulation seeds 109, 163, ...: a charge whose answer was lost must be resumed by the sweep even
+/// after the balance went back above the minimum (the card may have been charged), and listed once.
+pub async fn an_attempt_in_flight_stays_listed_whatever_the_balance(backend: &Backend) {
+    let store = backend.store().await;
+    let wallet = new_wallet(&store, "inflight").await;
+    let account = &wallet.account_id;
+    let on = AutoRecharge::new(true, usd("5"), 10, Currency::Usd).unwrap();
+    store.set_auto_recharge(account, &on, at()).await.unwrap();
+    assert_eq!(times_listed(&store, account).await, 1, "0 is below 5");
+    let policy = imcredits::money::QuotePolicy::zoho_default(Currency::Usd);
+    let attempt = imcredits::recharge::InFlight {
+        attempt_id: attempt_id(account, 0),
+        quote: policy.quote(policy.credits(10).unwrap()).unwrap(),
+        customer: imcredits::payments::ProviderCustomerId::parse("cus_inflight").unwrap(),
+        payment_method: imcredits::payments::ProviderPaymentMethodId::parse("pm_inflight").unwrap(),
+        started_ms: imcredits::recharge::epoch_ms(at()),
+    };
+    let held = RechargeState::default().held(attempt, 1, at(), std::time::Duration::ZERO);
+    assert!(store.put_recharge_state(account, &held).await.unwrap());
+    assert_eq!(
+        times_listed(&store, account).await,
+        1,
+        "due and in flight: once"
+    );
+    store
+        .post_entries(account, &[grant("INFLIGHT-1", "10")], at())
+        .await
+        .unwrap();
+    assert_eq!(
+        times_listed(&store, account).await,
+        1,
+        "10 is not below 5, but the attempt's answer is still unknown"
+    );
+    let (declined, _) = held.after_decline(at());
+    assert!(store.put_recharge_state(account, &declined).await.unwrap());
+    assert_eq!(
+        times_listed(&store, account).await,
+        0,
+        "settled and not due"
+    );
+    assert_eq!(store.recharge_state(account).await.unwrap(), Some(declined));
+    assert_reconciled(&store, account).await;
+}

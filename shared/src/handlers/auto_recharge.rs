@@ -12,7 +12,8 @@
 //! 4. charge; succeeded: post `recharge:<attempt>` for credits × unit price and release the lock in
 //!    the same transaction; declined or `requires_action`: back off 1 h, 6 h, 24 h, and after
 //!    [`DECLINES_MAX`](crate::recharge::DECLINES_MAX) in a row turn auto-recharge off; no answer: keep the attempt, let the
-//!    lease lapse, and the next trigger resumes it.
+//!    lease lapse, and the next trigger resumes it (the sweep lists a wallet with an attempt in
+//!    flight whatever its balance).
 
 use std::sync::Arc;
 

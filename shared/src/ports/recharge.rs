@@ -58,7 +58,9 @@ pub trait RechargeStore {
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Wallet, StoreError>> + Send;
 
-    /// Wallets in the sparse index of wallets below their minimum, at most `limit`, reading the
+    /// Wallets in the sparse index of wallets below their minimum or with an attempt in flight
+    /// (whatever their balance: its answer was lost and only a trigger resumes it), each once, at
+    /// most `limit`, reading the
     /// index shards in order from `first_shard` (wrapping), so that a run cut short by `limit`
     /// does not always favour the same shards.
     fn due_wallets(

@@ -20,12 +20,12 @@
 //! Italian leading zero before matching, which leaves +39 06 (Rome) numbers unplaced.
 //!
 //! # Cost
-//! The metadata is decoded once per process (a `static` in the crate), on first use, and each
-//! pattern is compiled on first use; [`warm_up`] pays both at cold start (65 to 105 ms measured in a
-//! release build). Afterwards a lookup in a single-region code takes about 60 ns, a +1 number 2 to
-//! 5 µs (`cargo bench -p imcredits --bench market_lookup`). The crate keeps compiled patterns in an
-//! LRU of 100; placing any +1 number touches at most 37 of them, so steady traffic does not
-//! recompile.
+//! Nothing is loaded at start-up: the regions of each calling code and the patterns of shared
+//! codes are static data ([`super::phone_table`], generated from the `phonenumber` crate's
+//! metadata and checked against it by a test), and each pattern is compiled on first use.
+//! [`warm_up`] compiles the +1 patterns at cold start (`cargo bench -p imcredits --bench
+//! market_lookup` prints what it costs and what a lookup costs afterwards). Loading the crate's
+//! own database instead cost 100 to 190 ms, most of billing's cold start.
 //!
 //! # Personal data
 //! A phone number is personal data: nothing here logs one, [`RecipientNumber`]'s `Debug` hides its
@@ -33,7 +33,7 @@
 
 use std::fmt;
 
-use phonenumber::metadata::{DATABASE, Database, Metadata};
+use super::phone_table::{self, SharedRegion};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Fewest digits of an international number accepted: the shortest real ones (+290 Saint Helena,
@@ -80,7 +80,7 @@ impl Market {
             }
             _ => return Err(MarketError::NotARegionCode(code.chars().take(8).collect())),
         };
-        if DATABASE.by_id(market.as_str()).is_none() {
+        if !phone_table::is_region(market.as_str()) {
             return Err(MarketError::NotAPhoneRegion(market));
         }
         Ok(market)
@@ -198,7 +198,7 @@ impl RecipientNumber {
     }
 
     pub fn market(&self) -> RecipientMarket {
-        place(&DATABASE, &self.0)
+        place(&self.0)
     }
 }
 
@@ -217,15 +217,14 @@ pub fn market_of(recipient_id: &str) -> RecipientMarket {
     }
 }
 
-/// Loads the phone metadata and compiles the +1 patterns (the busiest shared code), so that the
+/// Compiles the +1 patterns (the busiest shared code), so that the
 /// first billed message after a cold start does not pay for them. Call it once at start-up.
 pub fn warm_up() {
-    // A US number walks the North American patterns; the result does not matter.
-    let _ = market_of("12025550123");
+    phone_table::compile_code(NANP_CALLING_CODE);
 }
 
 /// Places the digits of a valid international number (see the module documentation).
-fn place(database: &Database, digits: &str) -> RecipientMarket {
+fn place(digits: &str) -> RecipientMarket {
     for code_len in 1..=3 {
         let Some(code) = digits
             .get(..code_len)
@@ -233,16 +232,16 @@ fn place(database: &Database, digits: &str) -> RecipientMarket {
         else {
             return RecipientMarket::Unknown;
         };
-        let Some(regions) = database.region(&code) else {
+        let Some(regions) = phone_table::regions_of(code) else {
             continue;
         };
         let national = &digits[code_len..];
-        return place_in(database, code, &regions, national);
+        return place_in(code, regions, national);
     }
     RecipientMarket::Unknown
 }
 
-fn place_in(database: &Database, code: u16, regions: &[&str], national: &str) -> RecipientMarket {
+fn place_in(code: u16, regions: &[&str], national: &str) -> RecipientMarket {
     let known = |id: &str| {
         Market::from_region_id(id)
             .map(RecipientMarket::Known)
@@ -254,16 +253,14 @@ fn place_in(database: &Database, code: u16, regions: &[&str], national: &str) ->
         [only] => return known(only),
         _ => {}
     }
-    // The metadata lists the code's main region first (`Database::from` inserts it at 0).
+    // The table lists the code's main region first, as libphonenumber does.
     for id in regions {
-        let Some(metadata) = database.by_id(*id) else {
+        let Some(region) = phone_table::shared_region(id) else {
             continue;
         };
-        let claimed = match metadata.leading_digits() {
-            Some(leading) => leading
-                .find(national)
-                .is_some_and(|found| found.start() == 0),
-            None => fits_region(metadata, national),
+        let claimed = match &region.leading_digits {
+            Some(leading) => leading.starts(national),
+            None => fits_region(region, national),
         };
         if claimed {
             return known(id);
@@ -277,26 +274,13 @@ fn place_in(database: &Database, code: u16, regions: &[&str], national: &str) ->
 
 /// libphonenumber's "number type is not UNKNOWN" for a region: the general pattern and at least one
 /// specific one.
-fn fits_region(metadata: &Metadata, national: &str) -> bool {
-    let descriptors = metadata.descriptors();
-    if !descriptors.general().is_match(national) {
-        return false;
-    }
-    [
-        descriptors.premium_rate(),
-        descriptors.toll_free(),
-        descriptors.shared_cost(),
-        descriptors.voip(),
-        descriptors.personal_number(),
-        descriptors.pager(),
-        descriptors.uan(),
-        descriptors.voicemail(),
-        descriptors.fixed_line(),
-        descriptors.mobile(),
-    ]
-    .into_iter()
-    .flatten()
-    .any(|descriptor| descriptor.is_match(national))
+fn fits_region(region: &SharedRegion, national: &str) -> bool {
+    region.general.describes(national)
+        && region
+            .types
+            .iter()
+            .flatten()
+            .any(|pattern| pattern.describes(national))
 }
 
 #[cfg(test)]

@@ -26,6 +26,9 @@ pub mod csv;
 pub mod json;
 mod market;
 pub mod market_list;
+mod phone_table;
+#[cfg(test)]
+mod phone_table_tests;
 mod placement;
 pub mod tier_book;
 pub mod tiers;

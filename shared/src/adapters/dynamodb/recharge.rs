@@ -8,7 +8,11 @@
 //! [`DUE_SHARDS`] keys by a hash of the account, so no index partition is hot.
 //!
 //! **The lock.** `ACCOUNT#<a>` / `RECHARGE_LOCK`: a lease, the attempt in flight and the counters,
-//! written only if `rev` is still the one read.
+//! written only if `rev` is still the one read. While an attempt is in flight the lock item carries
+//! the wallet's index keys too (same shard, same sort key), so the sweep resumes an attempt whose
+//! answer was lost even after a grant, a purchase or a released hold lifted the balance and took
+//! the wallet item out of the index: the card may have been charged. Every lock write is a whole
+//! put, so releasing the attempt takes the lock out of the index in the same write.
 
 use std::collections::HashMap;
 
@@ -118,6 +122,10 @@ fn state_item(account: &AccountId, state: &RechargeState) -> Item {
     ]);
     if let Some(attempt) = &state.in_flight {
         item.extend(in_flight_attributes(attempt));
+        item.extend([
+            (DUE_PK.to_owned(), s(due_pk(due_shard(account)))),
+            (DUE_SK.to_owned(), s(account.as_str())),
+        ]);
     }
     item
 }
@@ -362,7 +370,8 @@ impl RechargeStore for DynamoStore {
     async fn due_wallets(&self, limit: usize, first_shard: u8) -> Result<DueWallets, StoreError> {
         let mut due = DueWallets::default();
         // Each shard is read in bounded pages until it ends or the run's limit is reached; the
-        // loop is bounded by the limit (every page but a shard's last returns items).
+        // loop is bounded by the limit (every page but a shard's last returns items, and an
+        // account has at most two: its wallet and its lock).
         for offset in 0..DUE_SHARDS {
             let shard = (first_shard % DUE_SHARDS + offset) % DUE_SHARDS;
             let mut start_key: Option<Item> = None;
@@ -390,7 +399,12 @@ impl RechargeStore for DynamoStore {
                     let account = AccountId::parse(account).map_err(|error| {
                         StoreError::Corrupt(format!("due index names {account:?}: {error}"))
                     })?;
-                    due.accounts.push(account);
+                    // A wallet both below its minimum and with an attempt in flight is listed by
+                    // its wallet item and its lock item, next to each other (same shard and sort
+                    // key): one trigger is enough.
+                    if due.accounts.last() != Some(&account) {
+                        due.accounts.push(account);
+                    }
                 }
                 start_key = output.last_evaluated_key().cloned();
                 if start_key.is_none() {
