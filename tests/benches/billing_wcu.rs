@@ -11,14 +11,29 @@ use imcredits::meta::parse_webhook;
 use imcredits_tests::pipeline::{Pipeline, meta_body, pmp};
 use serde_json::{Value, json};
 
+#[path = "billing_wcu/tiers.rs"]
+mod tiers;
+
 const EVENTS: usize = 1_000;
 
 /// `hold_tag`: every status carries it (all events settle one hold) instead of a template tag.
 fn statuses(markets: &[&str], tags: usize, hold_tag: Option<&str>, category: &str) -> Vec<Value> {
+    statuses_at(markets, tags, hold_tag, category, "BENCH", 1_750_030_073)
+}
+
+/// `at` in Unix seconds; `prefix` keeps the wamids of two bursts apart.
+fn statuses_at(
+    markets: &[&str],
+    tags: usize,
+    hold_tag: Option<&str>,
+    category: &str,
+    prefix: &str,
+    at: i64,
+) -> Vec<Value> {
     (0..EVENTS)
         .map(|i| {
             let mut status = json!({
-                "id": format!("wamid.BENCH{i:06}"), "status": "delivered", "timestamp": "1750030073",
+                "id": format!("wamid.{prefix}{i:06}"), "status": "delivered", "timestamp": at.to_string(),
                 "recipient_id": markets[i % markets.len()], "pricing": pmp("regular", category)
             });
             status["biz_opaque_callback_data"] = match hold_tag {
@@ -105,7 +120,7 @@ async fn main() {
         if hold {
             assert!(wallet.held.is_zero(), "the burst settled the whole hold");
         }
-        let (units, transactions) = burst_write_units(&pipeline, &account).await;
+        let (units, transactions) = burst_write_units(&pipeline, &account, "charge").await;
         println!(
             "  {label:<30} {:>6.3} units/event  ({units} units in {transactions} transactions, {} queue records, {:.0} ms on DynamoDB Local)",
             units as f64 / EVENTS as f64,
@@ -113,12 +128,15 @@ async fn main() {
             elapsed.as_secs_f64() * 1000.0
         );
     }
+    tiers::measure(&pipeline).await;
 }
 
-/// Units the charge postings of `account` cost, and how many transactions they were.
+/// Units the postings of `account` whose entries are all of `kind` (`charge`, `adjustment`) cost,
+/// and how many transactions they were.
 async fn burst_write_units(
     pipeline: &Pipeline,
     account: &imcredits::ids::AccountId,
+    kind: &str,
 ) -> (u64, usize) {
     use aws_sdk_dynamodb::types::AttributeValue;
     use imcredits_tests::capacity::{item_size, transactional_write_units};
@@ -173,15 +191,18 @@ async fn burst_write_units(
         let entries: Vec<_> = ids.iter().map(|id| entries_by_id[id]).collect();
         if entries
             .iter()
-            .any(|entry| entry["kind"].as_s().unwrap() != "charge")
+            .any(|entry| entry["kind"].as_s().unwrap() != kind)
         {
-            continue; // the funding grant
+            continue; // the funding grant, or postings of another kind
         }
         transactions += 1;
         units += wallet_units + transactional_write_units(item_size(journal));
         let mut usage = std::collections::BTreeSet::new();
         for entry in &entries {
             units += transactional_write_units(item_size(entry));
+            if kind != "charge" {
+                continue; // only charges touch usage aggregates and holds
+            }
             let metadata = entry["metadata"].as_m().unwrap();
             let day = &entry["occurred_at"].as_s().unwrap()[..10];
             let text = |key: &str| metadata.get(key).map(|v| v.as_s().unwrap().clone());
