@@ -60,7 +60,14 @@ pub fn meta_webhook(data: &[u8]) {
             ChargeDecision::NoCharge { .. } | ChargeDecision::NeedsReview(_) => continue,
         };
         // Refusals (no market, no price) are the billing handler's to report; a panic is a bug.
-        let _ = charge_entry(status, &usage, free, book(), Currency::Usd);
+        let _ = charge_entry(
+            imcredits::pricing::built_in_market_lists(),
+            status,
+            &usage,
+            free,
+            book(),
+            Currency::Usd,
+        );
     }
     let (mut statuses, mut inbound) = (0, 0);
     for body in pack(&batch) {

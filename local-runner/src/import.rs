@@ -1,7 +1,9 @@
 //! `import-rate-card FILE --effective-from DATE [--market-list VERSION] [--port] [--data-dir]`:
 //! posts Meta's rates CSV to the running runner's `POST /v1/operator/rate-cards` as an operator,
 //! exactly as an operator's own client would, and prints the answer. The market list defaults to
-//! the one in force at `--effective-from`. Its arguments are parsed here, so that hooking it into
+//! the seed fixture's list in force at `--effective-from` (the lists the runner loads at start);
+//! after loading Meta's own lists, name one with `--market-list` (the API refuses a list that is
+//! not the one in force, naming it). Its arguments are parsed here, so that hooking it into
 //! the runner's command line takes a few lines.
 
 use std::io::{Read, Write};

@@ -265,6 +265,13 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("credit prices")?
         .credits;
     let engine = engine::Engine::start(data_dir).await?;
+    // The seed fixture's market lists unless already loaded (operators load Meta's own).
+    imcredits::ports::market_lists::seed_market_lists(
+        &engine.store,
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .context("seeding the market lists")?;
     let billing_limits = billing_limits(&args);
     let queues = Arc::new(pipeline::Queues::new(&engine.queues, billing_limits));
     let webhook = imcredits::handlers::webhook::router(imcredits::handlers::webhook::WebhookApp {

@@ -74,6 +74,9 @@ impl TestApp {
         policy: AddressPolicy,
         resolver: StaticResolver,
     ) -> Self {
+        imcredits::ports::market_lists::seed_market_lists(&store, crate::at())
+            .await
+            .expect("the seed fixture's market lists load");
         let notifications = MemoryQueue::new(5, std::time::Duration::from_secs(30));
         let urls = WebhookClient::new(policy, Arc::new(resolver)).expect("a webhook client");
         let stripe = StripeStandIn::start().await;

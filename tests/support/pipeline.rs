@@ -84,6 +84,9 @@ impl Pipeline {
             )
             .await
             .expect("the flat card saves (or was saved by another test)");
+        imcredits::ports::market_lists::seed_market_lists(&store, crate::at())
+            .await
+            .expect("the seed fixture's market lists load");
         let sqs = sqs_client().await;
         let dead_letters = new_queue(&sqs, "billing-dlq").await;
         let dead_letter_arn = sqs

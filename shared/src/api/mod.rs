@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod exports;
 pub mod holds;
 pub mod json;
+pub mod market_lists;
 pub mod notices;
 pub mod operator;
 pub mod payment_webhook;
@@ -86,6 +87,8 @@ api_store!(
     // Volume tiers: the files by date, and which wallet a WABA bills to.
     crate::ports::tiers::TierBooks,
     crate::ports::tiers::WabaRoutes,
+    // Meta's market lists, by date.
+    crate::ports::market_lists::MarketListStore,
 );
 
 /// What the handlers share.
@@ -390,6 +393,16 @@ fn tier_routes<S: ApiStore>() -> Vec<Route<S>> {
             Method::POST,
             "/v1/operator/accounts/{account_id}/re-rates",
             post(re_rate::create_re_rate::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/market-lists",
+            post(market_lists::upload_market_list::<S>),
+        ),
+        (
+            Method::GET,
+            "/v1/operator/market-lists",
+            get(market_lists::list_market_lists::<S>),
         ),
     ]
 }

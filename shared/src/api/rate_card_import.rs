@@ -15,7 +15,7 @@ use super::json::ApiJson;
 use super::operator::{RATE_CARD_BODY_LEN_MAX, upload_rate_card};
 use super::{ApiStore, AppState, query};
 use crate::pricing::csv::MetaRates;
-use crate::pricing::{MarketLists, RateCard, built_in_market_lists};
+use crate::pricing::{MarketLists, RateCard};
 
 pub(super) fn is_csv(headers: &HeaderMap) -> bool {
     headers
@@ -53,7 +53,8 @@ pub async fn upload_rate_card_any<S: ApiStore>(
         })?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|_| ApiError::bad_request("the rates file is not UTF-8 text"))?;
-    let card = card_from_csv(built_in_market_lists(), text, &effective_from, &market_list)?;
+    let lists = app.store.market_lists().await?;
+    let card = card_from_csv(&lists, text, &effective_from, &market_list)?;
     Ok(super::replay::save_rate_card(&app, &card)
         .await?
         .into_response())

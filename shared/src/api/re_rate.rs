@@ -23,7 +23,6 @@ use crate::ids::AccountId;
 use crate::ledger::{ENTRIES_PER_POST_MAX, EntryOutcome, LedgerEntry};
 use crate::money::Money;
 use crate::ports::store::{PostedRange, StatementRequest};
-use crate::pricing::built_in_market_lists;
 
 /// Longest period one re-rate covers.
 pub const RE_RATE_DAYS_MAX: i64 = 92;
@@ -91,11 +90,12 @@ pub async fn create_re_rate<S: ApiStore>(
     }
     let wallet = load_wallet(&app, &account).await?;
     let book = app.store.rate_book(wallet.currency).await?;
+    let lists = app.store.market_lists().await?;
     let entries = postings_since(&app, &account, from).await?;
     let proposed = re_rate(
         &entries,
         &book,
-        built_in_market_lists(),
+        &lists,
         wallet.currency,
         (from, to),
         &request.reference,

@@ -22,7 +22,6 @@ use crate::ids::AccountId;
 use crate::meta::ids::WabaId;
 use crate::money::Currency;
 use crate::ports::store::Saved;
-use crate::pricing::built_in_market_lists;
 use crate::pricing::tier_book::{TierCard, TierCardError};
 use crate::pricing::tiers::TIERS_CSV_BYTES_MAX;
 
@@ -72,15 +71,20 @@ pub async fn upload_tiers<S: ApiStore>(
     let (effective_from, market_list) = import_parameters(query.as_deref())?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("the tiers file is not UTF-8 text"))?;
-    let card = TierCard::import(built_in_market_lists(), text, &effective_from, &market_list)
-        .map_err(|error| match error {
-            TierCardError::Parameter { field, problem } => ApiError::invalid_field(field, problem),
-            TierCardError::File(error) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_tiers_file",
-                error.to_string(),
-            ),
-        })?;
+    let lists = app.store.market_lists().await?;
+    let card =
+        TierCard::import(&lists, text, &effective_from, &market_list).map_err(
+            |error| match error {
+                TierCardError::Parameter { field, problem } => {
+                    ApiError::invalid_field(field, problem)
+                }
+                TierCardError::File(error) => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_tiers_file",
+                    error.to_string(),
+                ),
+            },
+        )?;
     let mut answer = HeaderMap::new();
     if app.store.save_tier_card(&card, app.clock.now()).await? == Saved::AlreadySaved {
         answer.insert("idempotent-replayed", HeaderValue::from_static("true"));

@@ -5,8 +5,7 @@ use crate::ledger::{EntryKind, LedgerError, Metadata, NewEntry};
 use crate::meta::{PricingModel, StatusEvent, Usage};
 use crate::money::{Currency, Money};
 use crate::pricing::{
-    Category, PricingError, RateBook, RecipientMarket, bsuid_country, built_in_market_lists,
-    market_of,
+    Category, MarketLists, PricingError, RateBook, RecipientMarket, bsuid_country, market_of,
 };
 
 use super::tier_pricing::{META_WABA, tier_eligible};
@@ -26,8 +25,10 @@ pub enum ChargeError {
     RecipientUnplaced,
 }
 
-/// The entry for one charged (`free == false`) or free usage of `event`.
+/// The entry for one charged (`free == false`) or free usage of `event`, priced under Meta's
+/// market `lists` as an operator loaded them.
 pub fn charge_entry(
+    lists: &MarketLists,
     event: &StatusEvent,
     usage: &Usage,
     free: bool,
@@ -39,13 +40,7 @@ pub fn charge_entry(
     let (amount, rate_basis) = if free {
         (Money::zero(currency), "free")
     } else {
-        let priced = book.price_under_lists(
-            built_in_market_lists(),
-            event.timestamp,
-            currency,
-            market,
-            &category,
-        )?;
+        let priced = book.price_under_lists(lists, event.timestamp, currency, market, &category)?;
         (priced.amount.negated(), priced.basis.as_str())
     };
     let market_code = market

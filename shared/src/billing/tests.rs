@@ -5,6 +5,11 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::charges::charge_entry;
+
+/// The seed fixture's market lists (`shared/market-lists/`).
+fn lists() -> &'static crate::pricing::MarketLists {
+    crate::pricing::built_in_market_lists()
+}
 use super::message::{BillingMessage, EVENTS_PER_MESSAGE_MAX, pack};
 use super::thresholds::{CrossingKind, crossings};
 use super::usage::{Dimension, increments};
@@ -150,7 +155,15 @@ fn charges_are_priced_by_market_and_category_and_free_usage_is_zero() {
     let book = table_book();
     let entry = |index: usize| {
         let (usage, free) = decided(&statuses[index]);
-        charge_entry(&statuses[index], &usage, free, &book, Currency::Usd).unwrap()
+        charge_entry(
+            lists(),
+            &statuses[index],
+            &usage,
+            free,
+            &book,
+            Currency::Usd,
+        )
+        .unwrap()
     };
     let india = entry(0);
     assert_eq!(
@@ -178,14 +191,32 @@ fn charges_are_priced_by_market_and_category_and_free_usage_is_zero() {
     assert_eq!(free.kind(), EntryKind::Charge);
 
     let (usage, _) = decided(&statuses[0]);
-    let flat = charge_entry(&statuses[0], &usage, false, &flat_book(), Currency::Usd).unwrap();
+    let flat = charge_entry(
+        lists(),
+        &statuses[0],
+        &usage,
+        false,
+        &flat_book(),
+        Currency::Usd,
+    )
+    .unwrap();
     assert_eq!(
         flat.amount(),
         Money::parse("-0.0125", Currency::Usd).unwrap()
     );
     let empty = RateBook::new(Currency::Usd);
-    assert!(charge_entry(&statuses[0], &usage, false, &empty, Currency::Usd).is_err());
-    assert!(charge_entry(&statuses[0], &usage, false, &flat_book(), Currency::Eur).is_err());
+    assert!(charge_entry(lists(), &statuses[0], &usage, false, &empty, Currency::Usd).is_err());
+    assert!(
+        charge_entry(
+            lists(),
+            &statuses[0],
+            &usage,
+            false,
+            &flat_book(),
+            Currency::Eur
+        )
+        .is_err()
+    );
 }
 
 fn posted(
@@ -227,7 +258,7 @@ fn usage_adds_up_per_day_category_market_and_tag() {
         .iter()
         .map(|event| {
             let (usage, free) = decided(event);
-            charge_entry(event, &usage, free, &book, Currency::Usd).unwrap()
+            charge_entry(lists(), event, &usage, free, &book, Currency::Usd).unwrap()
         })
         .collect();
     let entries = [
@@ -278,7 +309,15 @@ fn crossings_are_found_once_each_in_sequence_order() {
         )],
     ));
     let (usage, _) = decided(&statuses[0]);
-    let template = charge_entry(&statuses[0], &usage, false, &flat_book(), Currency::Usd).unwrap();
+    let template = charge_entry(
+        lists(),
+        &statuses[0],
+        &usage,
+        false,
+        &flat_book(),
+        Currency::Usd,
+    )
+    .unwrap();
     let wallet = Wallet {
         account_id: AccountId::parse("acme").unwrap(),
         currency: Currency::Usd,
@@ -335,7 +374,15 @@ fn crossings_are_judged_on_available_and_skip_charges_under_a_hold() {
         )],
     ));
     let (usage, _) = decided(&statuses[0]);
-    let plain = charge_entry(&statuses[0], &usage, false, &flat_book(), Currency::Usd).unwrap();
+    let plain = charge_entry(
+        lists(),
+        &statuses[0],
+        &usage,
+        false,
+        &flat_book(),
+        Currency::Usd,
+    )
+    .unwrap();
     let usd = |text: &str| Money::parse(text, Currency::Usd).unwrap();
     let wallet = Wallet {
         account_id: AccountId::parse("acme").unwrap(),
@@ -405,7 +452,7 @@ fn chunks_bound_entries_and_aggregates_and_cover_everything_in_order() {
         .iter()
         .map(|event| {
             let (usage, free) = decided(event);
-            charge_entry(event, &usage, free, &book, Currency::Usd).unwrap()
+            charge_entry(lists(), event, &usage, free, &book, Currency::Usd).unwrap()
         })
         .collect();
     let ranges = super::usage::chunks(&new, 7, 4);

@@ -26,7 +26,7 @@ use crate::ports::clock::Clock;
 use crate::ports::metrics::{self, Metric};
 use crate::ports::queue::QueueSend;
 use crate::ports::store::StoreError;
-use crate::pricing::RateBook;
+use crate::pricing::{MarketLists, RateBook};
 
 /// What a batch did; `failed` are the ids of records to leave on the queue.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -47,6 +47,7 @@ pub struct Billing<S, N, R> {
     pub clock: Arc<dyn Clock>,
     routes: TtlCache<PhoneNumberId, Option<AccountId>>,
     rates: TtlCache<Currency, Arc<RateBook>>,
+    lists: TtlCache<(), Arc<MarketLists>>,
 }
 
 impl<S, N, R> Billing<S, N, R>
@@ -70,6 +71,7 @@ where
             recharges,
             routes: TtlCache::new(cache_ttl, Arc::clone(&clock)),
             rates: TtlCache::new(cache_ttl, Arc::clone(&clock)),
+            lists: TtlCache::new(cache_ttl, Arc::clone(&clock)),
             clock,
         }
     }
@@ -92,6 +94,16 @@ where
         let book = Arc::new(self.store.rate_book(currency).await?);
         self.rates.put(currency, Arc::clone(&book));
         Ok(book)
+    }
+
+    /// Meta's market lists as operators loaded them (cached like the rate books).
+    pub(super) async fn market_lists(&self) -> Result<Arc<MarketLists>, StoreError> {
+        if let Some(lists) = self.lists.get(&()) {
+            return Ok(lists);
+        }
+        let lists = Arc::new(self.store.market_lists().await?);
+        self.lists.put((), Arc::clone(&lists));
+        Ok(lists)
     }
 
     pub async fn handle(&self, records: &[Record]) -> BatchOutcome {
@@ -209,7 +221,8 @@ where
                 .await?;
         }
         // Each charge counts on its local day in the wallet's reporting time zone.
-        let entries = charge_entries(messages, &book, wallet.currency, failed);
+        let lists = self.market_lists().await?;
+        let entries = charge_entries(messages, (&book, &lists), wallet.currency, failed);
         // Utility and authentication at the volume tier Meta announced, where it did.
         let entries: Vec<NewEntry> = self
             .price_at_tiers(entries, wallet.currency)
@@ -282,7 +295,7 @@ fn failed_sends(messages: &[(usize, BillingMessage)]) -> Vec<crate::holds::Faile
 /// status that cannot be charged goes into `failed`.
 fn charge_entries(
     messages: &[(usize, BillingMessage)],
-    book: &RateBook,
+    (book, lists): (&RateBook, &MarketLists),
     currency: Currency,
     failed: &mut BTreeMap<usize, String>,
 ) -> Vec<NewEntry> {
@@ -302,7 +315,7 @@ fn charge_entries(
                     continue;
                 }
             };
-            match charge_entry(event, &usage, free, book, currency) {
+            match charge_entry(lists, event, &usage, free, book, currency) {
                 Ok(entry) => {
                     if let Some(flag) = entry.metadata().get(META_FLAG) {
                         warn!(entry = %entry.id(), flag, "charge flagged");

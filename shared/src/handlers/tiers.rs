@@ -20,13 +20,13 @@ use crate::ledger::{ENTRIES_PER_POST_MAX, EntryKind, LedgerEntry, NewEntry};
 use crate::meta::account_update::TierUpdate;
 use crate::money::Currency;
 use crate::ports::holds::HoldStore;
+use crate::ports::market_lists::MarketListStore;
 use crate::ports::queue::QueueSend;
 use crate::ports::store::{
     ChargesPost, EntriesPost, PostedRange, RateBookGet, RouteGet, StatementRead, StatementRequest,
     StoreError, WalletGet,
 };
 use crate::ports::tiers::{TierBooks, TierUpdates, WabaRoutes};
-use crate::pricing::built_in_market_lists;
 use crate::pricing::tier_book::market_named;
 
 /// Statement pages (of [`crate::ports::store::STATEMENT_PAGE_LIMIT_MAX`] entries) one true-up
@@ -49,6 +49,7 @@ pub trait TierStore:
     + TierUpdates
     + StatementRead
     + EntriesPost
+    + MarketListStore
 {
 }
 
@@ -63,6 +64,7 @@ impl<T> TierStore for T where
         + TierUpdates
         + StatementRead
         + EntriesPost
+        + MarketListStore
 {
 }
 
@@ -80,7 +82,8 @@ where
         entries: Vec<NewEntry>,
         currency: Currency,
     ) -> Result<Vec<NewEntry>, StoreError> {
-        let lists = built_in_market_lists();
+        let lists = self.market_lists().await?;
+        let lists = lists.as_ref();
         let mut months = Vec::new();
         for month in entries.iter().filter_map(|entry| tier_month(entry, lists)) {
             if !months.contains(&month) {
@@ -126,7 +129,8 @@ where
     }
 
     async fn true_up(&self, update: &TierUpdate) -> Result<usize, String> {
-        let lists = built_in_market_lists();
+        let lists = self.market_lists().await.map_err(|e| e.to_string())?;
+        let lists = lists.as_ref();
         let account = self
             .store
             .get_waba_route(&update.waba_id)

@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod holds;
+pub mod market_lists;
 pub mod metrics;
 pub mod notices;
 pub mod payment_events;

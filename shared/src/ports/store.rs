@@ -43,6 +43,10 @@ pub enum StoreError {
         currency: Currency,
         effective_from: String,
     },
+    /// A market list clashes with one saved (the same instant or version, another text), or
+    /// one list too many.
+    #[error("{0}")]
+    MarketListConflict(String),
     /// The condition of an item committed alongside a posting failed (which item: its index
     /// among the extras); nothing was written.
     #[error("a condition alongside the posting failed (extra item {0})")]

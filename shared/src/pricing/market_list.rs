@@ -225,8 +225,10 @@ pub struct MarketLists {
     lists: Vec<MarketList>,
 }
 
-/// The versions shipped in the repository (`shared/market-lists/`).
-const BUILT_IN: [&str; 2] = [
+/// The seed fixture (`shared/market-lists/`): format examples that the local runner and the tests
+/// load into a store empty of lists ([`crate::ports::market_lists::seed_market_lists`]). Nothing
+/// prices with it directly: billing and the import routes read the lists an operator loaded.
+pub const SEED_FIXTURE: [&str; 2] = [
     include_str!("../../market-lists/example-2026-04-01.json"),
     include_str!("../../market-lists/example-2026-10-01.json"),
 ];
@@ -254,9 +256,10 @@ impl MarketLists {
         Ok(Self { lists: all })
     }
 
-    /// The lists shipped in the repository. They are checked by a test, so this cannot fail.
+    /// The seed fixture's lists (for tests and fuzzing). They are checked by a test, so this
+    /// cannot fail.
     pub fn built_in() -> Self {
-        let lists = BUILT_IN
+        let lists = SEED_FIXTURE
             .iter()
             .map(|text| MarketList::from_json(text).expect("a shipped market list is valid"));
         Self::new(lists).expect("the shipped market lists are consistent")

@@ -30,7 +30,8 @@ pub fn bsuid_country(bsuid: &str) -> Option<Market> {
     Market::parse(prefix).ok()
 }
 
-/// The market lists shipped in the repository (`shared/market-lists/`), parsed once.
+/// The seed fixture's market lists (`shared/market-lists/`), parsed once: for tests, fuzzing and
+/// the runner's import command's default; what prices is the lists an operator loaded.
 pub fn built_in_market_lists() -> &'static MarketLists {
     static LISTS: LazyLock<MarketLists> = LazyLock::new(MarketLists::built_in);
     &LISTS

@@ -116,6 +116,9 @@ impl From<StoreError> for ApiError {
             StoreError::TiersExist { .. } => ApiError::conflict(format!(
                 "{error}; tiers files are immutable: upload a new version with a later effective_from"
             )),
+            StoreError::MarketListConflict(_) => ApiError::conflict(format!(
+                "{error}; market lists are immutable: upload a new version with a later effective_from"
+            )),
             StoreError::RateBookFull(_) | StoreError::ExtraRefused(_) => {
                 ApiError::conflict(error.to_string())
             }

@@ -15,6 +15,7 @@ mod payment_method;
 mod posting;
 mod purchase_items;
 pub use posting::EXTRA_ITEMS_MAX;
+pub mod market_lists;
 pub mod purchases;
 pub mod rate_cards;
 pub mod recharge;

@@ -267,7 +267,11 @@ impl TierUpdates for DynamoStore {
 
 impl DynamoStore {
     /// Every item of `pk` whose sort key starts with `prefix`, consistently, in bounded pages.
-    async fn query_prefix(&self, pk: String, prefix: String) -> Result<Vec<Item>, StoreError> {
+    pub(super) async fn query_prefix(
+        &self,
+        pk: String,
+        prefix: String,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start_key = None;
         for _ in 0..QUERY_PAGES_MAX {
