@@ -166,7 +166,10 @@ pub async fn send_grants(
         if crashed || status.is_server_error() {
             still.push((account, reference, credits));
         } else if status == StatusCode::CREATED {
-            model.acknowledged.grants.push((account, reference, credits));
+            model
+                .acknowledged
+                .grants
+                .push((account, reference, credits));
         } else {
             return Err(format!("grant {reference} answered {status}: {answer}"));
         }
