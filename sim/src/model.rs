@@ -48,6 +48,18 @@ pub struct Model {
     pub unexpected: Vec<String>,
     /// Per account: holds the API granted, (hold id, callback tag).
     pub holds: Vec<Vec<(String, String)>>,
+    /// Deliveries and requests answered as done during the run; after the drain each comes once
+    /// more (late duplicates), so every seed replays something already posted.
+    pub acknowledged: Acknowledged,
+}
+
+/// What the run's senders saw acknowledged: Meta's bodies answered 200, Stripe's events answered
+/// 2xx, and the grants answered 201 (at most one of each per step, so bounded by the steps).
+#[derive(Default)]
+pub struct Acknowledged {
+    pub meta: Vec<Vec<u8>>,
+    pub stripe: Vec<Vec<u8>>,
+    pub grants: Vec<(usize, String, u64)>,
 }
 
 pub const WAMIDS_PER_ACCOUNT: u64 = 12;

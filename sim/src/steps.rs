@@ -92,7 +92,8 @@ pub async fn deliver_meta(world: &World, model: &mut Model, rng: &mut Rng) {
     let status = world.deliver_meta(&model.meta_outbox[index]).await;
     let crashed = world.faults.end_run();
     if status == StatusCode::OK && !crashed && !rng.chance(150) {
-        model.meta_outbox.swap_remove(index);
+        let body = model.meta_outbox.swap_remove(index);
+        model.acknowledged.meta.push(body);
     }
 }
 
@@ -164,7 +165,12 @@ pub async fn send_grants(
         let crashed = world.faults.end_run();
         if crashed || status.is_server_error() {
             still.push((account, reference, credits));
-        } else if status != StatusCode::CREATED {
+        } else if status == StatusCode::CREATED {
+            model
+                .acknowledged
+                .grants
+                .push((account, reference, credits));
+        } else {
             return Err(format!("grant {reference} answered {status}: {answer}"));
         }
     }
@@ -237,7 +243,8 @@ pub async fn deliver_stripe(
         let crashed = world.faults.end_run();
         if status.is_success() && !crashed {
             if all || !rng.chance(150) {
-                model.stripe_outbox.remove(index);
+                let event = model.stripe_outbox.remove(index);
+                model.acknowledged.stripe.push(event);
             }
         } else if status.is_client_error() {
             return Err(format!("Stripe event refused with {status}"));
