@@ -11,15 +11,30 @@ use imcredits::meta::parse_webhook;
 use imcredits_tests::pipeline::{Pipeline, meta_body, pmp};
 use serde_json::{Value, json};
 
+#[path = "billing_wcu/tiers.rs"]
+mod tiers;
+
 const EVENTS: usize = 1_000;
 
 /// `hold_tag`: every status carries it (all events settle one hold) instead of a template tag.
-fn statuses(markets: &[&str], tags: usize, hold_tag: Option<&str>) -> Vec<Value> {
+fn statuses(markets: &[&str], tags: usize, hold_tag: Option<&str>, category: &str) -> Vec<Value> {
+    statuses_at(markets, tags, hold_tag, category, "BENCH", 1_750_030_073)
+}
+
+/// `at` in Unix seconds; `prefix` keeps the wamids of two bursts apart.
+fn statuses_at(
+    markets: &[&str],
+    tags: usize,
+    hold_tag: Option<&str>,
+    category: &str,
+    prefix: &str,
+    at: i64,
+) -> Vec<Value> {
     (0..EVENTS)
         .map(|i| {
             let mut status = json!({
-                "id": format!("wamid.BENCH{i:06}"), "status": "delivered", "timestamp": "1750030073",
-                "recipient_id": markets[i % markets.len()], "pricing": pmp("regular", "marketing")
+                "id": format!("wamid.{prefix}{i:06}"), "status": "delivered", "timestamp": at.to_string(),
+                "recipient_id": markets[i % markets.len()], "pricing": pmp("regular", category)
             });
             status["biz_opaque_callback_data"] = match hold_tag {
                 Some(tag) => json!(tag),
@@ -61,7 +76,20 @@ async fn main() {
         ),
         // Issue 13: every event settles one hold (placed for the whole burst, in India).
         ("one hold, one template", vec!["919876543210"], 1, true),
+        // Issue 12: utility is tier-eligible, so its charges carry the WABA and billing reads the
+        // month's tier updates of that WABA (a read, no write).
+        (
+            "utility, one market, one template",
+            vec!["919876543210"],
+            1,
+            false,
+        ),
     ] {
+        let category = if label.starts_with("utility") {
+            "utility"
+        } else {
+            "marketing"
+        };
         let (account, phone) = pipeline.wallet("bench", "1000").await;
         let hold_tag = if hold {
             let hold =
@@ -71,7 +99,10 @@ async fn main() {
         } else {
             None
         };
-        let body = meta_body(&phone, statuses(&markets, tags, hold_tag.as_deref()));
+        let body = meta_body(
+            &phone,
+            statuses(&markets, tags, hold_tag.as_deref(), category),
+        );
         let batch = parse_webhook(&body).expect("the body parses");
         let records: Vec<Record> = imcredits::billing::message::pack(&batch)
             .into_iter()
@@ -89,7 +120,7 @@ async fn main() {
         if hold {
             assert!(wallet.held.is_zero(), "the burst settled the whole hold");
         }
-        let (units, transactions) = burst_write_units(&pipeline, &account).await;
+        let (units, transactions) = burst_write_units(&pipeline, &account, "charge").await;
         println!(
             "  {label:<30} {:>6.3} units/event  ({units} units in {transactions} transactions, {} queue records, {:.0} ms on DynamoDB Local)",
             units as f64 / EVENTS as f64,
@@ -97,12 +128,15 @@ async fn main() {
             elapsed.as_secs_f64() * 1000.0
         );
     }
+    tiers::measure(&pipeline).await;
 }
 
-/// Units the charge postings of `account` cost, and how many transactions they were.
+/// Units the postings of `account` whose entries are all of `kind` (`charge`, `adjustment`) cost,
+/// and how many transactions they were.
 async fn burst_write_units(
     pipeline: &Pipeline,
     account: &imcredits::ids::AccountId,
+    kind: &str,
 ) -> (u64, usize) {
     use aws_sdk_dynamodb::types::AttributeValue;
     use imcredits_tests::capacity::{item_size, transactional_write_units};
@@ -157,15 +191,18 @@ async fn burst_write_units(
         let entries: Vec<_> = ids.iter().map(|id| entries_by_id[id]).collect();
         if entries
             .iter()
-            .any(|entry| entry["kind"].as_s().unwrap() != "charge")
+            .any(|entry| entry["kind"].as_s().unwrap() != kind)
         {
-            continue; // the funding grant
+            continue; // the funding grant, or postings of another kind
         }
         transactions += 1;
         units += wallet_units + transactional_write_units(item_size(journal));
         let mut usage = std::collections::BTreeSet::new();
         for entry in &entries {
             units += transactional_write_units(item_size(entry));
+            if kind != "charge" {
+                continue; // only charges touch usage aggregates and holds
+            }
             let metadata = entry["metadata"].as_m().unwrap();
             let day = &entry["occurred_at"].as_s().unwrap()[..10];
             let text = |key: &str| metadata.get(key).map(|v| v.as_s().unwrap().clone());

@@ -141,6 +141,8 @@ step('the low-balance threshold is edited, and the banner follows it', async () 
   await page.fill('#al-threshold', '7.00');
   await page.click('#alerts-form button');
   await page.waitForSelector('#al-message:not([hidden])');
+  // The message shows when the save answers; the banner follows the wallet read after it.
+  await page.waitForFunction(() => /threshold of 7\.00 USD/.test(document.getElementById('banner').textContent));
   assert.match(await text(page, '#banner'), /below your low-balance threshold of 7\.00 USD/);
   await shot(page, '07-alerts');
 });

@@ -13,8 +13,10 @@ pub mod operator;
 pub mod payment_webhook;
 pub mod purchases;
 pub mod rate_card_import;
+pub mod re_rate;
 pub mod replay;
 pub mod review;
+pub mod tiers;
 pub mod usage;
 pub mod views;
 pub mod wallet;
@@ -81,6 +83,9 @@ api_store!(
     crate::ports::reporting::EntriesGet,
     // Holds: reserve before a send, release what is not used.
     HoldStore,
+    // Volume tiers: the files by date, and which wallet a WABA bills to.
+    crate::ports::tiers::TierBooks,
+    crate::ports::tiers::WabaRoutes,
 );
 
 /// What the handlers share.
@@ -125,6 +130,7 @@ pub fn routes<S: ApiStore>() -> Vec<Route<S>> {
     routes.extend(reporting_and_hold_routes::<S>());
     routes.extend(notice_routes::<S>());
     routes.extend(platform_endpoint_routes::<S>());
+    routes.extend(tier_routes::<S>());
     routes
 }
 
@@ -353,6 +359,37 @@ fn platform_endpoint_routes<S: ApiStore>() -> Vec<Route<S>> {
             Method::POST,
             "/v1/operator/webhook-endpoints/{endpoint_id}/resend",
             post(w::platform_resend::<S>),
+        ),
+    ]
+}
+
+/// Volume tiers: Meta's tiers files, and the WABA → account route their updates need.
+fn tier_routes<S: ApiStore>() -> Vec<Route<S>> {
+    vec![
+        (
+            Method::POST,
+            "/v1/operator/volume-tiers",
+            json::body_limit(post(tiers::upload_tiers::<S>), tiers::TIERS_BODY_LEN_MAX),
+        ),
+        (
+            Method::GET,
+            "/v1/operator/volume-tiers/{currency}",
+            get(tiers::list_tiers::<S>),
+        ),
+        (
+            Method::PUT,
+            "/v1/operator/accounts/{account_id}/wabas/{waba_id}",
+            put(tiers::attach_waba::<S>),
+        ),
+        (
+            Method::DELETE,
+            "/v1/operator/accounts/{account_id}/wabas/{waba_id}",
+            delete(tiers::detach_waba::<S>),
+        ),
+        (
+            Method::POST,
+            "/v1/operator/accounts/{account_id}/re-rates",
+            post(re_rate::create_re_rate::<S>),
         ),
     ]
 }

@@ -17,7 +17,7 @@ use super::{ApiStore, AppState, query};
 use crate::pricing::csv::MetaRates;
 use crate::pricing::{MarketLists, RateCard, built_in_market_lists};
 
-fn is_csv(headers: &HeaderMap) -> bool {
+pub(super) fn is_csv(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

@@ -9,6 +9,7 @@ use crate::pricing::{
     market_of,
 };
 
+use super::tier_pricing::{META_WABA, tier_eligible};
 use super::usage::{META_CATEGORY, META_FLAG, META_MARKET, META_TAG, TAG_LEN_MAX, UNKNOWN_MARKET};
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,10 @@ pub fn charge_entry(
     metadata.insert(META_MARKET, &market_code)?;
     metadata.insert("model", model)?;
     metadata.insert("rate_basis", rate_basis)?;
+    // The WABA whose volume tier may price the charge (`tier_pricing`), only where tiers apply.
+    if let (false, Some(waba)) = (free || !tier_eligible(&category), &event.waba_id) {
+        metadata.insert(META_WABA, waba.as_str())?;
+    }
     if let Some(pricing_type) = &usage.pricing_type {
         metadata.insert(
             "pricing_type",

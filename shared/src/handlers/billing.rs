@@ -23,10 +23,9 @@ use crate::ledger::{EntryOutcome, LedgerEntry, NewEntry};
 use crate::meta::{ChargeDecision, decide_charge};
 use crate::money::Currency;
 use crate::ports::clock::Clock;
-use crate::ports::holds::HoldStore;
 use crate::ports::metrics::{self, Metric};
 use crate::ports::queue::QueueSend;
-use crate::ports::store::{ChargesPost, RateBookGet, RouteGet, StoreError, WalletGet};
+use crate::ports::store::StoreError;
 use crate::pricing::RateBook;
 
 /// What a batch did; `failed` are the ids of records to leave on the queue.
@@ -52,7 +51,7 @@ pub struct Billing<S, N, R> {
 
 impl<S, N, R> Billing<S, N, R>
 where
-    S: RouteGet + WalletGet + RateBookGet + ChargesPost + HoldStore + Send + Sync,
+    S: super::tiers::TierStore + Send + Sync,
     N: QueueSend + Send + Sync,
     R: QueueSend + Send + Sync,
 {
@@ -100,7 +99,26 @@ where
         let mut failed: BTreeMap<usize, String> = BTreeMap::new();
         // Each wallet's messages, with the index of the record each came from.
         let mut work: BTreeMap<AccountId, Vec<(usize, BillingMessage)>> = BTreeMap::new();
+        let mut outcome = BatchOutcome::default();
         for (index, record) in records.iter().enumerate() {
+            // Meta's tier updates first, so that the batch's charges are priced at them.
+            let Some(updates) = crate::billing::tier_message::parse_tier_updates(&record.body)
+            else {
+                continue;
+            };
+            let handled = match updates {
+                Ok(updates) => self.handle_tier_updates(&updates, &mut outcome).await,
+                Err(error) => Err(error.to_string()),
+            };
+            if let Err(error) = handled {
+                warn!(message_id = %record.id, %error, "tier update not handled; the record will be retried");
+                failed.insert(index, format!("tier update not handled: {error}"));
+            }
+        }
+        for (index, record) in records.iter().enumerate() {
+            if crate::billing::tier_message::parse_tier_updates(&record.body).is_some() {
+                continue;
+            }
             let span = info_span!("record", message_id = %record.id);
             let routed = async {
                 let message = BillingMessage::parse(&record.body).map_err(|error| {
@@ -132,7 +150,6 @@ where
                 }
             }
         }
-        let mut outcome = BatchOutcome::default();
         for (account, messages) in work {
             let span = info_span!("wallet", account = %account);
             match self
@@ -192,7 +209,11 @@ where
                 .await?;
         }
         // Each charge counts on its local day in the wallet's reporting time zone.
-        let entries: Vec<NewEntry> = charge_entries(messages, &book, wallet.currency, failed)
+        let entries = charge_entries(messages, &book, wallet.currency, failed);
+        // Utility and authentication at the volume tier Meta announced, where it did.
+        let entries: Vec<NewEntry> = self
+            .price_at_tiers(entries, wallet.currency)
+            .await?
             .into_iter()
             .map(|entry| crate::reporting::usage::stamp_day(entry, &wallet.reporting_zone))
             .collect();

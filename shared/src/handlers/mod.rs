@@ -8,4 +8,5 @@ pub mod holds;
 pub mod notifications;
 pub mod recharge_trigger;
 pub mod statements;
+pub mod tiers;
 pub mod webhook;

@@ -121,7 +121,16 @@ async fn receive<Q: QueueSend + Send + Sync>(
     } else if !report.skipped.is_empty() || !report.unknown_fields.is_empty() {
         info!(counts = ?report.counts, unknown_fields = ?report.unknown_fields, skipped = ?report.skipped, "webhook parsed with omissions");
     }
-    let bodies = pack(&batch);
+    let mut bodies = pack(&batch);
+    // Volume tier updates (`account_update`) travel to billing as a message of their own.
+    let (tier_updates, malformed) = crate::meta::account_update::tier_updates(&body);
+    if malformed > 0 {
+        error!(malformed, "tier updates Meta sent could not be read");
+        metrics::count(Metric::PossiblyBillableSkipped, malformed);
+    }
+    bodies.extend(crate::billing::tier_message::pack_tier_updates(
+        &tier_updates,
+    ));
     let dead_letters = skipped_dead_letters(&body, report);
     if bodies.is_empty() && dead_letters.is_empty() {
         return StatusCode::OK.into_response();

@@ -196,7 +196,9 @@ impl fmt::Display for EntryId {
     }
 }
 
-pub const METADATA_PAIRS_MAX: usize = 8;
+/// A charge may carry up to 9 (category, market, model, rate basis, pricing type, template tag,
+/// hold, flags, WABA) and the reporting day: 10.
+pub const METADATA_PAIRS_MAX: usize = 10;
 pub const METADATA_KEY_LEN_MAX: usize = 32;
 pub const METADATA_VALUE_LEN_MAX: usize = 128;
 pub const DESCRIPTION_LEN_MAX: usize = 200;
@@ -297,6 +299,19 @@ impl NewEntry {
 
     pub fn occurred_at(&self) -> OffsetDateTime {
         self.occurred_at
+    }
+
+    /// The same entry at another amount (a charge priced again, e.g. at a volume tier), if the
+    /// kind allows it.
+    pub fn with_amount(mut self, amount: Money) -> Result<Self, LedgerError> {
+        if !self.kind.allows(&amount) {
+            return Err(LedgerError::WrongSign {
+                kind: self.kind,
+                amount,
+            });
+        }
+        self.amount = amount;
+        Ok(self)
     }
 
     /// The same entry with one more metadata pair (within the metadata's bounds).

@@ -12,3 +12,4 @@ pub mod reporting;
 pub mod review;
 pub mod statements;
 pub mod store;
+pub mod tiers;

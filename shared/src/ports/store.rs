@@ -36,6 +36,13 @@ pub enum StoreError {
     },
     #[error("the {0} rate book is full")]
     RateBookFull(Currency),
+    #[error("WABA {0} is attached to another account")]
+    WabaTaken(crate::meta::ids::WabaId),
+    #[error("a different {currency} tiers file is already effective from {effective_from}")]
+    TiersExist {
+        currency: Currency,
+        effective_from: String,
+    },
     /// The condition of an item committed alongside a posting failed (which item: its index
     /// among the extras); nothing was written.
     #[error("a condition alongside the posting failed (extra item {0})")]

@@ -30,6 +30,7 @@ mod phone_table;
 #[cfg(test)]
 mod phone_table_tests;
 mod placement;
+pub mod tier_book;
 pub mod tiers;
 
 pub use book::{BookError, RateBook, VERSIONS_PER_BOOK_MAX};

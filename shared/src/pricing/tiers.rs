@@ -71,6 +71,8 @@ impl std::fmt::Display for TierBand {
 pub struct VolumeTiers {
     pub currency: Currency,
     rates: BTreeMap<(MarketName, Category), BTreeMap<TierBand, Money>>,
+    /// The line each market first appears on, for errors found after parsing.
+    lines: BTreeMap<MarketName, usize>,
 }
 
 fn at(line: usize, problem: impl Into<String>) -> CsvError {
@@ -167,9 +169,11 @@ impl VolumeTiers {
         }
         let mut rates: BTreeMap<(MarketName, Category), BTreeMap<TierBand, Money>> =
             BTreeMap::new();
+        let mut lines = BTreeMap::new();
         for record in records {
             let line = record.line;
             let (market, category, band, rate) = tier_row(&record, currency)?;
+            lines.entry(market.clone()).or_insert(line);
             let bands = rates.entry((market, category)).or_default();
             if bands.len() == BANDS_PER_MARKET_MAX {
                 return Err(at(line, "too many tiers for one market and category"));
@@ -181,7 +185,26 @@ impl VolumeTiers {
         if rates.is_empty() {
             return Err(at(header.line, "no rows follow the header"));
         }
-        Ok(VolumeTiers { currency, rates })
+        Ok(VolumeTiers {
+            currency,
+            rates,
+            lines,
+        })
+    }
+
+    /// Every market × category the file lists.
+    pub fn keys(&self) -> impl Iterator<Item = &(MarketName, Category)> {
+        self.rates.keys()
+    }
+
+    /// The line of the file where `market` first appears.
+    pub fn line_of(&self, market: &MarketName) -> Option<usize> {
+        self.lines.get(market).copied()
+    }
+
+    /// How many bands the file lists, over all markets and categories.
+    pub fn band_count(&self) -> usize {
+        self.rates.values().map(BTreeMap::len).sum()
     }
 
     /// The rate of `band` for `market` × `category`, if the file lists it.

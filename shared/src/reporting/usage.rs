@@ -32,7 +32,7 @@ pub fn stamp_day(entry: NewEntry, zone: &ReportingZone) -> NewEntry {
     let day = day_text(zone.date_of(entry.occurred_at()));
     entry
         .with_metadata(META_DAY, &day)
-        .expect("charges use at most 7 of the 8 metadata pairs")
+        .expect("charges use at most 9 of the 10 metadata pairs")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

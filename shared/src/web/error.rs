@@ -110,6 +110,12 @@ impl From<StoreError> for ApiError {
             StoreError::RateCardExists { .. } => ApiError::conflict(format!(
                 "{error}; rate cards are immutable: upload a new version with a later effective_from"
             )),
+            StoreError::WabaTaken(waba) => ApiError::conflict(format!(
+                "WABA {waba} is attached to another account; detach it there first"
+            )),
+            StoreError::TiersExist { .. } => ApiError::conflict(format!(
+                "{error}; tiers files are immutable: upload a new version with a later effective_from"
+            )),
             StoreError::RateBookFull(_) | StoreError::ExtraRefused(_) => {
                 ApiError::conflict(error.to_string())
             }

@@ -23,6 +23,7 @@ pub mod review;
 mod statement;
 pub mod statements;
 pub mod table;
+pub mod tiers;
 pub mod usage;
 pub mod webhook_items;
 pub mod webhooks;

@@ -1,0 +1,230 @@
+//! Billing's part in Meta's volume tiers: charges priced at the tier Meta announced, and the
+//! true-up a tier update calls for when it arrives after charges it covers were posted.
+//!
+//! A tier update record (the webhook enqueues it as its own message, see
+//! [`crate::billing::tier_message`]) is handled in four steps, each safe to repeat: find the
+//! wallet the WABA bills to; record the update (a conditional write: the earliest instant of a
+//! WABA × market × category × month stands); read the wallet's charges posted since that instant;
+//! post one adjustment per charge that was priced above the tier, with an id derived from the
+//! update's key and the charge's id. A replay, a redelivery or a crash between steps ends the same:
+//! the ledger refuses an adjustment id twice.
+
+use time::{Duration, OffsetDateTime};
+use tracing::{info, warn};
+
+use super::billing::{BatchOutcome, Billing};
+use crate::billing::tier_pricing::{charged_to_waba, price_at_tier, tier_month};
+use crate::billing::true_up::tier_true_ups;
+use crate::ids::AccountId;
+use crate::ledger::{ENTRIES_PER_POST_MAX, EntryKind, LedgerEntry, NewEntry};
+use crate::meta::account_update::TierUpdate;
+use crate::money::Currency;
+use crate::ports::holds::HoldStore;
+use crate::ports::queue::QueueSend;
+use crate::ports::store::{
+    ChargesPost, EntriesPost, PostedRange, RateBookGet, RouteGet, StatementRead, StatementRequest,
+    StoreError, WalletGet,
+};
+use crate::ports::tiers::{TierBooks, TierUpdates, WabaRoutes};
+use crate::pricing::built_in_market_lists;
+use crate::pricing::tier_book::market_named;
+
+/// Statement pages (of [`crate::ports::store::STATEMENT_PAGE_LIMIT_MAX`] entries) one true-up
+/// reads: 20,000 entries posted since the tier's instant. A wallet with more fails the record,
+/// which waits in the dead-letter queue for a person (see the runbook in `docs/`).
+pub const TRUE_UP_PAGES_MAX: usize = 200;
+/// Charges are posted after Meta saw them, but clocks differ: the true-up reads postings from a
+/// little before the tier's instant (what it adjusts is still decided by the charge's own time).
+const POSTED_SLACK: Duration = Duration::minutes(10);
+
+/// The store a billing handler with tiers needs.
+pub trait TierStore:
+    RouteGet
+    + WalletGet
+    + RateBookGet
+    + ChargesPost
+    + HoldStore
+    + WabaRoutes
+    + TierBooks
+    + TierUpdates
+    + StatementRead
+    + EntriesPost
+{
+}
+
+impl<T> TierStore for T where
+    T: RouteGet
+        + WalletGet
+        + RateBookGet
+        + ChargesPost
+        + HoldStore
+        + WabaRoutes
+        + TierBooks
+        + TierUpdates
+        + StatementRead
+        + EntriesPost
+{
+}
+
+impl<S, N, R> Billing<S, N, R>
+where
+    S: TierStore + Send + Sync,
+    N: QueueSend + Send + Sync,
+    R: QueueSend + Send + Sync,
+{
+    /// `entries` with each tier-eligible charge priced at the tier recorded for its WABA, market,
+    /// category and month, if one covers it. Reads the month's tier updates (one query per WABA
+    /// and month in the batch) and, only if some exist, the tiers files; writes nothing.
+    pub(super) async fn price_at_tiers(
+        &self,
+        entries: Vec<NewEntry>,
+        currency: Currency,
+    ) -> Result<Vec<NewEntry>, StoreError> {
+        let lists = built_in_market_lists();
+        let mut months = Vec::new();
+        for month in entries.iter().filter_map(|entry| tier_month(entry, lists)) {
+            if !months.contains(&month) {
+                months.push(month);
+            }
+        }
+        let mut updates = Vec::new();
+        for (waba, year, month) in &months {
+            updates.extend(self.store.month_tier_updates(waba, *year, *month).await?);
+        }
+        if updates.is_empty() {
+            return Ok(entries);
+        }
+        let book = self.store.tier_book(currency).await?;
+        entries
+            .into_iter()
+            .map(|entry| {
+                price_at_tier(entry, &updates, Some(&book), lists)
+                    .map_err(|error| StoreError::Unavailable(error.to_string()))
+            })
+            .collect()
+    }
+
+    /// Records Meta's tier updates and posts the true-ups they call for. `Err` leaves the record
+    /// on the queue (every step is idempotent, so the redelivery finishes the work).
+    pub(super) async fn handle_tier_updates(
+        &self,
+        updates: &[TierUpdate],
+        outcome: &mut BatchOutcome,
+    ) -> Result<(), String> {
+        for update in updates {
+            let posted = self
+                .true_up(update)
+                .await
+                .map_err(|error| format!("tier update {}: {error}", update.key()))?;
+            info!(
+                key = update.key(),
+                posted, "tier update recorded and trued up"
+            );
+            outcome.posted += posted;
+        }
+        Ok(())
+    }
+
+    async fn true_up(&self, update: &TierUpdate) -> Result<usize, String> {
+        let lists = built_in_market_lists();
+        let account = self
+            .store
+            .get_waba_route(&update.waba_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no wallet for this WABA (attach it with the operator route)")?;
+        // Meta writes `INDIA` in the webhook and `India` in its files: the list names the market.
+        let market = lists
+            .in_force_at(update.updated_at)
+            .and_then(|list| market_named(list, update.market.as_str()))
+            .ok_or_else(|| {
+                format!(
+                    "market {} is not in the market list in force",
+                    update.market
+                )
+            })?;
+        let update = TierUpdate {
+            market,
+            ..update.clone()
+        };
+        let now = self.clock.now();
+        let standing = self
+            .store
+            .record_tier_update(&update, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        let wallet = self
+            .store
+            .get_wallet(&account)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| StoreError::WalletNotFound(account.clone()).to_string())?;
+        let book = self
+            .store
+            .tier_book(wallet.currency)
+            .await
+            .map_err(|e| e.to_string())?;
+        let rate = book
+            .rate(
+                standing.updated_at,
+                &standing.market,
+                &standing.category,
+                standing.tier,
+            )
+            .ok_or_else(|| {
+                format!(
+                    "no {} {} rate for tier {} of {} in the tiers file in force",
+                    wallet.currency, standing.category, standing.tier, standing.market
+                )
+            })?;
+        let charges = self
+            .charges_posted_since(&account, standing.updated_at - POSTED_SLACK, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        let charges: Vec<LedgerEntry> = charges
+            .into_iter()
+            .filter(|charge| charged_to_waba(charge, &standing.waba_id))
+            .collect();
+        let entries = tier_true_ups(&standing, rate, lists, &charges).map_err(|e| e.to_string())?;
+        let mut posted = 0;
+        for chunk in entries.chunks(ENTRIES_PER_POST_MAX) {
+            let receipt = self
+                .store
+                .post_entries(&account, chunk, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            posted += receipt.posted_count();
+        }
+        Ok(posted)
+    }
+
+    /// The account's charges posted within `from..=to`, newest first, bounded by
+    /// [`TRUE_UP_PAGES_MAX`] pages.
+    async fn charges_posted_since(
+        &self,
+        account: &AccountId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        let range = PostedRange { from, to };
+        let mut charges = Vec::new();
+        let mut cursor = None;
+        for _ in 0..TRUE_UP_PAGES_MAX {
+            let request = StatementRequest::new(100, cursor).posted_within(range);
+            let page = self.store.statement_page(account, &request).await?;
+            charges.extend(
+                page.entries
+                    .into_iter()
+                    .filter(|entry| entry.kind == EntryKind::Charge),
+            );
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(charges),
+            }
+        }
+        warn!(%account, "a true-up found more postings than it may read");
+        Err(StoreError::Unavailable(format!(
+            "more than {TRUE_UP_PAGES_MAX} statement pages since the tier's instant"
+        )))
+    }
+}
