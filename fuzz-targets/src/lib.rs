@@ -63,7 +63,9 @@ pub const TARGETS: &[Target] = &[
 pub use api::{api_body, api_query};
 pub use cursor::cursor;
 pub use meta::meta_webhook;
-pub use pricing::{meta_rates_csv, rate_card_json, volume_tiers_csv};
+pub use pricing::{
+    import_parameters, meta_rates_csv, meta_rates_import, rate_card_json, volume_tiers_csv,
+};
 pub use queue::billing_message;
 pub use stripe::stripe_webhook;
 

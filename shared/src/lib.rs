@@ -32,12 +32,14 @@ pub mod ledger;
 pub mod meta;
 pub mod money;
 pub mod notices;
+#[cfg(feature = "aws")]
 pub mod notices_setup;
 pub mod payments;
 pub mod ports;
 pub mod pricing;
 pub mod recharge;
 pub mod reporting;
+#[cfg(feature = "aws")]
 pub mod setup;
 pub mod wallet;
 pub mod web;
