@@ -1,5 +1,8 @@
 //! The billing function: records from the billing queue, posted to wallets exactly once, with
 //! partial batch failures so only the records that failed come back.
+// The handler's future (billing with the market lists' cache) nests deeper than rustc's default
+// layout query depth of 128.
+#![recursion_limit = "256"]
 
 use std::sync::Arc;
 
