@@ -239,14 +239,7 @@ async fn an_operator_sets_up_a_wallet_and_its_owner_uses_every_account_route() {
     assert_eq!(entries[0]["balance_after"]["display"], "10.00");
     assert_eq!(statement.body["next_cursor"], Value::Null);
 
-    let quote = app
-        .call(
-            Method::POST,
-            "/v1/wallet/quotes",
-            &owner,
-            Some(json!({"credits": 3})),
-        )
-        .await;
+    let quote = app.quote(&owner, 3).await;
     assert_eq!(quote.status, StatusCode::OK, "{}", quote.body);
     assert_eq!(
         (
@@ -821,14 +814,7 @@ async fn a_currency_without_a_credit_price_is_refused_not_guessed() {
         .await;
     assert_eq!(created.status, StatusCode::CREATED);
     let owner = app.token(Some(&account), false);
-    let quote = app
-        .call(
-            Method::POST,
-            "/v1/wallet/quotes",
-            &owner,
-            Some(json!({"credits": 3})),
-        )
-        .await;
+    let quote = app.quote(&owner, 3).await;
     assert_eq!(quote.status, StatusCode::CONFLICT);
     assert!(
         quote.message().contains("not sold in CLP"),

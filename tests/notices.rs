@@ -16,6 +16,7 @@ use imcredits::notices::address::AddressPolicy;
 use imcredits::notices::delivery::QueueMessage;
 use imcredits::notices::endpoint::{Endpoint, Owner};
 use imcredits::notices::event::PurchaseChannel;
+use imcredits::notices::feed::EventList;
 use imcredits::notices::signing::SigningSecret;
 use imcredits::notices::{Event, EventData, EventType};
 use imcredits::ports::notices::{DeliveryStore, EndpointStore};
@@ -90,11 +91,42 @@ fn every_event(account: &imcredits::ids::AccountId) -> Vec<Event> {
         .collect()
 }
 
+/// The `id_field` of every item of the list at `path`, following `next_cursor` three at a time
+/// (at most 20 pages); every cursor is opaque.
+async fn paged_ids(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    list: &str,
+    id_field: &str,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut query = "limit=3".to_owned();
+    for _ in 0..20 {
+        let page = app
+            .call(Method::GET, &format!("{path}?{query}"), token, None)
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let items = page.body[list].as_array().unwrap().iter();
+        ids.extend(items.map(|item| item[id_field].as_str().unwrap().to_owned()));
+        let Some(cursor) = page.body["next_cursor"].as_str() else {
+            return ids;
+        };
+        assert!(
+            cursor
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        query = format!("limit=3&cursor={cursor}");
+    }
+    panic!("{path}: more than 20 pages");
+}
+
 #[tokio::test]
 async fn every_event_arrives_signed_verified_once_in_the_feed_and_the_read_marker_clears_it() {
     let rig = NoticesRig::start(quick_policy(Duration::from_secs(60))).await;
     let account = rig.app.wallet("ntc-all").await;
-    rig.register(Some(&account), "/all", &[], json!({})).await;
+    let all_endpoint = rig.register(Some(&account), "/all", &[], json!({})).await;
     let platform_endpoint = rig
         .register(None, "/platform-low", &["balance.low"], json!({}))
         .await;
@@ -187,6 +219,42 @@ async fn every_event_arrives_signed_verified_once_in_the_feed_and_the_read_marke
         )
         .await;
     assert_eq!(back.body["read_through"], feed["read_through"]);
+    // Paged three at a time through opaque cursors: the feed and the endpoint's deliveries, whole.
+    let ids = |list: &Value, field: &str| -> Vec<String> {
+        let items = list.as_array().unwrap().iter();
+        items
+            .map(|item| item[field].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let paged = paged_ids(&rig.app, &token, "/v1/wallet/notices", "notices", "id").await;
+    assert_eq!(paged, ids(&feed["notices"], "id"));
+    let deliveries = format!(
+        "/v1/wallet/webhook-endpoints/{}/deliveries",
+        all_endpoint["id"].as_str().unwrap()
+    );
+    let whole = rig
+        .app
+        .call(
+            Method::GET,
+            &format!("{deliveries}?limit=100"),
+            &token,
+            None,
+        )
+        .await;
+    let paged = paged_ids(&rig.app, &token, &deliveries, "deliveries", "event_id").await;
+    assert_eq!(paged, ids(&whole.body["deliveries"], "event_id"));
+    assert_eq!(paged.len(), events.len());
+    // A position sent raw, another account's feed position, a deliveries cursor: all refused.
+    let other = "00000000000000000005#balance.low:other:12";
+    for cursor in [
+        "00000000000000000005%23balance.low%3Aother%3A12".to_owned(),
+        EventList::Feed.encode(other),
+        EventList::Deliveries.encode(&format!("00000000000000000005#{}", events[0].id)),
+    ] {
+        let path = format!("/v1/wallet/notices?cursor={cursor}");
+        let refused = rig.app.call(Method::GET, &path, &token, None).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{cursor}");
+    }
     // The platform's endpoint would hear every other test's balance.low: remove it.
     let path = format!(
         "/v1/operator/webhook-endpoints/{}",

@@ -61,35 +61,13 @@ async fn status_of(app: &TestApp, account: &AccountId, purchase_id: &str) -> Val
         .unwrap_or(Value::Null)
 }
 
-async fn balance(app: &TestApp, account: &AccountId) -> String {
-    let wallet = app
-        .call(
-            Method::GET,
-            "/v1/wallet",
-            &app.token(Some(account), false),
-            None,
-        )
-        .await;
-    wallet.body["balance"]["amount"]
-        .as_str()
-        .expect("a balance")
-        .to_owned()
-}
-
 #[tokio::test]
 async fn the_quote_and_the_checkout_amount_agree_to_the_cent() {
     let app = TestApp::spawn().await;
     let account = app.wallet("amounts").await;
     let owner = app.token(Some(&account), false);
     for (credits, cents) in [(1u64, "206"), (3, "618"), (10_000, "2060000")] {
-        let quote = app
-            .call(
-                Method::POST,
-                "/v1/wallet/quotes",
-                &owner,
-                Some(json!({ "credits": credits })),
-            )
-            .await;
+        let quote = app.quote(&owner, credits).await;
         assert_eq!(quote.status, StatusCode::OK, "{}", quote.body);
         let purchase = buy(&app, &account, &format!("amounts-{credits}"), credits).await;
         assert_eq!(purchase.status, StatusCode::CREATED, "{}", purchase.body);
@@ -515,7 +493,7 @@ async fn forged_stale_and_missing_signatures_are_400_and_change_nothing() {
         );
         assert_eq!(answer.body["error"]["code"], "bad_signature");
         assert_eq!(status_of(&app, &account, &purchase_id).await, "pending");
-        assert_eq!(balance(&app, &account).await, "0.00");
+        assert_eq!(app.balance(&account).await, "0.00");
     }
     // A body beyond the webhook's limit is refused before it is read in full.
     let huge = vec![b' '; 256 * 1024 + 1];
@@ -608,14 +586,7 @@ async fn quote_purchase_payment_balance_and_history_in_one_flow() {
     let app = TestApp::spawn().await;
     let account = app.wallet("full-flow").await;
     let owner = app.token(Some(&account), false);
-    let quote = app
-        .call(
-            Method::POST,
-            "/v1/wallet/quotes",
-            &owner,
-            Some(json!({"credits": 3})),
-        )
-        .await;
+    let quote = app.quote(&owner, 3).await;
     assert_eq!(quote.body["total"]["display"], "6.18");
     let purchase = buy(&app, &account, "flow-1", 3).await;
     assert_eq!(purchase.status, StatusCode::CREATED, "{}", purchase.body);
@@ -640,7 +611,7 @@ async fn quote_purchase_payment_balance_and_history_in_one_flow() {
         "{}",
         card.body
     );
-    assert_eq!(balance(&app, &account).await, "6.00");
+    assert_eq!(app.balance(&account).await, "6.00");
 
     let statement = app
         .call(Method::GET, "/v1/wallet/statement", &owner, None)
@@ -829,7 +800,7 @@ async fn unpaid_completions_wait_and_other_events_are_acknowledged() {
     let garbage = app.deliver_signed(b"{\"not\": \"an event\"}").await;
     assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
     assert_eq!(garbage.body["error"]["code"], "bad_event");
-    assert_eq!(balance(&app, &account).await, "0.00");
+    assert_eq!(app.balance(&account).await, "0.00");
 
     let settled = app
         .deliver_signed(&session_event(
@@ -840,7 +811,7 @@ async fn unpaid_completions_wait_and_other_events_are_acknowledged() {
         ))
         .await;
     assert_eq!(settled.body["outcome"], "credited");
-    assert_eq!(balance(&app, &account).await, "4.00");
+    assert_eq!(app.balance(&account).await, "4.00");
     assert_reconciled(&app.store, &account).await;
 }
 

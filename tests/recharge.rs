@@ -475,6 +475,68 @@ async fn a_sweep_over_5000_wallets_of_which_7_are_due_reads_7() {
     eprintln!("sweep test took {:?}", started.elapsed());
 }
 
+/// The hold expiry sweep and the statement sweep share the due sweep's one bounded reader of a
+/// sharded index (`pages::sweep_index`): each reads every shard of its own partitions (the two
+/// share the `hold_expiry` index and never see each other's), only keys below its bound, and stops
+/// at its limit.
+#[tokio::test]
+async fn the_hold_and_statement_sweeps_read_every_shard_and_stop_at_their_limit() {
+    use imcredits::ports::holds::{HoldPlaced, HoldStore};
+    use imcredits::ports::statements::StatementSchedule;
+    use time::macros::datetime;
+    let store = imcredits_tests::dynamo_store_on_own_table("sweeps").await;
+    let (mut accounts, mut holds) = (BTreeSet::new(), BTreeSet::new());
+    for index in 0..20 {
+        let account = imcredits_tests::holds::funded_wallet(&store, "sweeps", "10").await;
+        let key = format!("sweep-{index}");
+        let ttl = time::Duration::minutes(1);
+        let hold = imcredits_tests::holds::new_hold(&store, &account, &key, 1, at(), ttl).await;
+        let placed = store.place_hold(&hold, at()).await.unwrap();
+        assert!(matches!(placed, HoldPlaced::Granted(_)), "{placed:?}");
+        holds.insert((account.clone(), hold.id));
+        accounts.insert(account);
+    }
+    let shards: BTreeSet<u8> = accounts
+        .iter()
+        .map(imcredits::adapters::dynamodb::recharge::due_shard)
+        .collect();
+    assert!(
+        shards.len() > 4,
+        "the wallets spread over shards: {shards:?}"
+    );
+
+    let early = store.expired_holds(at(), 1_000).await.unwrap();
+    assert_eq!(
+        (early.holds.len(), early.items_read),
+        (0, 0),
+        "none expired yet"
+    );
+    let later = at() + time::Duration::minutes(2);
+    let expired = store.expired_holds(later, 1_000).await.unwrap();
+    assert_eq!(expired.items_read, 20);
+    assert_eq!(expired.holds.into_iter().collect::<BTreeSet<_>>(), holds);
+    let capped = store.expired_holds(later, 3).await.unwrap();
+    assert_eq!((capped.holds.len(), capped.items_read), (3, 3));
+
+    // The wallets were made on 2025-11-21 (UTC): November closes at midnight on December 1st.
+    let open = store
+        .closed_months(datetime!(2025-11-30 23:59 UTC), 1_000)
+        .await
+        .unwrap();
+    assert!(open.is_empty(), "{open:?}");
+    let closed_at = datetime!(2025-12-01 00:00:01 UTC);
+    let closed = store.closed_months(closed_at, 1_000).await.unwrap();
+    assert_eq!(
+        closed
+            .iter()
+            .map(|closed| closed.account.clone())
+            .collect::<BTreeSet<_>>(),
+        accounts
+    );
+    assert_eq!(closed.len(), 20, "each wallet once");
+    assert_eq!(store.closed_months(closed_at, 3).await.unwrap().len(), 3);
+}
+
 #[tokio::test]
 async fn an_attempt_unanswered_past_stripe_s_key_window_is_held_not_replaced() {
     let rig = RechargeRig::start(dynamo_store().await, limits(), 300).await;

@@ -17,21 +17,6 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
-async fn balance(app: &TestApp, account: &AccountId) -> String {
-    let wallet = app
-        .call(
-            Method::GET,
-            "/v1/wallet",
-            &app.token(Some(account), false),
-            None,
-        )
-        .await;
-    wallet.body["balance"]["amount"]
-        .as_str()
-        .expect("a balance")
-        .to_owned()
-}
-
 fn assert_names(answer: &Answer, status: StatusCode, field: &str) {
     assert_eq!(answer.status, status, "{}", answer.body);
     assert!(
@@ -98,7 +83,7 @@ async fn json_arrays_are_not_bodies_and_grant_nothing() {
         assert_names(&answer, StatusCode::UNPROCESSABLE_ENTITY, "body");
         assert_eq!(answer.body["error"]["code"], "invalid_body");
     }
-    assert_eq!(balance(&app, &account).await, "0.00");
+    assert_eq!(app.balance(&account).await, "0.00");
     assert_reconciled(&app.store, &account).await;
 }
 
@@ -283,7 +268,7 @@ async fn wrong_types_enums_and_huge_numbers_name_their_field() {
             answer.body
         );
     }
-    assert_eq!(balance(&app, &account).await, "0.00");
+    assert_eq!(app.balance(&account).await, "0.00");
 }
 
 /// Every route that takes a body answers 413 in the envelope, with its own limit.
@@ -413,7 +398,7 @@ async fn a_paid_amount_that_differs_from_the_quote_is_held_until_an_operator_set
         assert_eq!(delivered.status, StatusCode::OK, "{}", delivered.body);
         assert_eq!(delivered.body["outcome"], "held_for_review");
     }
-    assert_eq!(balance(&app, &account).await, "0.00");
+    assert_eq!(app.balance(&account).await, "0.00");
     let history = app
         .call(
             Method::GET,
@@ -444,7 +429,7 @@ async fn a_paid_amount_that_differs_from_the_quote_is_held_until_an_operator_set
         assert_eq!(credited.body["purchase"]["status"], "paid");
         assert_eq!(credited.body["paid_total"]["amount"], "0.01");
     }
-    assert_eq!(balance(&app, &account).await, "20.00");
+    assert_eq!(app.balance(&account).await, "20.00");
     let rejected = review(&app, &account, &facts.purchase_id, "reject").await;
     assert_eq!(rejected.status, StatusCode::CONFLICT, "{}", rejected.body);
     // A late, matching-looking replay of the held event changes nothing either.
@@ -457,7 +442,7 @@ async fn a_paid_amount_that_differs_from_the_quote_is_held_until_an_operator_set
         ))
         .await;
     assert_eq!(replay.body["outcome"], "already_credited");
-    assert_eq!(balance(&app, &account).await, "20.00");
+    assert_eq!(app.balance(&account).await, "20.00");
 
     // Another held purchase, rejected: never credited, and a credit after it is refused.
     let mut other = pending_purchase(&app, &account, "held-2").await;
@@ -478,7 +463,7 @@ async fn a_paid_amount_that_differs_from_the_quote_is_held_until_an_operator_set
     }
     let credit = review(&app, &account, &other.purchase_id, "credit").await;
     assert_eq!(credit.status, StatusCode::CONFLICT);
-    assert_eq!(balance(&app, &account).await, "20.00");
+    assert_eq!(app.balance(&account).await, "20.00");
 
     // A purchase that was never held cannot be settled.
     let pending = pending_purchase(&app, &account, "held-3").await;
@@ -523,10 +508,10 @@ async fn stripe_event_times_out_of_bounds_are_refused_and_credit_nothing() {
         );
         assert!(answer.message().starts_with("created: "), "{}", answer.body);
     }
-    assert_eq!(balance(&app, &account).await, "0.00");
+    assert_eq!(app.balance(&account).await, "0.00");
     // In bounds, it credits, and the entry's time is Stripe's.
     let fine = app.deliver_signed(&paid).await;
     assert_eq!(fine.body["outcome"], "credited", "{}", fine.body);
-    assert_eq!(balance(&app, &account).await, "20.00");
+    assert_eq!(app.balance(&account).await, "20.00");
     assert_reconciled(&app.store, &account).await;
 }

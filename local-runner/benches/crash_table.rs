@@ -10,8 +10,6 @@ mod runner;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use imcredits::adapters::dynamodb::DynamoStore;
-use imcredits::adapters::dynoxide::InProcessHttp;
 use imcredits::ids::AccountId;
 use imcredits::ledger::EntryKind;
 use imcredits::ports::store::WalletGet;
@@ -22,9 +20,7 @@ const STATUSES_PER_BODY: usize = 5_000;
 
 /// Charge entries in the (stopped) runner's data file, and how many distinct ids they have.
 async fn charges(data_dir: &Path) -> (usize, usize) {
-    let path = data_dir.join("imcredits.sqlite");
-    let database = dynoxide::Database::new(path.to_str().unwrap()).expect("the data file");
-    let store = DynamoStore::new(InProcessHttp::client(database), "imcredits-local");
+    let store = runner::stopped_store(data_dir);
     let account = AccountId::parse("acme").unwrap();
     let wallet = store.get_wallet(&account).await.unwrap().unwrap();
     let entries = imcredits_tests::whole_statement(&store, &account, 100).await;

@@ -37,17 +37,7 @@ fn big_body(tag: &str, index: usize, charged: bool) -> Vec<u8> {
 }
 
 fn peak_rss_mb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the status");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM");
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<u64>()
-        .unwrap()
-        / 1024
+    runner::peak_rss_bytes(pid) / 1024 / 1024
 }
 
 fn round(port: u16, data_dir: &std::path::Path, bodies: &Arc<Vec<Vec<u8>>>) -> usize {

@@ -17,7 +17,7 @@ mod runner;
 
 use std::time::{Duration, Instant};
 
-use runner::{Runner, data_dir, free_port, meta_body, request, signature, status, token};
+use runner::{Runner, data_dir, free_port, meta_body, request, signature, status};
 use serde_json::{Value, json};
 
 const SENDERS: usize = 4;
@@ -183,36 +183,25 @@ impl Sender {
 }
 
 fn setup(runner: &Runner) -> Vec<Sender> {
-    let operator = token(&runner.data_dir, &["--operator"]);
-    let card = include_str!("../../shared/rate-cards/zoho-flat-usd.json");
-    let call = |method: &str, path: &str, body: Option<Value>| {
-        let (code, answer) = runner.call(method, path, &operator, body);
-        assert!(
-            (200..300).contains(&code),
-            "{method} {path}: {code} {answer}"
-        );
-    };
-    call(
-        "POST",
-        "/v1/operator/rate-cards",
-        Some(serde_json::from_str(card).unwrap()),
-    );
-    (0..SENDERS)
-        .map(|index| {
-            let (account, phone) = (format!("load{index}"), format!("10654035224{index:04}"));
-            let base = format!("/v1/operator/accounts/{account}");
-            call("POST", &format!("{base}/wallet"), Some(json!({"currency": "USD"})));
-            call("PUT", &format!("{base}/phone-numbers/{phone}"), None);
-            let grant = json!({"order_reference": format!("LOAD-{index}"), "credits": CREDITS, "source": "store"});
-            call("POST", &format!("{base}/grants"), Some(grant));
-            Sender {
-                index,
-                phone,
-                owner: token(&runner.data_dir, &["--account", &account]),
-                port: runner.port,
-                data_dir: runner.data_dir.clone(),
-                seed: 0x5eed + index as u64,
-            }
+    let wallets: Vec<(String, String)> = (0..SENDERS)
+        .map(|index| (format!("load{index}"), format!("10654035224{index:04}")))
+        .collect();
+    let seeds: Vec<(&str, &str, u32)> = wallets
+        .iter()
+        .map(|(account, phone)| (account.as_str(), phone.as_str(), CREDITS))
+        .collect();
+    let (_, owners) = runner::seed(runner, &seeds);
+    wallets
+        .into_iter()
+        .zip(owners)
+        .enumerate()
+        .map(|(index, ((_, phone), owner))| Sender {
+            index,
+            phone,
+            owner,
+            port: runner.port,
+            data_dir: runner.data_dir.clone(),
+            seed: 0x5eed + index as u64,
         })
         .collect()
 }

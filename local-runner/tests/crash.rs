@@ -9,8 +9,6 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
-use imcredits::adapters::dynamodb::DynamoStore;
-use imcredits::adapters::dynoxide::InProcessHttp;
 use imcredits::ids::AccountId;
 use imcredits::ledger::EntryKind;
 use runner::{PHONE, Runner, balance_when, data_dir, free_port, meta_body, signature, status};
@@ -48,9 +46,7 @@ fn send(runner: &Runner, bodies: &[Vec<u8>], accepted: &mut [bool], stop_after: 
 
 /// The charges in the stopped runner's data file, after checking the wallet reconciles.
 async fn charges_after_stop(data_dir: &Path) -> Vec<String> {
-    let path = data_dir.join("imcredits.sqlite");
-    let database = dynoxide::Database::new(path.to_str().unwrap()).expect("the data file");
-    let store = DynamoStore::new(InProcessHttp::client(database), "imcredits-local");
+    let store = runner::stopped_store(data_dir);
     let account = AccountId::parse("acme").unwrap();
     imcredits_tests::assert_reconciled(&store, &account).await;
     imcredits_tests::whole_statement(&store, &account, 100)

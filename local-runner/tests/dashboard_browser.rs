@@ -7,13 +7,11 @@
 
 mod runner;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use runner::{RUNNER, free_port, token};
+use runner::{RUNNER, Runner, data_dir, free_port, token};
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// The whole browser run; it takes about a minute here.
@@ -36,43 +34,13 @@ fn chromium() -> PathBuf {
     std::env::var_os("CHROMIUM_BIN").map_or_else(|| "/usr/bin/chromium".into(), PathBuf::from)
 }
 
-/// Starts the runner; answers it and the dashboard URL it printed.
-fn start(port: u16, data_dir: &Path) -> (std::process::Child, String) {
-    let mut child = Command::new(RUNNER)
-        .args(["--port", &port.to_string(), "--payments", "fake"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("STRIPE_SECRET_KEY")
-        .env_remove("STRIPE_WEBHOOK_SECRETS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the runner starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let deadline = Instant::now() + START_TIMEOUT;
-    let mut url = None;
-    let listening = format!("imcredits-local listening on http://127.0.0.1:{port}");
-    let mut heard = false;
-    while url.is_none() || !heard {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = received
-            .recv_timeout(left)
-            .expect("the runner says it listens and prints the dashboard URL");
-        heard |= line == listening;
-        if line.starts_with("dashboard (account demo") {
-            url = line.split(": ").nth(1).map(str::to_owned);
-        }
-    }
-    let url = url.expect("a URL");
-    let prefix = format!("http://127.0.0.1:{port}/#token=");
+/// The dashboard URL the runner printed once it listens.
+fn dashboard_url(runner: &Runner) -> String {
+    let line = runner.wait_for_line("dashboard (account demo", START_TIMEOUT);
+    let url = line.split(": ").nth(1).expect("a URL").to_owned();
+    let prefix = format!("http://127.0.0.1:{}/#token=", runner.port);
     assert!(url.starts_with(&prefix), "{url}");
-    (child, url)
+    url
 }
 
 #[test]
@@ -88,10 +56,10 @@ fn the_dashboard_works_in_headless_chromium() {
         "no browser at {}: run scripts/test, which installs Debian's chromium",
         chromium().display()
     );
-    let data_dir = std::env::temp_dir().join(format!("imcredits-dashboard-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data_dir);
+    let data_dir = data_dir("dashboard");
     let port = free_port();
-    let (mut child, url) = start(port, &data_dir);
+    let runner = Runner::start_with(port, &data_dir, &["--payments", "fake"]);
+    let url = dashboard_url(&runner);
     let operator = token(&data_dir, &["--operator"]);
     let other = token(&data_dir, &["--account", "other"]);
     let screenshots = workspace().join("target/dashboard-screenshots");
@@ -116,16 +84,11 @@ fn the_dashboard_works_in_headless_chromium() {
         }
         if started.elapsed() > BROWSER_TIMEOUT {
             let _ = browser.kill();
-            let _ = child.kill();
             panic!("the browser tests took over {BROWSER_TIMEOUT:?}");
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let stopped = child.wait().expect("the runner exits");
-    let _ = std::fs::remove_dir_all(&data_dir);
     assert!(status.success(), "the browser tests failed: {status}");
-    assert!(stopped.success(), "the runner stopped uncleanly: {stopped}");
+    runner.interrupt();
+    let _ = std::fs::remove_dir_all(&data_dir);
 }

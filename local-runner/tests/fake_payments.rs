@@ -4,218 +4,24 @@
 //! a card that enables auto-recharge. "Decline" fails a second purchase. After the runner stops,
 //! its data file is opened and the wallet reconciled.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod runner;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
+use runner::{Runner, data_dir, free_port, stopped_store, token};
 use serde_json::{Value, json};
-
-const RUNNER: &str = env!("CARGO_BIN_EXE_imcredits-local");
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("bound").port()
-}
-
-struct Runner {
-    child: Child,
-    port: u16,
-    startup: Vec<String>,
-    /// What the runner prints after starting (notifications among it).
-    lines: mpsc::Receiver<String>,
-}
-
-impl Runner {
-    fn start(port: u16, data_dir: &Path) -> Self {
-        Self::start_with(port, data_dir, &[])
-    }
-
-    fn start_with(port: u16, data_dir: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(RUNNER)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--payments",
-                "fake",
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .args(extra)
-            // Real keys in the developer's shell must not turn this test into a Stripe call.
-            .env_remove("STRIPE_SECRET_KEY")
-            .env_remove("STRIPE_WEBHOOK_SECRETS")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the runner starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (lines, received) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = lines.send(line);
-            }
-        });
-        let mut startup = Vec::new();
-        let expected = format!("imcredits-local listening on http://127.0.0.1:{port}");
-        loop {
-            match received.recv_timeout(START_TIMEOUT) {
-                Ok(line) => {
-                    let done = line == expected;
-                    startup.push(line);
-                    if done {
-                        break;
-                    }
-                }
-                Err(error) => panic!("the runner did not say it listens: {error}"),
-            }
-        }
-        // The lines printed right after (the payments mode) arrive promptly.
-        while let Ok(line) = received.recv_timeout(Duration::from_secs(2)) {
-            startup.push(line);
-        }
-        Self {
-            child,
-            port,
-            startup,
-            lines: received,
-        }
-    }
-
-    /// Waits (at most `within`) for a printed line containing `needle`.
-    fn wait_for_line(&self, needle: &str, within: Duration) -> String {
-        let deadline = std::time::Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => continue,
-                Err(error) => panic!("no line with {needle:?}: {error}"),
-            }
-        }
-    }
-
-    fn interrupt(mut self) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success());
-        let status = self.child.wait().expect("the runner exits");
-        assert!(status.success(), "the runner stopped uncleanly: {status}");
-    }
-
-    /// One HTTP/1.1 exchange; answers the status and the body as text.
-    fn send(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> (u16, String) {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connects");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
-        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str(&format!(
-            "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ));
-        stream
-            .write_all(request.as_bytes())
-            .expect("request written");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("response read");
-        let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("status");
-        (status, body.to_owned())
-    }
-
-    fn json(
-        &self,
-        method: &str,
-        path: &str,
-        token: &str,
-        extra: &[(&str, &str)],
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let bearer = format!("Bearer {token}");
-        let mut headers = vec![
-            ("Authorization", bearer.as_str()),
-            ("Content-Type", "application/json"),
-        ];
-        headers.extend_from_slice(extra);
-        let body = body.map(|body| body.to_string()).unwrap_or_default();
-        let (status, text) = self.send(method, path, &headers, &body);
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for Runner {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-fn token(data_dir: &Path, args: &[&str]) -> String {
-    let output = Command::new(RUNNER)
-        .arg("token")
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .expect("the token command runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned()
-}
 
 /// The wallet in the stopped runner's data file, reconciled against its ledger.
 async fn reconciled_after_stop(data_dir: &Path, account: &str) -> imcredits::wallet::Wallet {
-    let path = data_dir.join("imcredits.sqlite");
-    let database = dynoxide::Database::new(path.to_str().expect("utf-8 path")).expect("the file");
-    let store = imcredits::adapters::dynamodb::DynamoStore::new(
-        imcredits::adapters::dynoxide::InProcessHttp::client(database),
-        "imcredits-local",
-    );
     let account = imcredits::ids::AccountId::parse(account).expect("an account id");
-    imcredits_tests::assert_reconciled(&store, &account).await
+    imcredits_tests::assert_reconciled(&stopped_store(data_dir), &account).await
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_purchase_is_paid_and_declined_on_the_fake_checkout() {
-    let data_dir = std::env::temp_dir().join(format!("imcredits-local-pay-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data_dir);
-    let port = free_port();
-    let runner = Runner::start(port, &data_dir);
-    assert!(
-        runner
-            .startup
-            .iter()
-            .any(|line| line.starts_with("payments: FAKE (no card is charged")),
-        "the fake mode is announced: {:?}",
-        runner.startup
-    );
-    let operator = token(&data_dir, &["--operator"]);
-    let owner = token(&data_dir, &["--account", "acme"]);
+/// The tokens of the operator and of `acme`, whose USD wallet the operator has created.
+fn acme_wallet(runner: &Runner) -> (String, String) {
+    let operator = token(&runner.data_dir, &["--operator"]);
+    let owner = token(&runner.data_dir, &["--account", "acme"]);
     let (status, _) = runner.json(
         "POST",
         "/v1/operator/accounts/acme/wallet",
@@ -224,6 +30,39 @@ async fn a_purchase_is_paid_and_declined_on_the_fake_checkout() {
         Some(json!({"currency": "USD"})),
     );
     assert_eq!(status, 201);
+    (operator, owner)
+}
+
+/// A purchase of `credits` under `key`, and the path of its checkout page on the runner.
+fn buy(runner: &Runner, owner: &str, key: &str, credits: u64) -> (Value, String) {
+    let (status, purchase) = runner.json(
+        "POST",
+        "/v1/wallet/purchases",
+        owner,
+        &[("Idempotency-Key", key)],
+        Some(json!({ "credits": credits })),
+    );
+    assert_eq!(status, 201, "{purchase}");
+    let prefix = format!("http://127.0.0.1:{}", runner.port);
+    let page_path = purchase["checkout_url"]
+        .as_str()
+        .and_then(|url| url.strip_prefix(&prefix))
+        .expect("a page on the runner")
+        .to_owned();
+    (purchase, page_path)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_purchase_is_paid_and_declined_on_the_fake_checkout() {
+    let data_dir = data_dir("pay");
+    let port = free_port();
+    let runner = Runner::start_with(port, &data_dir, &["--payments", "fake"]);
+    // The fake mode is announced.
+    runner.wait_for_line(
+        "payments: FAKE (no card is charged",
+        Duration::from_secs(10),
+    );
+    let (_, owner) = acme_wallet(&runner);
 
     let enable = json!({"enabled": true, "minimum_balance": "5.00", "credits": 10});
     let (status, refused) = runner.json(
@@ -235,21 +74,14 @@ async fn a_purchase_is_paid_and_declined_on_the_fake_checkout() {
     );
     assert_eq!(status, 409, "{refused}");
 
-    let (status, purchase) = runner.json(
-        "POST",
-        "/v1/wallet/purchases",
-        &owner,
-        &[("Idempotency-Key", "laptop-1")],
-        Some(json!({"credits": 3})),
-    );
-    assert_eq!(status, 201, "{purchase}");
+    let (purchase, page_path) = buy(&runner, &owner, "laptop-1", 3);
     assert_eq!(purchase["quote"]["total"]["display"], "6.18");
-    let url = purchase["checkout_url"].as_str().expect("a checkout URL");
-    let prefix = format!("http://127.0.0.1:{port}");
-    let page_path = url.strip_prefix(&prefix).expect("a page on the runner");
-    assert!(page_path.starts_with("/local/fake-checkout/acme/"), "{url}");
+    assert!(
+        page_path.starts_with("/local/fake-checkout/acme/"),
+        "{purchase}"
+    );
 
-    let (status, page) = runner.send("GET", page_path, &[], "");
+    let (status, page) = runner.send("GET", &page_path, &[], "");
     assert_eq!(status, 200);
     assert!(page.contains("FAKE PAYMENTS"), "{page}");
     assert!(page.contains("6.18") && page.contains(">Pay<") && page.contains(">Decline<"));
@@ -266,18 +98,7 @@ async fn a_purchase_is_paid_and_declined_on_the_fake_checkout() {
     let (status, _) = runner.json("PUT", "/v1/wallet/auto-recharge", &owner, &[], Some(enable));
     assert_eq!(status, 200);
 
-    let (_, declined_purchase) = runner.json(
-        "POST",
-        "/v1/wallet/purchases",
-        &owner,
-        &[("Idempotency-Key", "laptop-2")],
-        Some(json!({"credits": 10})),
-    );
-    let declined_path = declined_purchase["checkout_url"]
-        .as_str()
-        .and_then(|url| url.strip_prefix(&prefix))
-        .expect("a page on the runner")
-        .to_owned();
+    let (_, declined_path) = buy(&runner, &owner, "laptop-2", 10);
     let (status, declined) = runner.send("POST", &format!("{declined_path}/decline"), &[], "");
     assert_eq!(status, 200);
     assert!(
@@ -309,34 +130,15 @@ async fn a_purchase_is_paid_and_declined_on_the_fake_checkout() {
 /// reported and credits nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wallet_below_its_minimum_is_recharged_once_on_the_runner() {
-    let data_dir =
-        std::env::temp_dir().join(format!("imcredits-local-recharge-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data_dir);
+    let data_dir = data_dir("recharge");
     let port = free_port();
-    let runner = Runner::start_with(port, &data_dir, &["--recharge-tick-seconds", "1"]);
-    let operator = token(&data_dir, &["--operator"]);
-    let owner = token(&data_dir, &["--account", "acme"]);
-    let (status, _) = runner.json(
-        "POST",
-        "/v1/operator/accounts/acme/wallet",
-        &operator,
-        &[],
-        Some(json!({"currency": "USD"})),
+    let runner = Runner::start_with(
+        port,
+        &data_dir,
+        &["--payments", "fake", "--recharge-tick-seconds", "1"],
     );
-    assert_eq!(status, 201);
-    let (_, purchase) = runner.json(
-        "POST",
-        "/v1/wallet/purchases",
-        &owner,
-        &[("Idempotency-Key", "laptop-1")],
-        Some(json!({"credits": 3})),
-    );
-    let prefix = format!("http://127.0.0.1:{port}");
-    let page_path = purchase["checkout_url"]
-        .as_str()
-        .and_then(|url| url.strip_prefix(&prefix))
-        .expect("a page on the runner")
-        .to_owned();
+    let (_, owner) = acme_wallet(&runner);
+    let (_, page_path) = buy(&runner, &owner, "laptop-1", 3);
     let (status, _) = runner.send("POST", &format!("{page_path}/pay"), &[], "");
     assert_eq!(status, 200);
 

@@ -11,7 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use runner::{PHONE, Runner, balance_when, data_dir, free_port, meta_body, post_webhook, status};
+use runner::{
+    PHONE, Runner, balance_when, data_dir, free_port, meta_body, peak_rss_bytes, post_webhook,
+    status,
+};
 use serde_json::json;
 
 const BODIES: usize = 24;
@@ -30,17 +33,6 @@ fn big_body(index: usize) -> Vec<u8> {
         })
         .collect();
     meta_body(PHONE, statuses)
-}
-
-/// The process's peak resident memory, from /proc (VmHWM).
-pub fn peak_rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the status");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM");
-    let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kb * 1024
 }
 
 /// Sends every body once, `CONCURRENCY` at a time; a 503 is retried after a pause, as Meta does.

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use runner::{RUNNER, Runner, free_port, token};
-use serde_json::{Value, json};
+use runner::{RUNNER, Runner, data_dir, free_port};
+use serde_json::Value;
 
 const FIXTURE: &str = "meta-doc_status_delivered_pmp_marketing_with_bsuid_contact.json";
 
@@ -45,43 +45,10 @@ fn a_signed_sample_webhook_charges_the_wallet_once() {
         "Meta's sample bodies are expected beside the repository: {}",
         fixture.display()
     );
-    let data_dir =
-        std::env::temp_dir().join(format!("imcredits-local-webhook-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data_dir);
+    let data_dir = data_dir("webhook");
     let port = free_port();
     let runner = Runner::start(port, &data_dir);
-    let operator = token(&data_dir, &["--operator"]);
-    let owner = token(&data_dir, &["--account", "acme"]);
-    let card = include_str!("../../shared/rate-cards/zoho-flat-usd.json");
-    let steps: [(&str, &str, Option<Value>); 4] = [
-        (
-            "POST",
-            "/v1/operator/accounts/acme/wallet",
-            Some(json!({"currency": "USD"})),
-        ),
-        (
-            "PUT",
-            "/v1/operator/accounts/acme/phone-numbers/106540352242922",
-            None,
-        ),
-        (
-            "POST",
-            "/v1/operator/accounts/acme/grants",
-            Some(json!({"order_reference": "ZS-1", "credits": 5, "source": "store"})),
-        ),
-        (
-            "POST",
-            "/v1/operator/rate-cards",
-            Some(serde_json::from_str(card).unwrap()),
-        ),
-    ];
-    for (method, path, body) in steps {
-        let (status, answer) = runner.call(method, path, &operator, body);
-        assert!(
-            (200..300).contains(&status),
-            "{method} {path}: {status} {answer}"
-        );
-    }
+    let (_, owner) = runner::wallet_with_card(&runner, 5);
     let (_, before) = runner.call("GET", "/v1/wallet", &owner, None);
     assert_eq!(send_webhook(port, &data_dir, &fixture), "200");
     let after = wallet_after(&runner, &owner, &before);

@@ -263,6 +263,33 @@ impl TestApp {
         self.deliver(body, Some(&signature)).await
     }
 
+    /// The wallet's balance as the owner reads it (`GET /v1/wallet`): the exact decimal text.
+    pub async fn balance(&self, account: &AccountId) -> String {
+        let wallet = self
+            .call(
+                Method::GET,
+                "/v1/wallet",
+                &self.token(Some(account), false),
+                None,
+            )
+            .await;
+        wallet.body["balance"]["amount"]
+            .as_str()
+            .expect("a balance")
+            .to_owned()
+    }
+
+    /// `POST /v1/wallet/quotes` for `credits`, as the holder of `token`.
+    pub async fn quote(&self, token: &str, credits: u64) -> Answer {
+        self.call(
+            Method::POST,
+            "/v1/wallet/quotes",
+            token,
+            Some(serde_json::json!({ "credits": credits })),
+        )
+        .await
+    }
+
     /// Creates a USD wallet for a fresh account through the operator route.
     pub async fn wallet(&self, prefix: &str) -> AccountId {
         let account = crate::unique_account(prefix);

@@ -34,6 +34,9 @@ pub struct Runner {
     pub data_dir: PathBuf,
     /// Every line the runner wrote to stderr (its logs).
     pub logs: Arc<Mutex<Vec<String>>>,
+    /// What the runner prints after it says it listens (the dashboard URL, the payments mode,
+    /// notifications), in order, read by [`Runner::wait_for_line`].
+    printed: Mutex<mpsc::Receiver<String>>,
 }
 
 impl Runner {
@@ -55,6 +58,9 @@ impl Runner {
             .args(["--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
             .args(extra)
+            // Real keys in the developer's shell must not turn a test into a Stripe call.
+            .env_remove("STRIPE_SECRET_KEY")
+            .env_remove("STRIPE_WEBHOOK_SECRETS")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -87,13 +93,29 @@ impl Runner {
                 ),
             }
         }
-        // Keep draining stdout so the runner never blocks on a full pipe.
-        std::thread::spawn(move || while received.recv().is_ok() {});
+        // The reader thread keeps draining stdout into the channel, so the runner never blocks
+        // on a full pipe; what it printed waits there for `wait_for_line`.
         Self {
             child,
             port,
             data_dir: data_dir.to_owned(),
             logs,
+            printed: Mutex::new(received),
+        }
+    }
+
+    /// The next printed line containing `needle` (the lines before it are passed over), waiting
+    /// at most `within`.
+    pub fn wait_for_line(&self, needle: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        let printed = self.printed.lock().unwrap();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match printed.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => continue,
+                Err(error) => panic!("no printed line with {needle:?}: {error}"),
+            }
         }
     }
 
@@ -148,12 +170,44 @@ impl Runner {
     }
 
     pub fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        self.json(method, path, token, &[], body)
+    }
+
+    /// A JSON call as `token`, with `extra` headers (an `Idempotency-Key`).
+    pub fn json(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        extra: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let bearer = format!("Bearer {token}");
+        let mut headers = vec![
+            ("Authorization", bearer.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        headers.extend_from_slice(extra);
         let body = body.map(|body| body.to_string()).unwrap_or_default();
-        let headers =
-            format!("Authorization: Bearer {token}\r\nContent-Type: application/json\r\n");
+        let (status, text) = self.send(method, path, &headers, &body);
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// One request with `headers`; the status and the body as text.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
+        let headers: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
         let (status, body) = request(self.port, method, path, &headers, body.as_bytes())
             .expect("the runner answers");
-        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+        (status, String::from_utf8(body).expect("a UTF-8 body"))
     }
 
     /// POSTs a Meta body signed with the data dir's app secret; `None` if the connection failed.
@@ -231,61 +285,66 @@ pub fn meta_body(phone: &str, statuses: Vec<Value>) -> Vec<u8> {
     .into_bytes()
 }
 
-pub fn token(data_dir: &Path, args: &[&str]) -> String {
+/// What the runner's `command` (with `args`, on `data_dir`) printed; it must succeed.
+pub fn command_output(command: &str, data_dir: &Path, args: &[&str]) -> String {
     let output = Command::new(RUNNER)
-        .arg("token")
+        .arg(command)
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
         .output()
-        .expect("the token command runs");
+        .unwrap_or_else(|error| panic!("the {command} command runs: {error}"));
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8(output.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned()
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+pub fn token(data_dir: &Path, args: &[&str]) -> String {
+    command_output("token", data_dir, args).trim().to_owned()
 }
 
 /// A wallet `acme` in USD with `credits` granted, phone [`PHONE`] routed to it, the flat
 /// 0.0125 USD card. Answers the operator's and the owner's tokens.
 pub fn wallet_with_card(runner: &Runner, credits: u32) -> (String, String) {
+    let (operator, mut owners) = seed(runner, &[("acme", PHONE, credits)]);
+    (operator, owners.remove(0))
+}
+
+/// Seeds the runner through its operator API, as a test's setup: the flat 0.0125 USD card, then
+/// for each `(account, phone number, credits)` a USD wallet, the number routed to it and a grant
+/// of the credits. Answers the operator's token and each wallet owner's, in order.
+pub fn seed(runner: &Runner, wallets: &[(&str, &str, u32)]) -> (String, Vec<String>) {
     let operator = token(&runner.data_dir, &["--operator"]);
-    let owner = token(&runner.data_dir, &["--account", "acme"]);
-    let card = include_str!("../../../shared/rate-cards/zoho-flat-usd.json");
-    let steps: [(&str, String, Option<Value>); 4] = [
-        (
-            "POST",
-            "/v1/operator/accounts/acme/wallet".into(),
-            Some(json!({"currency": "USD"})),
-        ),
-        (
-            "PUT",
-            format!("/v1/operator/accounts/acme/phone-numbers/{PHONE}"),
-            None,
-        ),
-        (
-            "POST",
-            "/v1/operator/accounts/acme/grants".into(),
-            Some(json!({"order_reference": "ZS-1", "credits": credits, "source": "store"})),
-        ),
-        (
-            "POST",
-            "/v1/operator/rate-cards".into(),
-            Some(serde_json::from_str(card).unwrap()),
-        ),
-    ];
-    for (method, path, body) in steps {
-        let (status, answer) = runner.call(method, &path, &operator, body);
+    let call = |method: &str, path: &str, body: Option<Value>| {
+        let (status, answer) = runner.call(method, path, &operator, body);
         assert!(
             (200..300).contains(&status),
             "{method} {path}: {status} {answer}"
         );
+    };
+    let card = include_str!("../../../shared/rate-cards/zoho-flat-usd.json");
+    call(
+        "POST",
+        "/v1/operator/rate-cards",
+        Some(serde_json::from_str(card).unwrap()),
+    );
+    let mut owners = Vec::with_capacity(wallets.len());
+    for (account, phone, credits) in wallets {
+        let base = format!("/v1/operator/accounts/{account}");
+        call(
+            "POST",
+            &format!("{base}/wallet"),
+            Some(json!({"currency": "USD"})),
+        );
+        call("PUT", &format!("{base}/phone-numbers/{phone}"), None);
+        let grant = json!({"order_reference": format!("ZS-{account}"), "credits": credits, "source": "store"});
+        call("POST", &format!("{base}/grants"), Some(grant));
+        owners.push(token(&runner.data_dir, &["--account", account]));
     }
-    (operator, owner)
+    (operator, owners)
 }
 
 /// The wallet's balance text once it equals `expected`, or what it was at the bound.
@@ -306,21 +365,30 @@ pub fn balance_when(runner: &Runner, owner: &str, expected: &str, bound: Duratio
 
 /// The runner's `dead-letters` command's JSON lines.
 pub fn dead_letters(data_dir: &Path, args: &[&str]) -> Vec<Value> {
-    let output = Command::new(RUNNER)
-        .arg("dead-letters")
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .expect("the dead-letters command runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .expect("utf-8")
+    command_output("dead-letters", data_dir, args)
         .lines()
         .map(|line| serde_json::from_str(line).expect("a JSON line"))
         .collect()
+}
+
+/// The store in a stopped runner's data file, read as the runner reads it.
+pub fn stopped_store(data_dir: &Path) -> imcredits::adapters::dynamodb::DynamoStore {
+    let path = data_dir.join("imcredits.sqlite");
+    let database =
+        dynoxide::Database::new(path.to_str().expect("a UTF-8 path")).expect("the data file");
+    imcredits::adapters::dynamodb::DynamoStore::new(
+        imcredits::adapters::dynoxide::InProcessHttp::client(database),
+        "imcredits-local",
+    )
+}
+
+/// A process's peak resident memory, from /proc (VmHWM).
+pub fn peak_rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM");
+    let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb * 1024
 }

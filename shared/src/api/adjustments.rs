@@ -7,7 +7,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::auth::OperatorCaller;
 use super::error::ApiError;
@@ -16,7 +15,7 @@ use super::replay::post_one;
 use super::views::EntryView;
 use super::wallet::load_wallet;
 use super::{ApiStore, AppState};
-use crate::ids::AccountId;
+use crate::ids::{AccountId, fingerprint};
 use crate::ledger::{EntryId, EntryKind, Metadata, NewEntry};
 use crate::money::Money;
 
@@ -66,8 +65,7 @@ pub async fn create_adjustment<S: ApiStore>(
             format!("must not be zero, and at most {ADJUSTMENT_UNITS_MAX} either way"),
         ));
     }
-    let canonical = serde_json::to_vec(&request).expect("a request always serializes");
-    let request_sha256 = hex::encode(&Sha256::digest(&canonical)[..16]);
+    let request_sha256 = fingerprint(&request);
     let mut metadata = Metadata::new();
     for (key, value) in [("reason", "support"), ("request_sha256", &request_sha256)] {
         metadata

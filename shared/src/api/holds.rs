@@ -5,16 +5,16 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use super::auth::AccountCaller;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::purchases::PurchaseKeyHeader;
+use super::replay::replayed_or_conflict;
 use super::views::AmountView;
 use super::wallet::load_wallet;
 use super::{ApiStore, AppState};
@@ -22,9 +22,10 @@ use crate::holds::{
     HOLD_TTL_DEFAULT, Hold, HoldError, HoldId, HoldLine, HoldStatus, LineRequest, messages_covered,
     price_lines,
 };
+use crate::ids::fingerprint;
 use crate::money::Money;
 use crate::payments::PurchaseId;
-use crate::payments::purchase::{PurchaseCursor, PurchaseKey};
+use crate::payments::purchase::PurchaseCursor;
 use crate::ports::holds::{HOLD_PAGE_LIMIT_MAX, HoldListRequest, HoldPlaced, HoldReleased};
 use crate::pricing::{Category, Market, RecipientMarket, market_of};
 
@@ -126,11 +127,6 @@ impl From<&Hold> for HoldView {
             closed_at: hold.closed_at,
         }
     }
-}
-
-fn fingerprint(request: &HoldRequest) -> String {
-    let canonical = serde_json::to_vec(request).expect("a hold request always serializes");
-    hex::encode(&Sha256::digest(&canonical)[..16])
 }
 
 pub fn line_request(index: usize, line: &LineBody) -> Result<LineRequest, ApiError> {
@@ -280,11 +276,10 @@ pub async fn create_hold<S: ApiStore>(
             publish_placement(&app, &hold).await?;
             Ok((StatusCode::CREATED, Json(HoldView::from(&hold))).into_response())
         }
-        HoldPlaced::Existing(existing) if existing.request_sha256 == request_sha256 => {
+        HoldPlaced::Existing(existing) => {
+            let headers = replayed_or_conflict(&existing.request_sha256, &request_sha256, "hold")?;
             // Published again: a replay after a lost answer (or a queue outage) loses no notice.
             publish_placement(&app, &existing).await?;
-            let mut headers = HeaderMap::new();
-            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
             Ok((
                 StatusCode::CREATED,
                 headers,
@@ -292,10 +287,6 @@ pub async fn create_hold<S: ApiStore>(
             )
                 .into_response())
         }
-        HoldPlaced::Existing(_) => Err(ApiError::conflict(format!(
-            "this {} was used for a different hold request; send a new key for a new hold",
-            PurchaseKey::HEADER
-        ))),
         HoldPlaced::Refused { available } => Ok(insufficient(&hold, available)),
     }
 }

@@ -17,6 +17,7 @@ use crate::ids::AccountId;
 use crate::ledger::LedgerEntry;
 use crate::notices::delivery::event_message;
 use crate::notices::event::{Event, EventData};
+use crate::notices::feed::{EventList, is_feed_cursor};
 use crate::ports::notices::{EventPublish, NOTICES_PAGE_LIMIT_MAX, UrlCheck};
 use crate::wallet::Wallet;
 
@@ -89,12 +90,18 @@ pub async fn list_notices<S: ApiStore>(
     AccountCaller(account): AccountCaller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<NoticesView>, ApiError> {
+    let feed_position = |cursor: &str| {
+        EventList::Feed
+            .decode(cursor)
+            .filter(|position| is_feed_cursor(&account, position))
+    };
     let (limit, cursor) = page_query(query.as_deref(), NOTICES_PAGE_LIMIT_MAX, |cursor| {
-        crate::notices::feed::is_feed_cursor(&account, cursor)
+        feed_position(cursor).is_some()
     })?;
+    let position = cursor.as_deref().and_then(feed_position);
     let page = app
         .store
-        .notices_page(&account, limit, cursor.as_deref())
+        .notices_page(&account, limit, position.as_deref())
         .await?;
     Ok(Json(NoticesView {
         notices: page
@@ -109,7 +116,9 @@ pub async fn list_notices<S: ApiStore>(
             })
             .collect(),
         read_through: from_ms(page.read_through_ms),
-        next_cursor: page.next_cursor,
+        next_cursor: page
+            .next_cursor
+            .map(|position| EventList::Feed.encode(&position)),
     }))
 }
 

@@ -26,13 +26,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{FromRequestParts, RawQuery, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::auth::AccountCaller;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::replay::replayed_or_conflict;
 use super::views::{AmountView, QuoteView};
 use super::wallet::{credits_error, load_wallet};
 use super::{ApiStore, AppState};
@@ -262,19 +263,12 @@ pub async fn create_purchase<S: ApiStore>(
         checkout_customer,
         app.clock.now(),
     );
-    let mut headers = HeaderMap::new();
-    let purchase = match app.store.record_purchase(&pending).await? {
-        PurchaseRecorded::Created(purchase) => purchase,
+    let (purchase, headers) = match app.store.record_purchase(&pending).await? {
+        PurchaseRecorded::Created(purchase) => (purchase, HeaderMap::new()),
         PurchaseRecorded::Existing(purchase) => {
-            if purchase.request_sha256 != request_sha256 {
-                return Err(ApiError::conflict(format!(
-                    "this {} was used for a different purchase request; send a new key for a \
-                     new purchase",
-                    PurchaseKey::HEADER
-                )));
-            }
-            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-            purchase
+            let headers =
+                replayed_or_conflict(&purchase.request_sha256, &request_sha256, "purchase")?;
+            (purchase, headers)
         }
     };
     let purchase = if purchase.status == PurchaseStatus::Pending && purchase.checkout.is_none() {

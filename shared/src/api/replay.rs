@@ -11,6 +11,7 @@ use super::operator::RateCardView;
 use super::{ApiStore, AppState};
 use crate::ids::AccountId;
 use crate::ledger::{EntryOutcome, LedgerEntry, NewEntry};
+use crate::payments::purchase::PurchaseKey;
 use crate::ports::store::Saved;
 use crate::pricing::RateCard;
 use crate::wallet::Wallet;
@@ -22,6 +23,22 @@ pub fn replay_headers(replayed: bool) -> HeaderMap {
         headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     headers
+}
+
+/// The answer to a request under an `Idempotency-Key` already used: the replay's headers when
+/// the stored fingerprint is this request's, else a 409 asking for a new key for a new `what`.
+pub fn replayed_or_conflict(
+    stored_sha256: &str,
+    request_sha256: &str,
+    what: &str,
+) -> Result<HeaderMap, ApiError> {
+    if stored_sha256 != request_sha256 {
+        return Err(ApiError::conflict(format!(
+            "this {} was used for a different {what} request; send a new key for a new {what}",
+            PurchaseKey::HEADER
+        )));
+    }
+    Ok(replay_headers(true))
 }
 
 /// Posts the one entry a request makes, the request's fingerprint in its `request_sha256`
@@ -61,4 +78,19 @@ pub async fn save_rate_card<S: ApiStore>(
         replay_headers(saved == Saved::AlreadySaved),
         Json(RateCardView::from(card)),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_fingerprint_is_a_replay_and_another_a_conflict() {
+        let replay = replayed_or_conflict("abc", "abc", "hold").unwrap();
+        assert_eq!(replay["idempotent-replayed"], "true");
+        let conflict = replayed_or_conflict("abc", "abd", "hold").unwrap_err();
+        let message = format!("{conflict:?}");
+        assert!(message.contains("a different hold request"), "{message}");
+        assert!(message.contains(PurchaseKey::HEADER), "{message}");
+    }
 }

@@ -19,6 +19,7 @@ use crate::notices::delivery::{
 };
 use crate::notices::endpoint::{Endpoint, EndpointId, Owner, PreviousSecret};
 use crate::notices::event::{EventId, EventType};
+use crate::notices::feed::EventList;
 use crate::notices::signing::SigningSecret;
 use crate::ports::notices::{DELIVERIES_PAGE_LIMIT_MAX, StoredNotice};
 use crate::ports::store::StoreError;
@@ -237,17 +238,16 @@ async fn deliveries<S: ApiStore>(
 ) -> Result<Json<DeliveriesView>, ApiError> {
     let id = endpoint_param(id)?;
     let (limit, cursor) = page_query(query, DELIVERIES_PAGE_LIMIT_MAX, |cursor| {
-        cursor
-            .split_once('#')
-            .is_some_and(|(ms, event)| ms.len() == 20 && EventId::parse(event).is_ok())
+        EventList::Deliveries.decode(cursor).is_some()
     })?;
+    let position = cursor.and_then(|cursor| EventList::Deliveries.decode(&cursor));
     app.store
         .get_endpoint(&owner, &id)
         .await?
         .ok_or_else(|| no_endpoint(&id))?;
     let page = app
         .store
-        .deliveries_page(&id, limit, cursor.as_deref())
+        .deliveries_page(&id, limit, position.as_deref())
         .await?;
     Ok(Json(DeliveriesView {
         deliveries: page
@@ -264,7 +264,9 @@ async fn deliveries<S: ApiStore>(
                 }
             })
             .collect(),
-        next_cursor: page.next_cursor,
+        next_cursor: page
+            .next_cursor
+            .map(|position| EventList::Deliveries.encode(&position)),
     }))
 }
 

@@ -16,8 +16,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
-use super::codec::{self, Item, Reader, decimal_to_n, n, s, timestamp};
+use super::codec::{self, Item, Reader, decimal_to_n, n, timestamp};
 use super::hold_items::*;
+use super::pages::IndexSweep;
 use super::recharge::DUE_SHARDS;
 use super::{DynamoStore, built, keys, unavailable};
 use crate::holds::{FailedSend, Hold, HoldChange, HoldId, HoldStatus, hold_ids_of};
@@ -33,7 +34,6 @@ use crate::wallet::Wallet;
 /// Failed messages released per transaction: each takes a marker and may name its own hold, and
 /// the wallet takes one more item of DynamoDB's 100.
 pub(super) const FAILED_PER_TRANSACTION_MAX: usize = 49;
-const EXPIRY_PAGE_ITEMS_MAX: i32 = 100;
 
 /// The wallet's `held` after `changes` (each taking off what it releases or settles).
 pub fn held_after(wallet: &Wallet, changes: &[HoldChange]) -> Money {
@@ -291,41 +291,20 @@ impl HoldStore for DynamoStore {
         now: OffsetDateTime,
         limit: usize,
     ) -> Result<ExpiredHolds, StoreError> {
-        let mut expired = ExpiredHolds::default();
-        for shard in 0..DUE_SHARDS {
-            let mut start_key: Option<Item> = None;
-            loop {
-                if expired.holds.len() >= limit {
-                    return Ok(expired);
-                }
-                let remaining = i32::try_from(limit - expired.holds.len()).unwrap_or(i32::MAX);
-                let output = self
-                    .client()
-                    .query()
-                    .table_name(self.table())
-                    .index_name(HOLD_EXPIRY_INDEX)
-                    .key_condition_expression("#pk = :pk AND #sk < :upper")
-                    .expression_attribute_names("#pk", HX_PK)
-                    .expression_attribute_names("#sk", HX_SK)
-                    .expression_attribute_values(":pk", s(expiry_pk(shard)))
-                    .expression_attribute_values(":upper", s(expiry_sk_upper(now)))
-                    .limit(remaining.min(EXPIRY_PAGE_ITEMS_MAX))
-                    .set_exclusive_start_key(start_key.take())
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                for item in output.items() {
-                    expired.items_read += 1;
-                    let hold = hold_from_keys(item)?;
-                    expired.holds.push(hold);
-                }
-                start_key = output.last_evaluated_key().cloned();
-                if start_key.is_none() {
-                    break;
-                }
-            }
-        }
-        Ok(expired)
+        let sweep = IndexSweep {
+            index: HOLD_EXPIRY_INDEX,
+            pk_attribute: HX_PK,
+            sk_below: Some((HX_SK, expiry_sk_upper(now))),
+        };
+        let mut holds = Vec::new();
+        let partitions = (0..DUE_SHARDS).map(expiry_pk).collect();
+        let items_read = self
+            .sweep_index(&sweep, partitions, limit, |item| {
+                holds.push(hold_from_keys(item)?);
+                Ok(true)
+            })
+            .await?;
+        Ok(ExpiredHolds { holds, items_read })
     }
 }
 

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, decimal_to_n, n, s};
+use super::pages::IndexSweep;
 use super::{DynamoStore, POST_ATTEMPTS_MAX, backoff, built, conditional, keys, unavailable};
 use crate::ids::AccountId;
 use crate::ledger::NewEntry;
@@ -36,8 +37,6 @@ pub const DUE_PK: &str = "due_pk";
 pub const DUE_SK: &str = "due_sk";
 pub const DUE_SHARDS: u8 = 16;
 pub const RECHARGE_LOCK_SK: &str = "RECHARGE_LOCK";
-/// Items one query page of a shard returns at most.
-const DUE_PAGE_ITEMS_MAX: i32 = 100;
 
 /// Whether a wallet with these settings and balance is due a recharge.
 pub fn is_due(settings: &AutoRecharge, balance: Money) -> bool {
@@ -368,51 +367,36 @@ impl RechargeStore for DynamoStore {
     }
 
     async fn due_wallets(&self, limit: usize, first_shard: u8) -> Result<DueWallets, StoreError> {
-        let mut due = DueWallets::default();
-        // Each shard is read in bounded pages until it ends or the run's limit is reached; the
-        // loop is bounded by the limit (every page but a shard's last returns items, and an
-        // account has at most two: its wallet and its lock).
-        for offset in 0..DUE_SHARDS {
-            let shard = (first_shard % DUE_SHARDS + offset) % DUE_SHARDS;
-            let mut start_key: Option<Item> = None;
-            loop {
-                if due.accounts.len() >= limit {
-                    return Ok(due);
+        let sweep = IndexSweep {
+            index: DUE_INDEX,
+            pk_attribute: DUE_PK,
+            sk_below: None,
+        };
+        // Every shard, from `first_shard` on, so that capped runs do not always favour shard 0.
+        let partitions = (0..DUE_SHARDS)
+            .map(|offset| due_pk((first_shard % DUE_SHARDS + offset) % DUE_SHARDS))
+            .collect();
+        let mut accounts: Vec<AccountId> = Vec::new();
+        let items_read = self
+            .sweep_index(&sweep, partitions, limit, |item| {
+                let account = Reader(item).str(DUE_SK)?;
+                let account = AccountId::parse(account).map_err(|error| {
+                    StoreError::Corrupt(format!("due index names {account:?}: {error}"))
+                })?;
+                // A wallet both below its minimum and with an attempt in flight is listed by its
+                // wallet item and its lock item, next to each other (same shard and sort key):
+                // one trigger is enough.
+                let new = accounts.last() != Some(&account);
+                if new {
+                    accounts.push(account);
                 }
-                let remaining = i32::try_from(limit - due.accounts.len()).unwrap_or(i32::MAX);
-                let output = self
-                    .client()
-                    .query()
-                    .table_name(self.table())
-                    .index_name(DUE_INDEX)
-                    .key_condition_expression("#due_pk = :due_pk")
-                    .expression_attribute_names("#due_pk", DUE_PK)
-                    .expression_attribute_values(":due_pk", s(due_pk(shard)))
-                    .limit(remaining.min(DUE_PAGE_ITEMS_MAX))
-                    .set_exclusive_start_key(start_key.take())
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                for item in output.items() {
-                    due.items_read += 1;
-                    let account = Reader(item).str(DUE_SK)?;
-                    let account = AccountId::parse(account).map_err(|error| {
-                        StoreError::Corrupt(format!("due index names {account:?}: {error}"))
-                    })?;
-                    // A wallet both below its minimum and with an attempt in flight is listed by
-                    // its wallet item and its lock item, next to each other (same shard and sort
-                    // key): one trigger is enough.
-                    if due.accounts.last() != Some(&account) {
-                        due.accounts.push(account);
-                    }
-                }
-                start_key = output.last_evaluated_key().cloned();
-                if start_key.is_none() {
-                    break;
-                }
-            }
-        }
-        Ok(due)
+                Ok(new)
+            })
+            .await?;
+        Ok(DueWallets {
+            accounts,
+            items_read: u64::try_from(items_read).expect("bounded by the limit"),
+        })
     }
 }
 

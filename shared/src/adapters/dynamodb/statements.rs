@@ -13,15 +13,14 @@ use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, s};
 use super::hold_items::{HOLD_EXPIRY_INDEX, HX_PK, HX_SK, millis};
+use super::pages::IndexSweep;
 use super::recharge::{DUE_SHARDS, due_shard};
-use super::{DynamoStore, conditional, keys, unavailable};
+use super::{DynamoStore, conditional, keys};
 use crate::ids::AccountId;
 use crate::ports::statements::{ClosedMonth, StatementSchedule};
 use crate::ports::store::{StoreError, WalletGet};
 use crate::reporting::closing::StatementMonth;
 use crate::wallet::zone::ReportingZone;
-
-const SCHEDULE_PAGE_ITEMS_MAX: i32 = 100;
 
 pub fn schedule_pk(account: &AccountId) -> String {
     format!("STMTX#{}", due_shard(account))
@@ -70,39 +69,20 @@ impl StatementSchedule for DynamoStore {
         now: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<ClosedMonth>, StoreError> {
+        let sweep = IndexSweep {
+            index: HOLD_EXPIRY_INDEX,
+            pk_attribute: HX_PK,
+            sk_below: Some((HX_SK, format!("{:020}$", millis(now)))),
+        };
         let mut closed = Vec::new();
-        let upper = format!("{:020}$", millis(now));
-        for shard in 0..DUE_SHARDS {
-            let mut start_key: Option<Item> = None;
-            loop {
-                if closed.len() >= limit {
-                    return Ok(closed);
-                }
-                let remaining = i32::try_from(limit - closed.len()).unwrap_or(i32::MAX);
-                let output = self
-                    .client()
-                    .query()
-                    .table_name(self.table())
-                    .index_name(HOLD_EXPIRY_INDEX)
-                    .key_condition_expression("#pk = :pk AND #sk < :upper")
-                    .expression_attribute_names("#pk", HX_PK)
-                    .expression_attribute_names("#sk", HX_SK)
-                    .expression_attribute_values(":pk", s(format!("STMTX#{shard}")))
-                    .expression_attribute_values(":upper", s(upper.as_str()))
-                    .limit(remaining.min(SCHEDULE_PAGE_ITEMS_MAX))
-                    .set_exclusive_start_key(start_key.take())
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                for item in output.items() {
-                    closed.push(closed_from_keys(item)?);
-                }
-                start_key = output.last_evaluated_key().cloned();
-                if start_key.is_none() {
-                    break;
-                }
-            }
-        }
+        let partitions = (0..DUE_SHARDS)
+            .map(|shard| format!("STMTX#{shard}"))
+            .collect();
+        self.sweep_index(&sweep, partitions, limit, |item| {
+            closed.push(closed_from_keys(item)?);
+            Ok(true)
+        })
+        .await?;
         Ok(closed)
     }
 

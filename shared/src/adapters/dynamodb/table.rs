@@ -19,6 +19,9 @@ use crate::ports::store::StoreError;
 /// old table in AWS with many items may take longer, and a failed start is then retried by hand.
 const INDEX_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 const INDEX_POLL_ATTEMPTS_MAX: u32 = 600;
+/// The whole wait, in exact `Duration` arithmetic (no float).
+const INDEX_WAIT_MAX: std::time::Duration =
+    INDEX_POLL_INTERVAL.saturating_mul(INDEX_POLL_ATTEMPTS_MAX);
 
 fn attribute(name: &str) -> AttributeDefinition {
     AttributeDefinition::builder()
@@ -175,8 +178,27 @@ async fn wait_until_indexes_active(client: &Client, table: &str) -> Result<(), S
         }
         tokio::time::sleep(INDEX_POLL_INTERVAL).await;
     }
-    Err(StoreError::Unavailable(format!(
+    Err(still_building(table, INDEX_WAIT_MAX))
+}
+
+fn still_building(table: &str, waited: std::time::Duration) -> StoreError {
+    StoreError::Unavailable(format!(
         "the indexes of table {table} were still building after {} s",
-        INDEX_POLL_INTERVAL.as_secs_f64() * f64::from(INDEX_POLL_ATTEMPTS_MAX)
-    )))
+        waited.as_secs()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_wait_is_stated_in_whole_seconds() {
+        assert_eq!(INDEX_WAIT_MAX, std::time::Duration::from_secs(60));
+        let message = still_building("t", INDEX_WAIT_MAX).to_string();
+        assert!(
+            message.contains("table t were still building after 60 s"),
+            "{message}"
+        );
+    }
 }

@@ -88,6 +88,25 @@ fn form(request: &Request) -> HashMap<String, String> {
     fields
 }
 
+/// `fields` borrowed, to compare with a literal map.
+fn as_strs(fields: &HashMap<String, String>) -> HashMap<&str, &str> {
+    fields
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect()
+}
+
+/// A POST to `api_path` that must carry the secret key as a bearer and the idempotency `key`.
+fn keyed_post(api_path: &str, key: &str) -> wiremock::MockBuilder {
+    Mock::given(method("POST"))
+        .and(path(api_path))
+        .and(header(
+            "Authorization",
+            format!("Bearer {SECRET_KEY}").as_str(),
+        ))
+        .and(header("Idempotency-Key", key))
+}
+
 fn header_value<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request
         .headers
@@ -185,25 +204,15 @@ async fn checkout_charges_exactly_the_quote_total_in_minor_units() {
             ),
             ("cancel_url", "https://app.example.com/cancelled"),
         ]);
-        let sent_fields: HashMap<&str, &str> = fields
-            .iter()
-            .map(|(key, value)| (key.as_str(), value.as_str()))
-            .collect();
-        assert_eq!(sent_fields, expected);
+        assert_eq!(as_strs(&fields), expected);
     }
 }
 
 #[tokio::test]
 async fn every_request_is_authenticated_form_encoded_and_keyed() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/checkout/sessions"))
-        .and(header(
-            "Authorization",
-            format!("Bearer {SECRET_KEY}").as_str(),
-        ))
+    keyed_post("/v1/checkout/sessions", "imcredits.checkout.pur-42")
         .and(header("Content-Type", "application/x-www-form-urlencoded"))
-        .and(header("Idempotency-Key", "imcredits.checkout.pur-42"))
         .respond_with(session_answer())
         .expect(1)
         .mount(&server)
@@ -440,22 +449,16 @@ async fn an_answer_of_an_unknown_shape_is_misconfiguration() {
 #[tokio::test]
 async fn an_off_session_charge_sends_the_saved_card_and_succeeds() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/payment_intents"))
-        .and(header(
-            "Authorization",
-            format!("Bearer {SECRET_KEY}").as_str(),
-        ))
-        .and(header(
-            "Idempotency-Key",
-            "imcredits.recharge.acme-2026-11-21-1",
-        ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "id": "pi_3P", "object": "payment_intent", "status": "succeeded", "amount": 618
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
+    keyed_post(
+        "/v1/payment_intents",
+        "imcredits.recharge.acme-2026-11-21-1",
+    )
+    .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+        "id": "pi_3P", "object": "payment_intent", "status": "succeeded", "amount": 618
+    })))
+    .expect(1)
+    .mount(&server)
+    .await;
     let outcome = charge(&server).await.unwrap();
     assert_eq!(
         outcome,
@@ -464,12 +467,8 @@ async fn an_off_session_charge_sends_the_saved_card_and_succeeds() {
         }
     );
     let fields = form(&received(&server).await[0]);
-    let sent: HashMap<&str, &str> = fields
-        .iter()
-        .map(|(key, value)| (key.as_str(), value.as_str()))
-        .collect();
     assert_eq!(
-        sent,
+        as_strs(&fields),
         HashMap::from([
             ("amount", "618"),
             ("currency", "usd"),
