@@ -7,5 +7,6 @@ pub mod cache;
 pub mod holds;
 pub mod notifications;
 pub mod recharge_trigger;
+pub mod statement_backfill;
 pub mod statements;
 pub mod webhook;
