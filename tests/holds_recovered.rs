@@ -32,11 +32,18 @@ fn drain(queue: &MemoryQueue) -> Vec<Value> {
 }
 
 fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    events.iter().filter(|event| event["type"] == kind).collect()
+    events
+        .iter()
+        .filter(|event| event["type"] == kind)
+        .collect()
 }
 
 fn amount(value: &Value) -> rust_decimal::Decimal {
-    value["amount"].as_str().expect("an amount").parse().expect("a decimal")
+    value["amount"]
+        .as_str()
+        .expect("an amount")
+        .parse()
+        .expect("a decimal")
 }
 
 #[tokio::test]
@@ -91,7 +98,10 @@ async fn releasing_the_hold_that_took_the_last_credit_recovers_the_wallet_once()
     // The second release (1.00 → 2.00) crosses nothing.
     assert_eq!(delete(&ids[1]).await.status, StatusCode::OK);
     let second = drain(&app.notifications);
-    assert!(of_type(&second, "balance.recovered").is_empty(), "{second:?}");
+    assert!(
+        of_type(&second, "balance.recovered").is_empty(),
+        "{second:?}"
+    );
 
     // A repeated DELETE (a client retrying after a lost answer) publishes the same id again.
     assert_eq!(delete(&ids[0]).await.status, StatusCode::OK);
@@ -100,7 +110,11 @@ async fn releasing_the_hold_that_took_the_last_credit_recovers_the_wallet_once()
         .iter()
         .map(|event| event["id"].to_string())
         .collect();
-    assert_eq!(again, BTreeSet::from([event["id"].to_string()]), "{repeat:?}");
+    assert_eq!(
+        again,
+        BTreeSet::from([event["id"].to_string()]),
+        "{repeat:?}"
+    );
 }
 
 #[tokio::test]
@@ -116,7 +130,9 @@ async fn an_expired_hold_that_held_everything_recovers_the_wallet_once() {
     };
     assert!(hold.placed.depleted);
 
-    let early = sweep_expired_holds(&store, &queue, placed_at).await.unwrap();
+    let early = sweep_expired_holds(&store, &queue, placed_at)
+        .await
+        .unwrap();
     assert_eq!(early.expired, 0);
     assert!(drain(&queue).is_empty(), "nothing released, nothing said");
     let later = placed_at + Duration::minutes(2);
@@ -132,7 +148,10 @@ async fn an_expired_hold_that_held_everything_recovers_the_wallet_once() {
         recovered[0]["id"],
         format!("balance.recovered:{account}:hold-{}", hold.id)
     );
-    assert_eq!(amount(&recovered[0]["data"]["available"]), "1".parse().unwrap());
+    assert_eq!(
+        amount(&recovered[0]["data"]["available"]),
+        "1".parse().unwrap()
+    );
     let expired = store.get_hold(&account, &hold.id).await.unwrap().unwrap();
     assert!(expired.recovered.is_some(), "kept on the hold for a repeat");
     sweep_expired_holds(&store, &queue, later).await.unwrap();

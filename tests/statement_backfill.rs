@@ -20,7 +20,10 @@ type Item = HashMap<String, AttributeValue>;
 
 fn wallet_key(account: &AccountId) -> Item {
     HashMap::from([
-        ("pk".to_owned(), AttributeValue::S(format!("ACCOUNT#{account}"))),
+        (
+            "pk".to_owned(),
+            AttributeValue::S(format!("ACCOUNT#{account}")),
+        ),
         ("sk".to_owned(), AttributeValue::S("WALLET".to_owned())),
     ])
 }
@@ -60,7 +63,10 @@ async fn old_wallet(store: &DynamoStore) -> AccountId {
         .unwrap();
     // Items of other kinds around it, for the pages to walk past.
     let grants: Vec<_> = (0..5).map(|n| grant(&format!("OLD-{n}"), "1")).collect();
-    store.post_entries(&account, &grants, created).await.unwrap();
+    store
+        .post_entries(&account, &grants, created)
+        .await
+        .unwrap();
     account
 }
 
@@ -103,7 +109,11 @@ async fn an_old_wallet_gains_its_schedule_and_a_second_run_changes_nothing() {
 
     let now = datetime!(2026-03-10 12:00 UTC);
     let first = run_in_small_pages(&store, now).await;
-    assert_eq!((first.wallets_unscheduled, first.scheduled), (1, 1), "{first:?}");
+    assert_eq!(
+        (first.wallets_unscheduled, first.scheduled),
+        (1, 1),
+        "{first:?}"
+    );
     assert!(first.pages > 1, "small pages, resumed: {first:?}");
     let old_after = wallet_item(&store, &old).await;
     assert!(old_after.contains_key("hx_pk") && old_after.contains_key("hx_sk"));
@@ -122,11 +132,20 @@ async fn an_old_wallet_gains_its_schedule_and_a_second_run_changes_nothing() {
         (&old, "2026-03")
     );
 
-    let second = backfill_statement_schedule(&store, None, 100, 100, now + time::Duration::days(40))
-        .await
-        .unwrap();
-    assert_eq!((second.wallets_unscheduled, second.scheduled), (0, 0), "{second:?}");
+    let second =
+        backfill_statement_schedule(&store, None, 100, 100, now + time::Duration::days(40))
+            .await
+            .unwrap();
+    assert_eq!(
+        (second.wallets_unscheduled, second.scheduled),
+        (0, 0),
+        "{second:?}"
+    );
     assert!(second.resume.is_none(), "done: {second:?}");
-    assert_eq!(wallet_item(&store, &old).await, old_after, "the second run changed nothing");
+    assert_eq!(
+        wallet_item(&store, &old).await,
+        old_after,
+        "the second run changed nothing"
+    );
     assert_eq!(wallet_item(&store, &new).await, new_before);
 }

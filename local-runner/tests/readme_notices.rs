@@ -144,7 +144,10 @@ fn the_readme_s_signed_balance_low_arrives_and_verifies_with_standardwebhooks() 
         "verify.py did not accept a balance.low: {said}"
     );
     assert!(!said.contains("REFUSED"), "{said}");
-    assert!(said.contains("whsec_"), "the secret was answered once: {said}");
+    assert!(
+        said.contains("whsec_"),
+        "the secret was answered once: {said}"
+    );
 
     let beta = token(&data, &["--account", "beta"]);
     let (status, feed) = runner.call("GET", "/v1/wallet/notices", &beta, None);

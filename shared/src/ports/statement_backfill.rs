@@ -83,8 +83,19 @@ mod tests {
             sk: "ENTRY#\"quoted\"".into(),
         };
         assert_eq!(cursor.to_string().parse(), Ok(cursor));
-        for bad in ["", "[]", "[\"a\"]", "[\"a\",\"\"]", "{\"pk\":\"a\"}", "[\"a\",\"b\",\"c\"]"] {
-            assert_eq!(bad.parse::<BackfillCursor>(), Err(BadBackfillCursor), "{bad}");
+        for bad in [
+            "",
+            "[]",
+            "[\"a\"]",
+            "[\"a\",\"\"]",
+            "{\"pk\":\"a\"}",
+            "[\"a\",\"b\",\"c\"]",
+        ] {
+            assert_eq!(
+                bad.parse::<BackfillCursor>(),
+                Err(BadBackfillCursor),
+                "{bad}"
+            );
         }
     }
 }

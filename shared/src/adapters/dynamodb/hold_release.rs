@@ -85,11 +85,7 @@ impl DynamoStore {
             .client()
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(wallet_update).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .update(close)
-                    .build(),
-            )
+            .transact_items(TransactWriteItem::builder().update(close).build())
             .send()
             .await;
         match result {
