@@ -13,11 +13,12 @@ use axum::http::{Method, StatusCode};
 use imcredits::adapters::http_webhooks::StaticResolver;
 use imcredits::money::{Currency, Money};
 use imcredits::notices::address::AddressPolicy;
+use imcredits::notices::delivery::QueueMessage;
 use imcredits::notices::endpoint::{Endpoint, Owner};
 use imcredits::notices::event::PurchaseChannel;
 use imcredits::notices::signing::SigningSecret;
 use imcredits::notices::{Event, EventData, EventType};
-use imcredits::ports::notices::EndpointStore;
+use imcredits::ports::notices::{DeliveryStore, EndpointStore};
 use imcredits::ports::queue::QueueSend;
 use imcredits_tests::app::TestApp;
 use imcredits_tests::notices::{
@@ -276,6 +277,63 @@ async fn a_receiver_failing_twice_gets_the_same_webhook_id_three_times_and_the_f
     let log = rig.run_until(LONG, |log| log.len() >= 4).await;
     assert_eq!(with_id(&log, event.id.as_str()).len(), 4);
     assert_eq!(log[3]["verified"], json!([true]));
+}
+
+/// A worker claims attempt 1 and dies before it posts or records (a SIGKILL, a Lambda timeout); the
+/// queue hands the task out again while the dead worker's lease still holds. The attempt is made
+/// once the lease lapses, once: the chain is not lost with the worker.
+#[tokio::test]
+async fn an_attempt_claimed_by_a_worker_that_died_is_made_when_its_lease_lapses() {
+    let policy = quick_policy(Duration::from_secs(60));
+    let rig = NoticesRig::start(policy).await;
+    let account = rig.app.wallet("ntc-died").await;
+    rig.register(Some(&account), "/died", &[], json!({})).await;
+    let event = low_balance(&account, "11");
+    rig.publish(&event).await;
+    // The event: its delivery opened and attempt 1 queued.
+    assert_eq!(drain_once(&rig.notifier, &rig.app.notifications).await, 1);
+    let queue = &rig.app.notifications;
+    let taken = queue.receive(10);
+    assert_eq!(taken.len(), 1, "attempt 1 is queued");
+    let Ok(QueueMessage::Attempt(task)) = serde_json::from_str(&taken[0].body) else {
+        panic!("an attempt task: {}", taken[0].body);
+    };
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let lease = policy.attempt_timeout + policy.lease_margin;
+    let lease_until_ms = now_ms + i64::try_from(lease.as_millis()).unwrap();
+    let claimed = rig
+        .app
+        .store
+        .claim_attempt(
+            &task.endpoint_id,
+            &task.delivery_key,
+            1,
+            now_ms,
+            lease_until_ms,
+        )
+        .await
+        .unwrap();
+    assert!(
+        claimed.is_some(),
+        "the worker that then dies claimed attempt 1"
+    );
+    queue.release(taken[0].receipt);
+
+    let log = rig.run_until(LONG, |log| !log.is_empty()).await;
+    let got = with_id(&log, event.id.as_str());
+    assert_eq!(got.len(), 1, "made after the lease lapsed: {log:?}");
+    assert_eq!(got[0]["status"], 200);
+    assert_eq!(
+        rig.run_for(Duration::from_millis(800)).await.len(),
+        1,
+        "and made once"
+    );
 }
 
 #[tokio::test]

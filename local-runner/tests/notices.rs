@@ -100,7 +100,9 @@ async fn a_notice_retry_waiting_on_disk_survives_a_kill() {
     );
 
     let runner = Runner::start_with(free_port(), &data_dir, &schedule);
-    let log = received_when(&receiver, Duration::from_secs(30), |log| {
+    // If the kill came between the attempt and its record, the retry waits for the dead claim's
+    // lease (the short schedule's 5 s timeout and 5 s margin) to lapse.
+    let log = received_when(&receiver, Duration::from_secs(60), |log| {
         log.iter().any(|entry| entry["status"] == 200)
     })
     .await;

@@ -80,6 +80,7 @@ impl NotificationsConfig {
                 standard.attempt_timeout,
                 30,
             )?,
+            lease_margin: standard.lease_margin,
         };
         if policy.cap < policy.base {
             return Err(ConfigError::Invalid {

@@ -31,6 +31,7 @@ pub fn quick_policy(disable_after: Duration) -> RetryPolicy {
         window: Duration::from_secs(30),
         disable_after,
         attempt_timeout: Duration::from_secs(1),
+        lease_margin: Duration::from_secs(1),
     }
 }
 

@@ -32,8 +32,6 @@ use crate::ports::store::StoreError;
 
 /// The log line an operator alarm counts (a metric filter in the template).
 pub const ENDPOINT_DISABLED_ALARM: &str = "webhook endpoint disabled after a day of failures";
-/// Margin of a claim's lease past the attempt's timeout.
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum NoticeError {
@@ -151,7 +149,7 @@ where
             info!(endpoint_id = %task.endpoint_id, "endpoint deleted; delivery dropped");
             return Ok(());
         };
-        let lease_until = now_ms + millis(self.policy.attempt_timeout + LEASE_MARGIN);
+        let lease_until = now_ms + millis(self.policy.attempt_timeout + self.policy.lease_margin);
         let Some(delivery) = self
             .store
             .claim_attempt(
@@ -163,8 +161,7 @@ where
             )
             .await?
         else {
-            // A duplicate task, or the delivery ended: nothing to do.
-            return Ok(());
+            return self.after_refused_claim(task, now_ms).await;
         };
         if !endpoint.enabled {
             let record = AttemptRecord::new(
@@ -186,6 +183,44 @@ where
         }
         self.post_and_record(task, &owner, &endpoint, &delivery, now)
             .await
+    }
+
+    /// The claim was refused: a duplicate task, a delivery that ended or moved on, or this attempt
+    /// claimed by a worker whose lease has not lapsed. That worker may have died between its claim
+    /// and its record (the queue then hands the task out again, as the runner does after a kill):
+    /// dropping the task would end the chain unrecorded, so it is queued again for when the lease
+    /// lapses. If the worker lives and records, that task's claim is refused as a duplicate.
+    async fn after_refused_claim(
+        &self,
+        task: &AttemptTask,
+        now_ms: i64,
+    ) -> Result<(), NoticeError> {
+        let Some(delivery) = self
+            .store
+            .get_delivery(&task.endpoint_id, &task.delivery_key)
+            .await?
+        else {
+            return Ok(());
+        };
+        // Recording an attempt clears its lease, and a later claim moves `attempts_made` on.
+        let claimed_unrecorded = delivery.status == DeliveryStatus::Pending
+            && delivery.attempts_made == task.attempt
+            && delivery.lease_until_ms >= now_ms;
+        if !claimed_unrecorded {
+            return Ok(());
+        }
+        let retake = AttemptTask {
+            not_before_ms: delivery.lease_until_ms + 1,
+            ..task.clone()
+        };
+        // A lease lasts an attempt's timeout and margin; a longer wait hops on (see `attempt`).
+        let wait = Duration::from_millis(u64::try_from(retake.not_before_ms - now_ms).unwrap_or(0));
+        info!(event_id = %task.event_id, endpoint_id = %task.endpoint_id, attempt = task.attempt,
+            wait_ms = millis(wait), "attempt claimed and not recorded; retaken when its lease lapses");
+        Ok(self
+            .queue
+            .send_delayed(QueueMessage::Attempt(retake).to_json(), wait)
+            .await?)
     }
 
     /// Posts the delivery to the endpoint, signed, and records the attempt: delivered, or failed

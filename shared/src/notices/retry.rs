@@ -23,6 +23,9 @@ pub struct RetryPolicy {
     pub disable_after: Duration,
     /// One attempt (connect, send, read the capped answer) takes at most this.
     pub attempt_timeout: Duration,
+    /// A claimed attempt is the claimant's for its timeout plus this (to record it); past that,
+    /// a claimant that died is presumed dead and the attempt is made again.
+    pub lease_margin: Duration,
 }
 
 impl RetryPolicy {
@@ -33,6 +36,7 @@ impl RetryPolicy {
         window: Duration::from_secs(3 * 24 * 3600),
         disable_after: Duration::from_secs(24 * 3600),
         attempt_timeout: Duration::from_secs(10),
+        lease_margin: Duration::from_secs(30),
     };
 
     /// The runner's `--webhook-schedule short`: seconds apart, for demos and tests.
@@ -42,6 +46,7 @@ impl RetryPolicy {
         window: Duration::from_secs(120),
         disable_after: Duration::from_secs(30),
         attempt_timeout: Duration::from_secs(5),
+        lease_margin: Duration::from_secs(5),
     };
 
     /// How long to wait before attempt `next` (2 for the first retry), or `None` when the chain
