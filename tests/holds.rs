@@ -23,6 +23,7 @@ use time::{Duration, OffsetDateTime};
 
 mod holds_api;
 mod holds_props;
+mod holds_recovered;
 
 fn records(phone: &str, statuses: Vec<Value>) -> Vec<Record> {
     let batch = parse_webhook(&meta_body(phone, statuses)).expect("the body parses");
@@ -197,6 +198,8 @@ async fn failed_messages_release_their_share_once() {
 async fn two_concurrent_sweeps_release_an_expired_hold_exactly_once() {
     // A table of its own: the sweep reads every account's expired holds.
     let store = dynamo_store_on_own_table("holdsweep").await;
+    let queue =
+        imcredits::adapters::memory_queue::MemoryQueue::new(5, std::time::Duration::from_secs(30));
     let account = funded_wallet(&store, "holdsweep", "5").await;
     let placed_at = OffsetDateTime::now_utc();
     let hold = new_hold(
@@ -220,19 +223,24 @@ async fn two_concurrent_sweeps_release_an_expired_hold_exactly_once() {
         )
         .await
         .unwrap();
-    let early = sweep_expired_holds(&store, placed_at).await.unwrap();
+    let early = sweep_expired_holds(&store, &queue, placed_at)
+        .await
+        .unwrap();
     assert_eq!(early.expired, 0, "not due yet");
     let later = placed_at + Duration::minutes(2);
     let (one, two) = tokio::join!(
-        sweep_expired_holds(&store, later),
-        sweep_expired_holds(&store, later)
+        sweep_expired_holds(&store, &queue, later),
+        sweep_expired_holds(&store, &queue, later)
     );
     assert_eq!(one.unwrap().expired + two.unwrap().expired, 1);
     let expired = store.get_hold(&account, &hold.id).await.unwrap().unwrap();
     assert_eq!(expired.status, HoldStatus::Expired);
     assert_eq!(expired.released_amount, usd("1.2375"));
     assert_eq!(
-        sweep_expired_holds(&store, later).await.unwrap().due,
+        sweep_expired_holds(&store, &queue, later)
+            .await
+            .unwrap()
+            .due,
         0,
         "left the index"
     );

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+mod statement_backfill;
+
 use imcredits::adapters::http_webhooks::StaticResolver;
 use imcredits::handlers::statements::{StatementSweep, sweep_closed_months};
 use imcredits::money::Currency;

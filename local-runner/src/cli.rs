@@ -1,5 +1,5 @@
-//! The command line: `serve` (the default), `token`, `send-webhook`, `dead-letters` and
-//! `import-rate-card`, each with its own flags and `--help`, and environment variables as fallbacks
+//! The command line: `serve` (the default), `token`, `send-webhook`, `dead-letters`,
+//! `backfill-statement-schedule` and `import-rate-card`, each with its own flags and `--help`, and environment variables as fallbacks
 //! for the flags that have one.
 
 use std::path::PathBuf;
@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use imcredits::notices::retry::RetryPolicy;
+use imcredits::ports::statement_backfill::BackfillCursor;
 
 use crate::payments::PaymentsMode;
 
@@ -41,6 +42,10 @@ pub enum Command {
     /// List or redrive the dead letters kept in the data dir (the runner may be running).
     #[command(subcommand)]
     DeadLetters(DeadLettersCommand),
+    /// The operator's one-off job: give wallets stored before the monthly statement schedule
+    /// existed their schedule (a bounded maintenance Scan; stop the runner first, or use --aws).
+    /// Resumable with the "resume" a run prints; a second run changes nothing.
+    BackfillStatementSchedule(BackfillArgs),
     /// POST Meta's rates CSV to the running runner's rate-card route as an operator:
     /// FILE --effective-from DATE [--market-list VERSION] [--port 8787] [--data-dir .local-data].
     #[command(disable_help_flag = true)]
@@ -133,6 +138,25 @@ pub struct SendWebhookArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub port: PortArg,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackfillArgs {
+    /// Go on where a run stopped: the "resume" it printed (a JSON array).
+    #[arg(long)]
+    pub resume: Option<BackfillCursor>,
+    /// Items one page of the scan evaluates.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub page_items: u32,
+    /// Pages this run reads at most (then it prints where to resume).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub pages: u32,
+    /// Run against the AWS table named by TABLE_NAME (credentials, region and endpoint from the
+    /// environment, as the AWS CLI takes them) instead of the data dir's.
+    #[arg(long)]
+    pub aws: bool,
     #[command(flatten)]
     pub data: DataDirArg,
 }

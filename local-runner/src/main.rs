@@ -2,6 +2,7 @@
 //! auto-recharge in one process on 127.0.0.1, storing everything (the ledger and the queues) in
 //! files under the data dir.
 
+mod backfill;
 mod cli;
 mod dashboard;
 mod dead_letters;
@@ -77,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::DeadLetters(command)) => {
             return dead_letters::run(command, serve::billing_limits(&cli.serve));
         }
+        Some(Command::BackfillStatementSchedule(args)) => return backfill::run(args).await,
         Some(Command::ImportRateCard { args }) => std::process::exit(import::run(&args)?),
     };
     let format = if serve_args.log_json {

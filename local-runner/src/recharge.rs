@@ -154,7 +154,8 @@ async fn sweep(recharger: &LocalRecharger) {
     }
     // The same schedule releases expired holds (the function's schedule does in AWS).
     let now = recharger.clock.now();
-    match imcredits::handlers::holds::sweep_expired_holds(&recharger.store, now).await {
+    let notices = &recharger.notifications;
+    match imcredits::handlers::holds::sweep_expired_holds(&recharger.store, notices, now).await {
         Ok(sweep) if sweep.due > 0 => crate::say(&format!(
             "hold sweep: {} due, {} expired",
             sweep.due, sweep.expired
@@ -163,7 +164,6 @@ async fn sweep(recharger: &LocalRecharger) {
         Err(error) => crate::say(&format!("hold sweep failed: {error}")),
     }
     // And announces the months that closed (statement.monthly_ready).
-    let notices = &recharger.notifications;
     match imcredits::handlers::statements::sweep_closed_months(&recharger.store, notices, now).await
     {
         Ok(sweep) if sweep.announced > 0 => crate::say(&format!(

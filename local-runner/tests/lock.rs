@@ -126,3 +126,87 @@ fn the_data_dir_comes_from_the_environment_when_no_flag_names_it() {
     assert_eq!(mode(&data_dir), 0o700);
     let _ = std::fs::remove_dir_all(&data_dir);
 }
+
+/// `backfill-statement-schedule` on the data dir: refused beside a serving runner (the lock), and
+/// on the stopped runner's data it gives a wallet stored without the statement schedule its
+/// schedule, page by page, resumable from the cursor it prints; a second run changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_statement_schedule_backfill_runs_on_the_stopped_runner_s_data_once() {
+    use imcredits::adapters::dynamodb::DynamoStore;
+    use imcredits::adapters::dynamodb::codec::s;
+    use imcredits::adapters::dynoxide::InProcessHttp;
+
+    let data_dir = data_dir("backfill");
+    let backfill = |extra: &[&str]| {
+        let output = Command::new(RUNNER)
+            .args([
+                "backfill-statement-schedule",
+                "--page-items",
+                "2",
+                "--data-dir",
+            ])
+            .arg(&data_dir)
+            .args(extra)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.success(), stdout, stderr)
+    };
+    let runner = Runner::start(free_port(), &data_dir);
+    runner::wallet_with_card(&runner, 1);
+    let (ok, _, stderr) = backfill(&[]);
+    assert!(
+        !ok && stderr.contains("another runner is serving"),
+        "{stderr}"
+    );
+    runner.interrupt();
+    {
+        // acme's wallet as stored before the schedule existed.
+        let path = data_dir.join("imcredits.sqlite");
+        let database = dynoxide::Database::new(path.to_str().unwrap()).expect("the data file");
+        let store = DynamoStore::new(InProcessHttp::client(database), "imcredits-local");
+        store
+            .client()
+            .update_item()
+            .table_name(store.table())
+            .key("pk", s("ACCOUNT#acme"))
+            .key("sk", s("WALLET"))
+            .update_expression("REMOVE hx_pk, hx_sk")
+            .send()
+            .await
+            .expect("the wallet updates");
+    }
+    let run = |extra: &[&str]| {
+        let (ok, stdout, stderr) = backfill(extra);
+        assert!(ok, "{stderr}");
+        serde_json::from_str::<serde_json::Value>(&stdout).expect("one JSON line")
+    };
+    let first = run(&["--pages", "1"]);
+    assert_eq!(first["done"], false, "{first}");
+    let resume = first["resume"]
+        .as_str()
+        .expect("where to resume")
+        .to_owned();
+    let rest = run(&["--resume", &resume]);
+    assert_eq!(rest["done"], true, "{rest}");
+    let scheduled = first["scheduled"].as_u64().unwrap() + rest["scheduled"].as_u64().unwrap();
+    assert_eq!(scheduled, 1, "{first} {rest}");
+    let again = run(&[]);
+    assert_eq!(
+        (
+            &again["wallets_unscheduled"],
+            &again["scheduled"],
+            &again["done"]
+        ),
+        (
+            &serde_json::json!(0),
+            &serde_json::json!(0),
+            &serde_json::json!(true)
+        ),
+        "{again}"
+    );
+    let (ok, _, stderr) = backfill(&["--resume", "not a cursor"]);
+    assert!(!ok && stderr.contains("--resume"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&data_dir);
+}

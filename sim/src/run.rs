@@ -197,9 +197,12 @@ async fn take_step(world: &World, model: &mut Model, rng: &mut Rng) -> Result<()
         90..=91 => release_hold(world, model, rng, account).await?,
         92 => {
             world.faults.start_run();
-            let _ =
-                imcredits::handlers::holds::sweep_expired_holds(&world.store, world.clock.now())
-                    .await;
+            let _ = imcredits::handlers::holds::sweep_expired_holds(
+                &world.store,
+                &world.notice_queue,
+                world.clock.now(),
+            )
+            .await;
             world.faults.end_run();
         }
         _ => deliver_stripe(world, model, rng, false).await?,

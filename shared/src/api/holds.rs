@@ -238,6 +238,19 @@ async fn publish_placement<S: ApiStore>(app: &AppState<S>, hold: &Hold) -> Resul
     super::notices::publish(&app.notices, &events).await
 }
 
+/// `balance.recovered` when releasing `hold` took `available` back above zero (as the store
+/// judged and kept it on the hold).
+async fn publish_release<S: ApiStore>(app: &AppState<S>, hold: &Hold) -> Result<(), ApiError> {
+    match crate::notices::holds::release_event(hold) {
+        Ok(Some(event)) => super::notices::publish(&app.notices, &[event]).await,
+        Ok(None) => Ok(()),
+        Err(error) => {
+            tracing::error!(%error, "a hold's event id is not valid; not published");
+            Ok(())
+        }
+    }
+}
+
 pub async fn create_hold<S: ApiStore>(
     State(app): State<AppState<S>>,
     AccountCaller(account): AccountCaller,
@@ -379,6 +392,8 @@ pub async fn delete_hold<S: ApiStore>(
         .await?;
     match released {
         Some(HoldReleased::Released(hold) | HoldReleased::AlreadyClosed(hold)) => {
+            // Published on a repeat too: a retry after a queue outage loses no notice.
+            publish_release(&app, &hold).await?;
             Ok(Json(HoldView::from(&hold)))
         }
         Some(HoldReleased::NotDue(_)) => unreachable!("only expiry can be not due"),

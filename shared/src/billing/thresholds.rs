@@ -8,6 +8,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::holds::ReleaseRecovery;
 use crate::ids::AccountId;
 use crate::ledger::LedgerEntry;
 use crate::money::Money;
@@ -51,6 +52,42 @@ pub struct RechargeRequest {
     pub at: OffsetDateTime,
 }
 
+/// The crossings of one move of `available` from `before` to `after`: the one rule for a posted
+/// entry ([`crossings`]) and for a hold's release ([`release_recovery`]). Low balance when it goes
+/// to at or below `threshold` while still positive, depleted when it goes to zero or below,
+/// recovered when it comes back above zero.
+pub fn crossed(before: Money, after: Money, threshold: Money) -> Vec<CrossingKind> {
+    let at_or_below = |amount: Money, line: Money| amount.amount() <= line.amount();
+    let mut kinds = Vec::new();
+    if !at_or_below(before, threshold) && at_or_below(after, threshold) && after.is_positive() {
+        kinds.push(CrossingKind::LowBalance);
+    }
+    if before.is_positive() && !after.is_positive() {
+        kinds.push(CrossingKind::Depleted);
+    }
+    if !before.is_positive() && after.is_positive() {
+        kinds.push(CrossingKind::Recovered);
+    }
+    kinds
+}
+
+/// What releasing `released` of a hold does to `wallet` (as read; the release's write is
+/// conditioned on it being so): `Some` when it takes `available` back above zero, by the same
+/// rule as a credit ([`crossed`]). Only `held` moves, so a release can only recover.
+pub fn release_recovery(wallet: &Wallet, released: Money) -> Option<ReleaseRecovery> {
+    assert!(!released.is_negative(), "a release gives back, never takes");
+    let before = wallet.available();
+    let after = before.checked_add(released).ok()?;
+    let kinds = crossed(before, after, wallet.low_balance_threshold);
+    debug_assert!(kinds.iter().all(|kind| *kind == CrossingKind::Recovered));
+    kinds
+        .contains(&CrossingKind::Recovered)
+        .then_some(ReleaseRecovery {
+            balance: wallet.balance,
+            available: after,
+        })
+}
+
 /// The crossings `entries` made on `wallet` (its settings and `held` as they are now), judged on
 /// what is available (`balance − held`), like [`Wallet::can_send`]. A charge sent under a hold's
 /// tag is skipped: its estimate left `available` when the hold was placed (which judged the
@@ -64,7 +101,6 @@ pub fn crossings(
     let mut recharge = None;
     let zero = Money::zero(wallet.currency);
     let below = |amount: Money, line: Money| amount.amount() < line.amount();
-    let at_or_below = |amount: Money, line: Money| amount.amount() <= line.amount();
     let mut ordered: Vec<&LedgerEntry> = entries.iter().collect();
     ordered.sort_by_key(|entry| entry.seq);
     for entry in ordered {
@@ -90,14 +126,13 @@ pub fn crossings(
             });
         };
         let threshold = wallet.low_balance_threshold;
-        if !at_or_below(before, threshold) && at_or_below(after, threshold) && after.is_positive() {
-            notice(CrossingKind::LowBalance, threshold);
-        }
-        if before.is_positive() && !after.is_positive() {
-            notice(CrossingKind::Depleted, zero);
-        }
-        if !before.is_positive() && after.is_positive() {
-            notice(CrossingKind::Recovered, zero);
+        for kind in crossed(before, after, threshold) {
+            let line = if kind == CrossingKind::LowBalance {
+                threshold
+            } else {
+                zero
+            };
+            notice(kind, line);
         }
         let minimum = wallet.auto_recharge.minimum_balance;
         if wallet.auto_recharge.enabled && !below(before, minimum) && below(after, minimum) {

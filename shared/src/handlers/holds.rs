@@ -5,7 +5,9 @@ use tracing::{info, warn};
 
 use crate::holds::{FailedSend, HoldStatus, parse_tag};
 use crate::meta::{MessageStatus, StatusEvent};
+use crate::notices::delivery::event_message;
 use crate::ports::holds::{HoldReleased, HoldStore, SWEEP_HOLDS_MAX};
+use crate::ports::queue::QueueSend;
 use crate::ports::store::StoreError;
 use crate::pricing::{Category, market_of};
 
@@ -42,12 +44,18 @@ pub struct HoldSweep {
 }
 
 /// Releases the open holds whose expiry has passed, found through the sparse expiry index (never
-/// a scan), at most [`SWEEP_HOLDS_MAX`] a run. Safe to run concurrently and repeatedly: each
-/// release is conditional on the hold still being open.
-pub async fn sweep_expired_holds<S: HoldStore>(
+/// a scan), at most [`SWEEP_HOLDS_MAX`] a run, and publishes the `balance.recovered` of a release
+/// that took `available` back above zero. Safe to run concurrently and repeatedly: each release is
+/// conditional on the hold still being open.
+pub async fn sweep_expired_holds<S, N>(
     store: &S,
+    notifications: &N,
     now: time::OffsetDateTime,
-) -> Result<HoldSweep, StoreError> {
+) -> Result<HoldSweep, StoreError>
+where
+    S: HoldStore + Sync,
+    N: QueueSend + Sync,
+{
     let found = store.expired_holds(now, SWEEP_HOLDS_MAX).await?;
     let mut sweep = HoldSweep {
         due: found.holds.len(),
@@ -58,7 +66,10 @@ pub async fn sweep_expired_holds<S: HoldStore>(
             .release_hold(account, hold, HoldStatus::Expired, now)
             .await
         {
-            Ok(Some(HoldReleased::Released(_))) => sweep.expired += 1,
+            Ok(Some(HoldReleased::Released(released))) => {
+                sweep.expired += 1;
+                publish_recovery(notifications, &released).await?;
+            }
             Ok(_) => {}
             // One wallet's trouble does not stop the others; the next run finds it again.
             Err(error) if error.is_retryable() => {
@@ -69,4 +80,25 @@ pub async fn sweep_expired_holds<S: HoldStore>(
     }
     info!(due = sweep.due, expired = sweep.expired, "hold sweep done");
     Ok(sweep)
+}
+
+/// The release's `balance.recovered`, if it made one. The hold has left the expiry index, so a
+/// queue that refuses it fails the sweep loudly (the scheduled run's error and alarm) rather than
+/// dropping it quietly; a `DELETE` of the hold publishes the same id again.
+async fn publish_recovery<N: QueueSend + Sync>(
+    notifications: &N,
+    hold: &crate::holds::Hold,
+) -> Result<(), StoreError> {
+    let event = match crate::notices::holds::release_event(hold) {
+        Ok(Some(event)) => event,
+        Ok(None) => return Ok(()),
+        Err(error) => {
+            warn!(%error, "a hold's event id is not valid; not published");
+            return Ok(());
+        }
+    };
+    notifications
+        .send_all(&[event_message(&event)])
+        .await
+        .map_err(|error| StoreError::Unavailable(format!("notifications: {error}")))
 }

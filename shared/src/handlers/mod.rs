@@ -7,6 +7,7 @@ pub mod cache;
 pub mod holds;
 pub mod notifications;
 pub mod recharge_trigger;
+pub mod statement_backfill;
 pub mod statements;
 pub mod tiers;
 pub mod webhook;

@@ -68,8 +68,12 @@ where
             }
             RechargeTrigger::Schedule(event) if event.detail_type == SCHEDULED_EVENT => {
                 let outcome = self.sweep().await?;
-                let holds =
-                    super::holds::sweep_expired_holds(&self.store, self.clock.now()).await?;
+                let holds = super::holds::sweep_expired_holds(
+                    &self.store,
+                    &self.notifications,
+                    self.clock.now(),
+                )
+                .await?;
                 let statements = super::statements::sweep_closed_months(
                     &self.store,
                     &self.notifications,

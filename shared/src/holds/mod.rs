@@ -297,6 +297,16 @@ pub struct Hold {
     /// What placing it crossed on `available` (low, depleted): kept so a replay re-sends those
     /// notices with the same ids.
     pub placed: placement::PlacementCrossings,
+    /// What its release (delete or expiry) did when it took `available` back above zero: the
+    /// figures of its `balance.recovered`, kept so a repeated release re-sends that notice.
+    pub recovered: Option<ReleaseRecovery>,
+}
+
+/// The wallet's `balance` and `available` right after a release that recovered it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleaseRecovery {
+    pub balance: Money,
+    pub available: Money,
 }
 
 impl Hold {
@@ -337,6 +347,7 @@ impl Hold {
             expires_at: now + ttl,
             closed_at: None,
             placed: placement::PlacementCrossings::default(),
+            recovered: None,
         })
     }
 

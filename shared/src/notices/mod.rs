@@ -7,13 +7,15 @@
 //! - [`endpoint`]: webhook endpoints, owners, secret rotation;
 //! - [`address`]: the URL and address rules of the SSRF guard;
 //! - [`retry`]: when an attempt is tried again, and when an endpoint is disabled;
-//! - [`delivery`]: the queue messages and the delivery log.
+//! - [`delivery`]: the queue messages and the delivery log;
+//! - [`holds`]: the `balance.recovered` a hold's release makes.
 
 pub mod address;
 pub mod delivery;
 pub mod endpoint;
 pub mod event;
 pub mod feed;
+pub mod holds;
 pub mod retry;
 pub mod signing;
 

@@ -11,6 +11,7 @@ pub mod queue;
 pub mod recharge;
 pub mod reporting;
 pub mod review;
+pub mod statement_backfill;
 pub mod statements;
 pub mod store;
 pub mod tiers;

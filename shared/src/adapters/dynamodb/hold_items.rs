@@ -19,7 +19,7 @@ use super::codec::{Item, Reader, decimal_to_n, epoch_ms, n, s, timestamp};
 use super::keys;
 use super::recharge::due_shard;
 use crate::holds::placement::PlacementCrossings;
-use crate::holds::{Hold, HoldId, HoldLine, HoldStatus};
+use crate::holds::{Hold, HoldId, HoldLine, HoldStatus, ReleaseRecovery};
 use crate::ids::AccountId;
 use crate::money::{Currency, Money};
 use crate::ports::store::StoreError;
@@ -28,6 +28,8 @@ use crate::pricing::{Category, Market};
 pub const HOLD_EXPIRY_INDEX: &str = "hold_expiry";
 pub const HX_PK: &str = "hx_pk";
 pub const HX_SK: &str = "hx_sk";
+const RECOVERED_BALANCE: &str = "recovered_balance";
+const RECOVERED_AVAILABLE: &str = "recovered_available";
 pub const HOLD_SK_PREFIX: &str = "HOLD#";
 pub const HOLD_LOG_SK_PREFIX: &str = "HOLD_LOG#";
 pub const HOLD_FAILED_SK_PREFIX: &str = "HOLD_FAILED#";
@@ -149,11 +151,28 @@ pub fn hold_item(hold: &Hold) -> Item {
     if let Some(closed_at) = hold.closed_at {
         item.insert("closed_at".to_owned(), timestamp(closed_at));
     }
+    if let Some(recovered) = hold.recovered {
+        item.extend(recovered_values(recovered));
+    }
     if hold.is_open() {
         item.insert(HX_PK.to_owned(), s(expiry_pk(due_shard(account))));
         item.insert(HX_SK.to_owned(), s(expiry_sk(hold.expires_at, &hold.id)));
     }
     item
+}
+
+/// The attributes of a release that recovered the wallet (`balance.recovered`'s figures).
+pub fn recovered_values(recovered: ReleaseRecovery) -> [(String, AttributeValue); 2] {
+    [
+        (
+            RECOVERED_BALANCE.to_owned(),
+            decimal_to_n(recovered.balance.amount()),
+        ),
+        (
+            RECOVERED_AVAILABLE.to_owned(),
+            decimal_to_n(recovered.available.amount()),
+        ),
+    ]
 }
 
 /// The hold's log item: its id only, written once with it, for the history newest first.
@@ -214,6 +233,15 @@ pub fn hold_from_item(item: &Item) -> Result<Hold, StoreError> {
             low: item.get("placed_low").and_then(|v| v.as_bool().ok()) == Some(&true),
             depleted: item.get("placed_depleted").and_then(|v| v.as_bool().ok()) == Some(&true),
         },
+        // Absent unless a release recovered the wallet (and on holds closed before this was kept).
+        recovered: if item.contains_key(RECOVERED_BALANCE) {
+            Some(ReleaseRecovery {
+                balance: read.money(RECOVERED_BALANCE, currency)?,
+                available: read.money(RECOVERED_AVAILABLE, currency)?,
+            })
+        } else {
+            None
+        },
     })
 }
 
@@ -251,6 +279,10 @@ mod tests {
         assert_eq!(hold_from_item(&item).unwrap(), hold);
         hold.status = HoldStatus::Expired;
         hold.closed_at = Some(at);
+        hold.recovered = Some(ReleaseRecovery {
+            balance: usd("12.5"),
+            available: usd("0.0125"),
+        });
         let item = hold_item(&hold);
         assert!(!item.contains_key(HX_PK));
         assert_eq!(hold_from_item(&item).unwrap(), hold);

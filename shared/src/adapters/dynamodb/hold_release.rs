@@ -5,13 +5,15 @@
 use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use rust_decimal::Decimal;
 use time::OffsetDateTime;
 
 use super::codec::{decimal_to_n, s, timestamp};
-use super::hold_items::{HX_PK, HX_SK, hold_failed_sk, hold_sk};
+use super::hold_items::{HX_PK, HX_SK, hold_failed_sk, hold_sk, recovered_values};
 use super::holds::{FAILED_PER_TRANSACTION_MAX, held_after, reason_codes, refused_or_conflict};
 use super::{DynamoStore, POST_ATTEMPTS_MAX, backoff, built, keys, unavailable};
-use crate::holds::{FailedSend, Hold, HoldChange, HoldId, HoldStatus};
+use crate::billing::thresholds::release_recovery;
+use crate::holds::{FailedSend, Hold, HoldChange, HoldId, HoldStatus, ReleaseRecovery};
 use crate::ids::AccountId;
 use crate::money::Money;
 use crate::ports::holds::{HoldReleased, HoldStore};
@@ -19,6 +21,44 @@ use crate::ports::store::{StoreError, WalletGet};
 use crate::wallet::Wallet;
 
 impl DynamoStore {
+    /// The hold's closing update: open → `status`, nothing remaining, out of the expiry index, and
+    /// the figures of the recovery when the release made one.
+    fn close_update(
+        &self,
+        hold: &Hold,
+        status: HoldStatus,
+        now: OffsetDateTime,
+        recovered: Option<ReleaseRecovery>,
+    ) -> Update {
+        let mut set = String::from(
+            "SET #status = :status, remaining = :zero, released_amount = :released, \
+             closed_at = :now, updated_at = :now",
+        );
+        let recovered_items = recovered.map(|r| recovered_values(r).to_vec());
+        let recovered_items = recovered_items.unwrap_or_default();
+        for (index, (name, _)) in recovered_items.iter().enumerate() {
+            set.push_str(&format!(", {name} = :recovered{index}"));
+        }
+        let mut close = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(Self::key(
+                keys::account_pk(&hold.account_id),
+                &hold_sk(&hold.id),
+            )))
+            .update_expression(format!("{set} REMOVE {HX_PK}, {HX_SK}"))
+            .condition_expression("#status = :open")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":open", s(HoldStatus::Open.as_str()))
+            .expression_attribute_values(":zero", decimal_to_n(Decimal::ZERO))
+            .expression_attribute_values(":released", decimal_to_n(hold.remaining.amount()))
+            .expression_attribute_values(":now", timestamp(now));
+        for (index, (_, value)) in recovered_items.into_iter().enumerate() {
+            close = close.expression_attribute_values(format!(":recovered{index}"), value);
+        }
+        built(close.build())
+    }
+
     /// Closes `hold` (open, read after `wallet`) as `status`, if the wallet is still as read.
     async fn try_close(
         &self,
@@ -38,32 +78,14 @@ impl DynamoStore {
         let held = held_after(wallet, std::slice::from_ref(&change));
         let wallet_update =
             self.wallet_update(wallet, wallet.balance, held, wallet.entry_count, now);
-        let close = Update::builder()
-            .table_name(self.table())
-            .set_key(Some(Self::key(
-                keys::account_pk(&hold.account_id),
-                &hold_sk(&hold.id),
-            )))
-            .update_expression(format!(
-                "SET #status = :status, remaining = :zero, released_amount = :released, \
-                 closed_at = :now, updated_at = :now REMOVE {HX_PK}, {HX_SK}"
-            ))
-            .condition_expression("#status = :open")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", s(status.as_str()))
-            .expression_attribute_values(":open", s(HoldStatus::Open.as_str()))
-            .expression_attribute_values(":zero", decimal_to_n(change.remaining_after.amount()))
-            .expression_attribute_values(":released", decimal_to_n(hold.remaining.amount()))
-            .expression_attribute_values(":now", timestamp(now));
+        // Exact: the wallet's update is conditioned on its version as read.
+        let recovered = release_recovery(wallet, hold.remaining);
+        let close = self.close_update(hold, status, now, recovered);
         let result = self
             .client()
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(wallet_update).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .update(built(close.build()))
-                    .build(),
-            )
+            .transact_items(TransactWriteItem::builder().update(close).build())
             .send()
             .await;
         match result {
@@ -72,6 +94,7 @@ impl DynamoStore {
                 remaining: change.remaining_after,
                 released_amount: hold.remaining,
                 closed_at: Some(now),
+                recovered,
                 ..hold.clone()
             })),
             Err(error) => match error.as_service_error().and_then(reason_codes) {

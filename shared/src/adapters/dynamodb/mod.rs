@@ -22,6 +22,7 @@ pub mod recharge;
 pub mod reporting;
 pub mod review;
 mod statement;
+mod statement_backfill;
 pub mod statements;
 pub mod table;
 pub mod tiers;
