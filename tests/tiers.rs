@@ -20,6 +20,7 @@ use imcredits::ids::AccountId;
 use imcredits::ledger::{EntryKind, LedgerEntry};
 use imcredits::meta::{SIGNATURE_HEADER, VerifyToken};
 use imcredits::ports::clock::SystemClock;
+use imcredits::ports::tiers::TierUpdates;
 use imcredits_tests::app::TestApp;
 use imcredits_tests::pipeline::{meta_body, secret};
 use imcredits_tests::{dynamo_store_on_own_table, unique_account, whole_statement};
@@ -240,6 +241,73 @@ async fn a_late_tier_update_is_trued_up_once_and_later_charges_priced_at_the_tie
     // By hand: 3 × 0.0013 (T0, T1, T2) + 0.0101 (M1) + 0.0021 (U1) + 0.0010 (T3) - 2 × 0.0003.
     let wallet = imcredits_tests::assert_reconciled(&rig.app.store, &account).await;
     assert_eq!(wallet.balance.amount().to_string(), "-0.0165");
+}
+
+/// The race between a batch and a late tier update: the batch read the month's updates (none yet),
+/// the update was recorded and its true-up read the wallet's charges (this one not yet posted),
+/// then the batch posted at the card. Billing re-reads the month's updates after it posts, so the
+/// charge is trued up there, once: the update's own true-up later finds it adjusted. Here the
+/// batch's second look comes from a redelivery of the same body, after the update was recorded by
+/// the true-up's first step (its read having found nothing).
+#[tokio::test]
+async fn a_charge_posted_after_the_true_up_read_is_trued_up_by_billing_once() {
+    let rig = Rig::spawn().await;
+    for (path, csv) in [("rate-cards", RATES), ("volume-tiers", TIERS)] {
+        let answer = rig
+            .upload(&format!("/v1/operator/{path}?{LIST}"), csv)
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    }
+    let account = wallet(&rig).await;
+    let body = meta_body(
+        PHONE,
+        vec![status(
+            "wamid.R1",
+            "utility",
+            "919876543210",
+            TIER_AT + 3_600,
+        )],
+    );
+    let first = rig.deliver_and_bill(body.clone()).await;
+    assert_eq!((first.posted, first.failed.len()), (1, 0), "{first:?}");
+
+    // The true-up's first step, recording the update; its read of the charges came before the post.
+    let (updates, skipped) =
+        imcredits::meta::account_update::tier_updates(&tier_update(TIER_AT, "25000001:50000000"));
+    assert_eq!((updates.len(), skipped), (1, 0));
+    let update = imcredits::meta::account_update::TierUpdate {
+        market: imcredits::pricing::MarketName::parse("India").unwrap(),
+        ..updates[0].clone()
+    };
+    rig.app
+        .store
+        .record_tier_update(&update, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+
+    let again = rig.deliver_and_bill(body).await;
+    assert_eq!(
+        (again.posted, again.failed.len()),
+        (1, 0),
+        "the true-up: {again:?}"
+    );
+    let entries = whole_statement(&rig.app.store, &account, 50).await;
+    let adjustments = of_kind(&entries, EntryKind::Adjustment);
+    assert_eq!(adjustments.len(), 1, "{adjustments:?}");
+    assert_eq!(adjustments[0].1, "0.0003");
+
+    // The update's own true-up (Meta's webhook, replayed too) finds the charge adjusted.
+    for _ in 0..2 {
+        let late = rig
+            .deliver_and_bill(tier_update(TIER_AT, "25000001:50000000"))
+            .await;
+        assert_eq!((late.posted, late.failed.len()), (0, 0), "{late:?}");
+    }
+    let entries = whole_statement(&rig.app.store, &account, 50).await;
+    assert_eq!(of_kind(&entries, EntryKind::Adjustment).len(), 1);
+    let wallet = imcredits_tests::assert_reconciled(&rig.app.store, &account).await;
+    // By hand: -0.0013 + 0.0003.
+    assert_eq!(wallet.balance.amount().to_string(), "-0.001");
 }
 
 #[tokio::test]

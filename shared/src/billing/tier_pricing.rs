@@ -84,6 +84,19 @@ pub fn tier_month(entry: &NewEntry, lists: &MarketLists) -> Option<(WabaId, i32,
     Some((key.waba, at.year(), at.month()))
 }
 
+/// The WABA and month whose recorded tier updates a posted charge needs, if it can be tier-priced.
+pub fn posted_tier_month(entry: &LedgerEntry, lists: &MarketLists) -> Option<(WabaId, i32, Month)> {
+    let at = entry.occurred_at;
+    let key = tier_key(
+        entry.kind,
+        entry.amount.is_negative(),
+        &entry.metadata,
+        at,
+        lists,
+    )?;
+    Some((key.waba, at.year(), at.month()))
+}
+
 /// Whether a posted charge belongs to `update`'s WABA (the true-up's filter).
 pub fn charged_to_waba(entry: &LedgerEntry, waba: &WabaId) -> bool {
     entry.metadata.get(META_WABA) == Some(waba.as_str())

@@ -244,6 +244,10 @@ where
             .filter(|o| matches!(o, EntryOutcome::AlreadyPosted(_)))
             .count();
         let posted: Vec<LedgerEntry> = receipt.outcomes.iter().map(|o| o.entry().clone()).collect();
+        // A tier update recorded since `price_at_tiers` read the month's updates.
+        outcome.posted += self
+            .true_up_posted(account, wallet.currency, &posted)
+            .await?;
         self.send_crossings(&receipt.wallet, &posted, outcome).await
     }
 

@@ -13,7 +13,7 @@ use time::{Duration, OffsetDateTime};
 use tracing::{info, warn};
 
 use super::billing::{BatchOutcome, Billing};
-use crate::billing::tier_pricing::{charged_to_waba, price_at_tier, tier_month};
+use crate::billing::tier_pricing::{charged_to_waba, posted_tier_month, price_at_tier, tier_month};
 use crate::billing::true_up::tier_true_ups;
 use crate::ids::AccountId;
 use crate::ledger::{ENTRIES_PER_POST_MAX, EntryKind, LedgerEntry, NewEntry};
@@ -105,6 +105,68 @@ where
                     .map_err(|error| StoreError::Unavailable(error.to_string()))
             })
             .collect()
+    }
+
+    /// The true-ups the month's recorded tier updates call for among charges this batch just
+    /// posted (or found already posted). It closes a race with a late tier update: the batch read
+    /// the month's updates (none) before the update was recorded, and posted after the update's
+    /// true-up read the charges. The true-up records before it reads, and this reads after the
+    /// post, so one of the two sees the other's charges; the ids are the true-up's own, so a
+    /// charge both see is adjusted once. Answers the entries posted.
+    pub(super) async fn true_up_posted(
+        &self,
+        account: &AccountId,
+        currency: Currency,
+        posted: &[LedgerEntry],
+    ) -> Result<usize, StoreError> {
+        let lists = self.market_lists().await?;
+        let lists = lists.as_ref();
+        let mut months = Vec::new();
+        for month in posted
+            .iter()
+            .filter_map(|entry| posted_tier_month(entry, lists))
+        {
+            if !months.contains(&month) {
+                months.push(month);
+            }
+        }
+        let mut updates = Vec::new();
+        for (waba, year, month) in &months {
+            updates.extend(self.store.month_tier_updates(waba, *year, *month).await?);
+        }
+        if updates.is_empty() {
+            return Ok(0);
+        }
+        let book = self.store.tier_book(currency).await?;
+        let mut entries = Vec::new();
+        for update in &updates {
+            // No rate for the tier: the update's own true-up fails and waits for the operator.
+            let Some(rate) = book.rate(
+                update.updated_at,
+                &update.market,
+                &update.category,
+                update.tier,
+            ) else {
+                continue;
+            };
+            let charges: Vec<LedgerEntry> = posted
+                .iter()
+                .filter(|charge| charged_to_waba(charge, &update.waba_id))
+                .cloned()
+                .collect();
+            let found = tier_true_ups(update, rate, lists, &charges)
+                .map_err(|error| StoreError::Unavailable(error.to_string()))?;
+            entries.extend(found);
+        }
+        let mut count = 0;
+        for chunk in entries.chunks(ENTRIES_PER_POST_MAX) {
+            let receipt = self
+                .store
+                .post_entries(account, chunk, self.clock.now())
+                .await?;
+            count += receipt.posted_count();
+        }
+        Ok(count)
     }
 
     /// Records Meta's tier updates and posts the true-ups they call for. `Err` leaves the record
