@@ -9,7 +9,7 @@
 //! update's key and the charge's id. A replay, a redelivery or a crash between steps ends the same:
 //! the ledger refuses an adjustment id twice.
 
-use time::{Duration, OffsetDateTime};
+use time::{Duration, Month, OffsetDateTime};
 use tracing::{info, warn};
 
 use super::billing::{BatchOutcome, Billing};
@@ -18,6 +18,7 @@ use crate::billing::true_up::tier_true_ups;
 use crate::ids::AccountId;
 use crate::ledger::{ENTRIES_PER_POST_MAX, EntryKind, LedgerEntry, NewEntry};
 use crate::meta::account_update::TierUpdate;
+use crate::meta::ids::WabaId;
 use crate::money::Currency;
 use crate::ports::holds::HoldStore;
 use crate::ports::market_lists::MarketListStore;
@@ -84,16 +85,8 @@ where
     ) -> Result<Vec<NewEntry>, StoreError> {
         let lists = self.market_lists().await?;
         let lists = lists.as_ref();
-        let mut months = Vec::new();
-        for month in entries.iter().filter_map(|entry| tier_month(entry, lists)) {
-            if !months.contains(&month) {
-                months.push(month);
-            }
-        }
-        let mut updates = Vec::new();
-        for (waba, year, month) in &months {
-            updates.extend(self.store.month_tier_updates(waba, *year, *month).await?);
-        }
+        let months = entries.iter().filter_map(|entry| tier_month(entry, lists));
+        let updates = self.month_tier_updates(months).await?;
         if updates.is_empty() {
             return Ok(entries);
         }
@@ -105,6 +98,24 @@ where
                     .map_err(|error| StoreError::Unavailable(error.to_string()))
             })
             .collect()
+    }
+
+    /// The tier updates recorded for each distinct WABA and month in `months` (one query each).
+    async fn month_tier_updates(
+        &self,
+        months: impl Iterator<Item = (WabaId, i32, Month)>,
+    ) -> Result<Vec<TierUpdate>, StoreError> {
+        let mut distinct = Vec::new();
+        for month in months {
+            if !distinct.contains(&month) {
+                distinct.push(month);
+            }
+        }
+        let mut updates = Vec::new();
+        for (waba, year, month) in &distinct {
+            updates.extend(self.store.month_tier_updates(waba, *year, *month).await?);
+        }
+        Ok(updates)
     }
 
     /// The true-ups the month's recorded tier updates call for among charges this batch just
@@ -121,19 +132,10 @@ where
     ) -> Result<usize, StoreError> {
         let lists = self.market_lists().await?;
         let lists = lists.as_ref();
-        let mut months = Vec::new();
-        for month in posted
+        let months = posted
             .iter()
-            .filter_map(|entry| posted_tier_month(entry, lists))
-        {
-            if !months.contains(&month) {
-                months.push(month);
-            }
-        }
-        let mut updates = Vec::new();
-        for (waba, year, month) in &months {
-            updates.extend(self.store.month_tier_updates(waba, *year, *month).await?);
-        }
+            .filter_map(|entry| posted_tier_month(entry, lists));
+        let updates = self.month_tier_updates(months).await?;
         if updates.is_empty() {
             return Ok(0);
         }

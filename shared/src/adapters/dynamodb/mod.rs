@@ -340,12 +340,17 @@ impl RouteGet for DynamoStore {
     }
 }
 
-impl RouteSet for DynamoStore {
-    async fn attach_route(
+impl DynamoStore {
+    /// Puts a route item (`item`: its key and type; a phone number or a WABA → `account`) only
+    /// if the account's wallet exists and the key is free or already the account's: one
+    /// transaction, so no route ever points at a missing wallet. `taken` is the refusal when
+    /// another account holds the key.
+    pub(super) async fn put_route(
         &self,
-        phone: &PhoneNumberId,
         account: &AccountId,
+        mut item: HashMap<String, AttributeValue>,
         now: OffsetDateTime,
+        taken: impl FnOnce() -> StoreError,
     ) -> Result<(), StoreError> {
         let wallet_exists = built(
             ConditionCheck::builder()
@@ -354,16 +359,12 @@ impl RouteSet for DynamoStore {
                 .condition_expression("attribute_exists(pk)")
                 .build(),
         );
+        item.insert("account_id".to_owned(), s(account.as_str()));
+        item.insert("attached_at".to_owned(), timestamp(now));
         let route = built(
             Put::builder()
                 .table_name(&self.table)
-                .set_item(Some(HashMap::from([
-                    (keys::PK.to_owned(), s(keys::phone_pk(phone))),
-                    (keys::SK.to_owned(), s(keys::ROUTE_SK)),
-                    ("type".to_owned(), s("route")),
-                    ("account_id".to_owned(), s(account.as_str())),
-                    ("attached_at".to_owned(), timestamp(now)),
-                ])))
+                .set_item(Some(item))
                 .condition_expression("attribute_not_exists(pk) OR account_id = :account")
                 .expression_attribute_values(":account", s(account.as_str()))
                 .build(),
@@ -397,10 +398,27 @@ impl RouteSet for DynamoStore {
         if failed(0) {
             Err(StoreError::WalletNotFound(account.clone()))
         } else if failed(1) {
-            Err(StoreError::RouteTaken(phone.clone()))
+            Err(taken())
         } else {
             Err(unavailable(error))
         }
+    }
+}
+
+impl RouteSet for DynamoStore {
+    async fn attach_route(
+        &self,
+        phone: &PhoneNumberId,
+        account: &AccountId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let item = HashMap::from([
+            (keys::PK.to_owned(), s(keys::phone_pk(phone))),
+            (keys::SK.to_owned(), s(keys::ROUTE_SK)),
+            ("type".to_owned(), s("route")),
+        ]);
+        self.put_route(account, item, now, || StoreError::RouteTaken(phone.clone()))
+            .await
     }
 
     async fn detach_route(

@@ -11,13 +11,12 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 use time::format_description::well_known::Rfc3339;
 use time::{Month, OffsetDateTime};
 
 use super::codec::{Item, Reader, s, timestamp};
-use super::{DynamoStore, built, conditional, keys, unavailable};
+use super::{DynamoStore, conditional, keys, unavailable};
 use crate::ids::AccountId;
 use crate::meta::account_update::TierUpdate;
 use crate::meta::ids::WabaId;
@@ -67,61 +66,10 @@ impl WabaRoutes for DynamoStore {
         account: &AccountId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let wallet_exists = built(
-            ConditionCheck::builder()
-                .table_name(self.table())
-                .set_key(Some(key(
-                    keys::account_pk(account),
-                    keys::WALLET_SK.to_owned(),
-                )))
-                .condition_expression("attribute_exists(pk)")
-                .build(),
-        );
         let mut item = key(waba_pk(waba), keys::ROUTE_SK.to_owned());
         item.insert("type".to_owned(), s("waba_route"));
-        item.insert("account_id".to_owned(), s(account.as_str()));
-        item.insert("attached_at".to_owned(), timestamp(now));
-        let route = built(
-            Put::builder()
-                .table_name(self.table())
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk) OR account_id = :account")
-                .expression_attribute_values(":account", s(account.as_str()))
-                .build(),
-        );
-        let result = self
-            .client()
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .condition_check(wallet_exists)
-                    .build(),
-            )
-            .transact_items(TransactWriteItem::builder().put(route).build())
-            .send()
-            .await;
-        let Err(error) = result else {
-            return Ok(());
-        };
-        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-            error.as_service_error()
-        else {
-            return Err(unavailable(error));
-        };
-        let failed = |index: usize| {
-            cancelled
-                .cancellation_reasons()
-                .get(index)
-                .and_then(|reason| reason.code())
-                == Some("ConditionalCheckFailed")
-        };
-        if failed(0) {
-            Err(StoreError::WalletNotFound(account.clone()))
-        } else if failed(1) {
-            Err(StoreError::WabaTaken(waba.clone()))
-        } else {
-            Err(unavailable(error))
-        }
+        self.put_route(account, item, now, || StoreError::WabaTaken(waba.clone()))
+            .await
     }
 
     async fn detach_waba(&self, waba: &WabaId, account: &AccountId) -> Result<bool, StoreError> {
