@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use imcredits::ids::AccountId;
 use imcredits::ports::store::{StatementRead, StatementRequest, UsageRead, WalletGet};
+use imcredits::pricing::{Category, Market, RecipientMarket};
 use imcredits_tests::pipeline::{Pipeline, RECEIVES_MAX, meta_body, pmp, secret, status};
 use imcredits_tests::sqs::drain;
 use imcredits_tests::{assert_reconciled, usd};
@@ -126,7 +127,7 @@ async fn a_legacy_conversation_of_three_messages_is_charged_once_and_free_types_
         .unwrap();
     let service_in = usage
         .iter()
-        .find(|row| matches!(&row.key.dimension, imcredits::billing::usage::Dimension::CategoryMarket { category, market } if category == "service" && market == "IN"))
+        .find(|row| matches!(&row.key.dimension, imcredits::billing::usage::Dimension::CategoryMarket { category, market } if *category == Category::Service && *market == RecipientMarket::Known(Market::parse("IN").unwrap())))
         .expect("service usage in India");
     assert_eq!(
         (service_in.messages, service_in.charged, service_in.cost),

@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use imcredits::billing::usage::{META_CATEGORY, META_MARKET, META_TAG};
 use imcredits::handlers::batch::Record;
 use imcredits::meta::parse_webhook;
 use imcredits_tests::pipeline::{Pipeline, meta_body, pmp};
@@ -208,10 +209,10 @@ async fn burst_write_units(
             let text = |key: &str| metadata.get(key).map(|v| v.as_s().unwrap().clone());
             usage.insert(format!(
                 "USAGE#{day}#CM#{}#{}",
-                text("category").unwrap(),
-                text("market").unwrap()
+                text(META_CATEGORY).unwrap(),
+                text(META_MARKET).unwrap()
             ));
-            if let Some(tag) = text("tag") {
+            if let Some(tag) = text(META_TAG) {
                 usage.insert(format!("USAGE#{day}#TAG#{tag}"));
             }
             // Each hold the posting's charges settle is one update in its transaction.

@@ -22,9 +22,11 @@ use rust_decimal::Decimal;
 mod holds_due;
 mod purchases;
 mod recharge;
+mod usage;
 pub use holds_due::*;
 pub use purchases::*;
 pub use recharge::*;
+pub use usage::*;
 
 /// The one list of the contract: `store_contract_on!(backend)` makes a test of each on `backend`
 /// (an expression evaluated inside each test, so it may `.await`).
@@ -53,6 +55,9 @@ macro_rules! store_contract_on {
         an_attempt_in_flight_stays_listed_whatever_the_balance,
         // Holds: what is judged on available follows them.
         holds_refresh_the_due_index_and_can_send,
+        // Usage aggregates: typed labels, the same strings stored.
+        usage_labels_round_trip_through_the_table_as_the_same_strings,
+        unreadable_usage_labels_are_refused_and_corrupt_items_named,
         );
     };
 }

@@ -18,6 +18,7 @@ use super::replay::replayed_or_conflict;
 use super::views::AmountView;
 use super::wallet::load_wallet;
 use super::{ApiStore, AppState};
+use crate::billing::usage::UNKNOWN_MARKET;
 use crate::holds::{
     HOLD_TTL_DEFAULT, Hold, HoldError, HoldId, HoldLine, HoldStatus, LineRequest, messages_covered,
     price_lines,
@@ -76,7 +77,8 @@ impl From<&HoldLine> for LineView {
             market: line
                 .market
                 .as_ref()
-                .map_or("unknown".to_owned(), |m| m.as_str().to_owned()),
+                .map_or(UNKNOWN_MARKET, |m| m.as_str())
+                .to_owned(),
             category: line.category.as_str().to_owned(),
             count: line.count,
             unit_price: line.unit_price.into(),

@@ -70,6 +70,18 @@ fn instant(field: &str, text: &str) -> Result<OffsetDateTime, ApiError> {
     })
 }
 
+/// The answer to a re-rate that cannot be proposed.
+fn refused(error: ReRateError) -> ApiError {
+    match error {
+        ReRateError::Reference(problem) => ApiError::invalid_field("reference", problem),
+        pricing @ ReRateError::Pricing { .. } => ApiError::conflict(pricing.to_string()),
+        labels @ ReRateError::Labels { .. } => {
+            tracing::error!(error = %labels, "stored data is corrupt");
+            ApiError::internal()
+        }
+    }
+}
+
 pub async fn create_re_rate<S: ApiStore>(
     State(app): State<AppState<S>>,
     _operator: OperatorCaller,
@@ -100,10 +112,7 @@ pub async fn create_re_rate<S: ApiStore>(
         (from, to),
         &request.reference,
     )
-    .map_err(|error| match error {
-        ReRateError::Reference(problem) => ApiError::invalid_field("reference", problem),
-        pricing @ ReRateError::Pricing { .. } => ApiError::conflict(pricing.to_string()),
-    })?;
+    .map_err(refused)?;
     let mut total = Money::zero(wallet.currency);
     for entry in &proposed {
         total = total

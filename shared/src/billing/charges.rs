@@ -9,7 +9,9 @@ use crate::pricing::{
 };
 
 use super::tier_pricing::{META_WABA, tier_eligible};
-use super::usage::{META_CATEGORY, META_FLAG, META_MARKET, META_TAG, TAG_LEN_MAX, UNKNOWN_MARKET};
+use super::usage::{
+    META_FLAG, META_MODEL, META_RATE_BASIS, MODEL_CBP, UsageLabels, UsageTag, market_code,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChargeError {
@@ -43,22 +45,19 @@ pub fn charge_entry(
         let priced = book.price_under_lists(lists, event.timestamp, currency, market, &category)?;
         (priced.amount.negated(), priced.basis.as_str())
     };
-    let market_code = market
-        .market()
-        .map_or(UNKNOWN_MARKET.to_owned(), |m| m.as_str().to_owned());
     let flags = flags(&category, market.market().is_none());
     let model = match &usage.model {
         PricingModel::Pmp => "pmp",
-        PricingModel::Cbp => "cbp",
+        PricingModel::Cbp => MODEL_CBP,
         PricingModel::Unknown(_) => "unknown",
     };
+    let (labels, hold) = labels_of(event, category, market);
     let mut metadata = Metadata::new();
-    metadata.insert(META_CATEGORY, category.as_str())?;
-    metadata.insert(META_MARKET, &market_code)?;
-    metadata.insert("model", model)?;
-    metadata.insert("rate_basis", rate_basis)?;
+    labels.write(&mut metadata)?;
+    metadata.insert(META_MODEL, model)?;
+    metadata.insert(META_RATE_BASIS, rate_basis)?;
     // The WABA whose volume tier may price the charge (`tier_pricing`), only where tiers apply.
-    if let (false, Some(waba)) = (free || !tier_eligible(&category), &event.waba_id) {
+    if let (false, Some(waba)) = (free || !tier_eligible(&labels.category), &event.waba_id) {
         metadata.insert(META_WABA, waba.as_str())?;
     }
     if let Some(pricing_type) = &usage.pricing_type {
@@ -67,19 +66,23 @@ pub fn charge_entry(
             &pricing_type.chars().take(32).collect::<String>(),
         )?;
     }
-    if let Some(tag) = &event.biz_opaque_callback_data {
-        insert_tag(&mut metadata, tag.reveal())?;
+    if let Some(hold) = hold {
+        metadata.insert(crate::holds::META_HOLD, hold.as_str())?;
     }
     if !flags.is_empty() {
         metadata.insert(META_FLAG, &flags.join(","))?;
     }
-    let what = if model == "cbp" {
+    let what = if model == MODEL_CBP {
         "conversation"
     } else {
         "message"
     };
     let free_word = if free { "free " } else { "" };
-    let description = format!("{free_word}{} {what} ({market_code})", category.as_str());
+    let description = format!(
+        "{free_word}{} {what} ({})",
+        labels.category.as_str(),
+        market_code(&labels.market)
+    );
     Ok(NewEntry::new(
         usage.entry_id.clone(),
         EntryKind::Charge,
@@ -102,20 +105,28 @@ fn flags(category: &Category, market_unknown: bool) -> Vec<&'static str> {
     flags
 }
 
-/// The tag names the template that sent the message; charges per template add up by it. A
-/// hold's tag (`<hold id>:<template>`) names the hold too, which the charge settles.
-fn insert_tag(metadata: &mut Metadata, tag: &str) -> Result<(), ChargeError> {
-    let tag = crate::holds::parse_tag(tag);
-    if let Some(template) = tag.template {
-        metadata.insert(
-            META_TAG,
-            &template.chars().take(TAG_LEN_MAX).collect::<String>(),
-        )?;
-    }
-    if let Some(hold) = &tag.hold {
-        metadata.insert(crate::holds::META_HOLD, hold.as_str())?;
-    }
-    Ok(())
+/// The usage labels of a charge of `event`, and the hold its tag names. The tag names the
+/// template that sent the message, and charges per template add up by it; a hold's tag
+/// (`<hold id>:<template>`) names the hold too, which the charge settles.
+fn labels_of(
+    event: &StatusEvent,
+    category: Category,
+    market: RecipientMarket,
+) -> (UsageLabels, Option<crate::holds::HoldId>) {
+    let tag = event
+        .biz_opaque_callback_data
+        .as_ref()
+        .map(|data| crate::holds::parse_tag(data.reveal()));
+    let template = tag
+        .as_ref()
+        .and_then(|tag| tag.template)
+        .map(UsageTag::truncated);
+    let labels = UsageLabels {
+        category,
+        market,
+        tag: template,
+    };
+    (labels, tag.and_then(|tag| tag.hold))
 }
 
 /// The recipient's market: the phone number placed by its calling code; when there is none, or

@@ -21,3 +21,5 @@ pub mod usage;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) mod usage_tests;

@@ -13,10 +13,10 @@ use time::OffsetDateTime;
 
 use super::tier_pricing::TIER_BASIS_PREFIX;
 use super::true_up::adjustment_id;
-use super::usage::{META_CATEGORY, META_MARKET};
+use super::usage::{LabelError, META_RATE_BASIS, UsageLabels, market_code};
 use crate::ledger::{EntryKind, LedgerEntry, Metadata, NewEntry};
 use crate::money::{Currency, Money};
-use crate::pricing::{Category, Market, MarketLists, PricingError, RateBook, RecipientMarket};
+use crate::pricing::{Category, MarketLists, PricingError, RateBook, RecipientMarket};
 
 /// `reason` of a re-rate adjustment.
 pub const REASON_RE_RATE: &str = "re_rate";
@@ -29,6 +29,9 @@ pub enum ReRateError {
     Pricing { charge: String, error: PricingError },
     #[error("the reference makes no valid entry id: {0}")]
     Reference(String),
+    /// A charge whose usage labels do not read back: stored data is corrupt.
+    #[error("charge {charge}: {error}")]
+    Labels { charge: String, error: LabelError },
 }
 
 /// The adjustments re-rating `entries` (a wallet's entries: its charges of the period and any
@@ -46,7 +49,7 @@ pub fn re_rate(
     let mut out = Vec::new();
     for charge in entries {
         let in_range = (from..to).contains(&charge.occurred_at);
-        let basis = charge.metadata.get("rate_basis").unwrap_or("");
+        let basis = charge.metadata.get(META_RATE_BASIS).unwrap_or("");
         if charge.kind != EntryKind::Charge
             || !charge.amount.is_negative()
             || !in_range
@@ -73,12 +76,20 @@ pub fn re_rate(
         for adjustment in &earlier {
             cost = cost.checked_sub(adjustment.amount).unwrap_or(cost);
         }
-        let market = charge
-            .metadata
-            .get(META_MARKET)
-            .and_then(|code| Market::parse(code).ok())
-            .map_or(RecipientMarket::Unknown, RecipientMarket::Known);
-        let category = Category::from_meta(charge.metadata.get(META_CATEGORY).unwrap_or(""));
+        let labels = UsageLabels::read(&charge.metadata)
+            .map_err(|error| ReRateError::Labels {
+                charge: charge.id.to_string(),
+                error,
+            })?
+            .map(|labels| UsageLabels {
+                tag: None,
+                ..labels
+            });
+        // A charge without labels (none is made so) is priced as one of an unknown market.
+        let (market, category) = labels.as_ref().map_or_else(
+            || (RecipientMarket::Unknown, Category::from_meta("")),
+            |labels| (labels.market, labels.category.clone()),
+        );
         let priced = book
             .price_under_lists(lists, charge.occurred_at, currency, market, &category)
             .map_err(|error| ReRateError::Pricing {
@@ -91,34 +102,30 @@ pub fn re_rate(
         if difference.is_zero() {
             continue;
         }
-        out.push(adjustment(
-            id,
-            charge,
-            difference,
-            cost,
-            priced.amount,
-            reference,
-        )?);
+        let amounts = (difference, cost, priced.amount);
+        out.push(adjustment(id, charge, labels.as_ref(), amounts, reference)?);
     }
     Ok(out)
 }
 
+/// The adjustment of `charge`, carrying its category and market (`labels`, without the tag).
 fn adjustment(
     id: crate::ledger::EntryId,
     charge: &LedgerEntry,
-    difference: Money,
-    cost: Money,
-    now: Money,
+    labels: Option<&UsageLabels>,
+    (difference, cost, now): (Money, Money, Money),
     reference: &str,
 ) -> Result<NewEntry, ReRateError> {
-    let market = charge.metadata.get(META_MARKET).unwrap_or("");
-    let category = charge.metadata.get(META_CATEGORY).unwrap_or("");
     let invalid = |error: crate::ledger::LedgerError| ReRateError::Reference(error.to_string());
     let mut metadata = Metadata::new();
     metadata.insert("reason", REASON_RE_RATE).map_err(invalid)?;
     metadata.insert("reference", reference).map_err(invalid)?;
-    metadata.insert(META_CATEGORY, category).map_err(invalid)?;
-    metadata.insert(META_MARKET, market).map_err(invalid)?;
+    if let Some(labels) = labels {
+        labels.write(&mut metadata).map_err(invalid)?;
+    }
+    let (category, market) = labels.map_or(("", ""), |labels| {
+        (labels.category.as_str(), market_code(&labels.market))
+    });
     let description: String = format!(
         "re-rate {reference}: {category} ({market}) cost {}, corrected card {}",
         cost.amount(),

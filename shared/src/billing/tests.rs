@@ -12,13 +12,13 @@ fn lists() -> &'static crate::pricing::MarketLists {
 }
 use super::message::{BillingMessage, EVENTS_PER_MESSAGE_MAX, pack};
 use super::thresholds::{CrossingKind, crossings};
-use super::usage::{Dimension, increments};
+use super::usage::{Dimension, UsageTag, increments};
 use crate::ids::AccountId;
 use crate::ledger::{EntryKind, LedgerEntry};
 use crate::meta::{ChargeDecision, StatusEvent, decide_charge, parse_webhook};
 use crate::money::{Currency, Money};
 use crate::ports::queue::MESSAGE_BODY_LEN_MAX;
-use crate::pricing::{RateBook, RateCard};
+use crate::pricing::{Category, Market, RateBook, RateCard, RecipientMarket};
 use crate::wallet::{AutoRecharge, Wallet};
 
 fn status(wamid: &str, state: &str, recipient: &str, pricing: Value) -> Value {
@@ -266,14 +266,14 @@ fn usage_adds_up_per_day_category_market_and_tag() {
         posted(2, "-0.0107", "1", &new[1]),
         posted(3, "0", "1", &new[2]),
     ];
-    let sums = increments(&entries);
+    let sums = increments(&entries).unwrap();
     let marketing = sums
         .iter()
         .find(|s| {
             s.key.dimension
                 == Dimension::CategoryMarket {
-                    category: "marketing".into(),
-                    market: "IN".into(),
+                    category: Category::Marketing,
+                    market: RecipientMarket::Known(Market::parse("IN").unwrap()),
                 }
         })
         .unwrap();
@@ -283,12 +283,14 @@ fn usage_adds_up_per_day_category_market_and_tag() {
     );
     let tag = sums
         .iter()
-        .find(|s| s.key.dimension == Dimension::Tag("template:welcome_v2".into()))
+        .find(|s| {
+            s.key.dimension == Dimension::Tag(UsageTag::parse("template:welcome_v2").unwrap())
+        })
         .unwrap();
     assert_eq!((tag.messages, tag.charged), (3, 2));
     let service = sums
         .iter()
-        .find(|s| matches!(&s.key.dimension, Dimension::CategoryMarket { category, .. } if category == "service"))
+        .find(|s| matches!(&s.key.dimension, Dimension::CategoryMarket { category, .. } if *category == Category::Service))
         .unwrap();
     assert_eq!(
         (service.messages, service.charged, service.cost),
@@ -455,7 +457,7 @@ fn chunks_bound_entries_and_aggregates_and_cover_everything_in_order() {
             charge_entry(lists(), event, &usage, free, &book, Currency::Usd).unwrap()
         })
         .collect();
-    let ranges = super::usage::chunks(&new, 7, 4);
+    let ranges = super::usage::chunks(&new, 7, 4).unwrap();
     assert_eq!(ranges.first().map(|r| r.start), Some(0));
     assert_eq!(ranges.last().map(|r| r.end), Some(new.len()));
     assert!(ranges.windows(2).all(|pair| pair[0].end == pair[1].start));
@@ -463,7 +465,7 @@ fn chunks_bound_entries_and_aggregates_and_cover_everything_in_order() {
         assert!(range.len() <= 7);
         let keys: std::collections::BTreeSet<_> = new[range.clone()]
             .iter()
-            .flat_map(super::usage::keys_of_new)
+            .flat_map(|entry| super::usage::keys_of_new(entry).unwrap())
             .collect();
         assert!(
             keys.len() <= 4,

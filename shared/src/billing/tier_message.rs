@@ -9,8 +9,8 @@ use time::{Month, OffsetDateTime};
 use super::message::MESSAGE_VERSION;
 use crate::meta::account_update::{TIER_UPDATES_PER_BODY_MAX, TierUpdate};
 use crate::meta::ids::WabaId;
+use crate::pricing::MarketName;
 use crate::pricing::tiers::TierBand;
-use crate::pricing::{Category, MarketName};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,11 +56,7 @@ fn wire(update: &TierUpdate) -> Wire {
 }
 
 fn from_wire(wire: &Wire) -> Option<TierUpdate> {
-    let category = match wire.category.as_str() {
-        "utility" => Category::Utility,
-        "authentication" => Category::Authentication,
-        _ => return None,
-    };
+    let category = crate::pricing::tiers::tier_category(&wire.category)?;
     let (year, month) = wire.month.split_once('-')?;
     Some(TierUpdate {
         waba_id: WabaId::parse(&wire.waba_id).ok()?,

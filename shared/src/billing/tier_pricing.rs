@@ -15,7 +15,9 @@ use crate::meta::account_update::TierUpdate;
 use crate::meta::ids::WabaId;
 use crate::pricing::tier_book::TierBook;
 use crate::pricing::tiers::TierBand;
-use crate::pricing::{Category, Market, MarketLists, MarketName};
+use crate::pricing::{Category, MarketLists, MarketName};
+
+use super::usage::{META_RATE_BASIS, UsageLabels};
 
 /// The charge's WABA (`entry[].id` of the webhook), on utility and authentication charges.
 pub const META_WABA: &str = "waba";
@@ -24,7 +26,7 @@ pub const TIER_BASIS_PREFIX: &str = "tier ";
 
 /// Whether Meta's volume tiers apply to the category.
 pub fn tier_eligible(category: &Category) -> bool {
-    matches!(category, Category::Utility | Category::Authentication)
+    crate::pricing::tiers::has_tiers(category)
 }
 
 /// No tier rate for a tier Meta announced: the operator has not loaded a tiers file that lists
@@ -56,12 +58,15 @@ fn tier_key(
     if kind != EntryKind::Charge || !negative {
         return None;
     }
-    let category = Category::from_meta(metadata.get("category")?);
+    // A charge without readable labels is not one a tier prices.
+    let UsageLabels {
+        category, market, ..
+    } = UsageLabels::read(metadata).ok()??;
     if !tier_eligible(&category) {
         return None;
     }
     let waba = WabaId::parse(metadata.get(META_WABA)?).ok()?;
-    let country = Market::parse(metadata.get("market")?).ok()?;
+    let country = market.market()?;
     let market = lists.in_force_at(at)?.market_of(country).clone();
     Some(TierKey {
         waba,
@@ -139,7 +144,7 @@ pub fn price_at_tier(
     let basis = format!("{TIER_BASIS_PREFIX}{}", update.tier);
     entry
         .with_amount(rate.negated())
-        .and_then(|entry| entry.with_metadata("rate_basis", &basis))
+        .and_then(|entry| entry.with_metadata(META_RATE_BASIS, &basis))
         .map_err(|_| no_rate())
 }
 

@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 use crate::ledger::{EntryId, EntryKind, LedgerEntry, LedgerError, Metadata, NewEntry};
 use crate::meta::account_update::TierUpdate;
 use crate::money::Money;
-use crate::pricing::{Category, Market, MarketLists};
+use crate::pricing::MarketLists;
+
+use super::usage::{META_CATEGORY, UsageLabels};
 
 /// The adjustment of one charge for one cause: `adjust:<cause>~<16 hex of the charge id's hash>`
 /// (hashed, so that the id stays bounded whatever the charge's id).
@@ -37,11 +39,14 @@ pub fn tier_true_ups(
         if charge.kind != EntryKind::Charge || !charge.amount.is_negative() {
             continue;
         }
-        if !update.covers(charge.occurred_at) || !same_market(update, lists, charge) {
+        // A charge without readable labels is not one a tier prices.
+        let Ok(Some(labels)) = UsageLabels::read(&charge.metadata) else {
             continue;
-        }
-        let category = charge.metadata.get("category").map(Category::from_meta);
-        if category.as_ref() != Some(&update.category) {
+        };
+        if !update.covers(charge.occurred_at)
+            || !same_market(update, lists, charge, &labels)
+            || labels.category != update.category
+        {
             continue;
         }
         // What was charged back, less what the tier charges: positive when the tier is cheaper.
@@ -58,7 +63,7 @@ pub fn tier_true_ups(
         let mut metadata = Metadata::new();
         metadata.insert("reason", "volume_tier_true_up")?;
         metadata.insert("tier", &update.tier.to_string())?;
-        metadata.insert("category", update.category.as_str())?;
+        metadata.insert(META_CATEGORY, update.category.as_str())?;
         let description = format!(
             "volume tier true-up: {} {} tier {} from {} (charged {}, tier rate {})",
             update.market,
@@ -87,11 +92,13 @@ pub fn tier_true_ups(
     Ok(entries)
 }
 
-fn same_market(update: &TierUpdate, lists: &MarketLists, charge: &LedgerEntry) -> bool {
-    let country = charge
-        .metadata
-        .get("market")
-        .and_then(|code| Market::parse(code).ok());
+fn same_market(
+    update: &TierUpdate,
+    lists: &MarketLists,
+    charge: &LedgerEntry,
+    labels: &UsageLabels,
+) -> bool {
+    let country = labels.market.market();
     let list = lists.in_force_at(charge.occurred_at);
     match (country, list) {
         (Some(country), Some(list)) => *list.market_of(country) == update.market,

@@ -131,11 +131,7 @@ pub fn tier_updates(body: &[u8]) -> (Vec<TierUpdate>, usize) {
 }
 
 fn update(waba: Option<&str>, info: Info) -> Option<TierUpdate> {
-    let category = match info.pricing_category?.to_ascii_lowercase().as_str() {
-        "utility" => Category::Utility,
-        "authentication" => Category::Authentication,
-        _ => return None,
-    };
+    let category = crate::pricing::tiers::tier_category(&info.pricing_category?)?;
     let month_text = info.effective_month?;
     let (year, month) = month_text.split_once('-')?;
     let month = Month::try_from(month.parse::<u8>().ok()?).ok()?;

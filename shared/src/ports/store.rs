@@ -29,6 +29,10 @@ pub enum StoreError {
     RouteTaken(PhoneNumberId),
     #[error("posting refused: {0}")]
     Rejected(#[from] LedgerError),
+    /// A charge whose usage labels do not read back (the charge path writes them typed, so a
+    /// caller's bug); nothing of its batch is written.
+    #[error("posting refused: {0}")]
+    Labels(#[from] crate::billing::usage::LabelError),
     #[error("a different {currency} rate card is already effective from {effective_from}")]
     RateCardExists {
         currency: Currency,
@@ -271,7 +275,7 @@ pub trait ChargesPost: Sync {
                 batch,
                 ENTRIES_PER_POST_MAX,
                 Self::CHUNK_KEYS_MAX,
-            );
+            )?;
             let mut outcomes: Vec<Option<EntryOutcome>> = batch.iter().map(|_| None).collect();
             let mut wallet = None;
             for chunk in chunks {

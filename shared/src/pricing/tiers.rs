@@ -28,6 +28,19 @@ pub const TIERS_CSV_BYTES_MAX: usize = 256 * 1024;
 /// Most bands per market × category.
 pub const BANDS_PER_MARKET_MAX: usize = 16;
 
+/// Whether Meta prices the category by volume tiers: utility and authentication only.
+pub fn has_tiers(category: &Category) -> bool {
+    matches!(category, Category::Utility | Category::Authentication)
+}
+
+/// A category with volume tiers by name, in any case (Meta's webhook writes `UTILITY`, its files
+/// `Utility`); `None` for any other category or name.
+pub fn tier_category(name: &str) -> Option<Category> {
+    Category::parse(&name.to_ascii_lowercase())
+        .ok()
+        .filter(has_tiers)
+}
+
 /// A band of monthly message counts, as Meta writes a tier: `25000001:50000000`, or `lo:` for no
 /// upper bound. Kept as Meta's text too, since the webhook names a tier by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -123,15 +136,12 @@ fn tier_row(
             ),
         ));
     }
-    let category = match cell(2).to_ascii_lowercase().as_str() {
-        "utility" => Category::Utility,
-        "authentication" => Category::Authentication,
-        other => {
-            return Err(at(
-                line,
-                format!("{other:?}: tiers are for utility and authentication"),
-            ));
-        }
+    let Some(category) = tier_category(cell(2)) else {
+        let other = cell(2).to_ascii_lowercase();
+        return Err(at(
+            line,
+            format!("{other:?}: tiers are for utility and authentication"),
+        ));
     };
     let band = TierBand::parse(cell(3)).ok_or_else(|| {
         at(

@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use time::Date;
 
 use super::ReportingZone;
-use crate::billing::usage::{Dimension, META_DAY, UsageRow, day_text};
+use crate::billing::usage::{Dimension, META_DAY, UsageRow, day_text, market_code};
 use crate::ledger::NewEntry;
 
 /// Longest range by day, in days (both ends included).
@@ -204,14 +204,15 @@ pub fn report(rows: &[UsageRow], range: &UsageRange, group_by: GroupBy) -> (Vec<
             (Dimension::CategoryMarket { category, market }, _) => {
                 bucket.total.add(row);
                 let key = match group_by {
-                    GroupBy::Category => Some(category.clone()),
-                    GroupBy::Market => Some(market.clone()),
+                    GroupBy::Category => Some(category.as_str().to_owned()),
+                    GroupBy::Market => Some(market_code(market).to_owned()),
                     GroupBy::Template => continue,
                 };
                 bucket.groups.entry(key).or_default().add(row);
             }
             (Dimension::Tag(tag), GroupBy::Template) => {
-                bucket.groups.entry(Some(tag.clone())).or_default().add(row);
+                let key = Some(tag.as_str().to_owned());
+                bucket.groups.entry(key).or_default().add(row);
                 tagged.entry(period).or_default().add(row);
             }
             (Dimension::Tag(_), _) => {}
@@ -239,7 +240,7 @@ pub fn report(rows: &[UsageRow], range: &UsageRange, group_by: GroupBy) -> (Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::billing::usage::UsageKey;
+    use crate::billing::usage::{UsageKey, UsageTag, parse_category, parse_market};
     use crate::money::{Currency, Money};
     use time::macros::date;
 
@@ -255,8 +256,8 @@ mod tests {
 
     fn cm(category: &str, market: &str) -> Dimension {
         Dimension::CategoryMarket {
-            category: category.into(),
-            market: market.into(),
+            category: parse_category(category).unwrap(),
+            market: parse_market(market).unwrap(),
         }
     }
 
@@ -291,7 +292,13 @@ mod tests {
         let rows = [
             row(d1, cm("marketing", "US"), 3, 3, "0.0375"),
             row(d1, cm("utility", "BR"), 2, 1, "0.008"),
-            row(d1, Dimension::Tag("template:welcome".into()), 2, 2, "0.025"),
+            row(
+                d1,
+                Dimension::Tag(UsageTag::parse("template:welcome").unwrap()),
+                2,
+                2,
+                "0.025",
+            ),
             row(d2, cm("marketing", "US"), 1, 1, "0.0125"),
         ];
         let range = UsageRange::new(d1, d2, Granularity::Day).unwrap();

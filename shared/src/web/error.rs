@@ -127,6 +127,11 @@ impl From<StoreError> for ApiError {
                 "rejected",
                 reason.to_string(),
             ),
+            StoreError::Labels(reason) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "rejected",
+                reason.to_string(),
+            ),
             StoreError::Contended { .. } | StoreError::Unavailable(_) => {
                 tracing::warn!(%error, "store unavailable");
                 ApiError::unavailable("the store is busy; retry the request")
