@@ -22,9 +22,11 @@ use rust_decimal::Decimal;
 mod holds_due;
 mod purchases;
 mod recharge;
+mod versions;
 pub use holds_due::*;
 pub use purchases::*;
 pub use recharge::*;
+pub use versions::*;
 
 /// The one list of the contract: `store_contract_on!(backend)` makes a test of each on `backend`
 /// (an expression evaluated inside each test, so it may `.await`).
@@ -53,6 +55,9 @@ macro_rules! store_contract_on {
         an_attempt_in_flight_stays_listed_whatever_the_balance,
         // Holds: what is judged on available follows them.
         holds_refresh_the_due_index_and_can_send,
+        // Immutable versions: rate cards, tiers files, market lists.
+        an_immutable_version_is_created_once_then_replayed_or_refused,
+        writers_racing_for_one_instant_end_with_one_version,
         );
     };
 }

@@ -119,21 +119,11 @@ fn adjustment(
     metadata.insert("reference", reference).map_err(invalid)?;
     metadata.insert(META_CATEGORY, category).map_err(invalid)?;
     metadata.insert(META_MARKET, market).map_err(invalid)?;
-    let description: String = format!(
+    let description = format!(
         "re-rate {reference}: {category} ({market}) cost {}, corrected card {}",
         cost.amount(),
         now.amount()
-    )
-    .chars()
-    .take(crate::ledger::DESCRIPTION_LEN_MAX)
-    .collect();
-    NewEntry::new(
-        id,
-        EntryKind::Adjustment,
-        difference,
-        &description,
-        metadata,
-        charge.occurred_at,
-    )
-    .map_err(invalid)
+    );
+    NewEntry::adjustment(id, difference, &description, metadata, charge.occurred_at)
+        .map_err(invalid)
 }
