@@ -3,51 +3,22 @@
 //! how many messages are covered, listed, released, and the wallet view's three amounts.
 
 use axum::http::{Method, StatusCode};
-use imcredits::ports::store::EntriesPost;
-use imcredits_tests::app::{Answer, TestApp};
-use imcredits_tests::holds::flat_card;
-use imcredits_tests::{assert_reconciled, at, grant};
-use serde_json::{Value, json};
-
-/// An amount the API answered, as a number (DynamoDB keeps no trailing zeros).
-fn amount(value: &Value) -> rust_decimal::Decimal {
-    value["amount"]
-        .as_str()
-        .expect("an amount")
-        .parse()
-        .expect("a decimal")
-}
+use imcredits_tests::app::{TestApp, amount};
+use imcredits_tests::assert_reconciled;
+use serde_json::json;
 
 fn dec(text: &str) -> rust_decimal::Decimal {
     text.parse().expect("a decimal")
 }
 
-async fn place(app: &TestApp, token: &str, key: &str, body: Value) -> Answer {
-    app.call_with_headers(
-        Method::POST,
-        "/v1/wallet/holds",
-        Some(token),
-        Some("application/json"),
-        &[("Idempotency-Key", key)],
-        serde_json::to_vec(&body).expect("json"),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn a_platform_places_lists_and_releases_a_hold_through_the_api() {
     let app = TestApp::spawn().await;
-    flat_card(&app.store).await;
-    let account = app.wallet("holdapi").await;
-    app.store
-        .post_entries(&account, &[grant("FUNDS", "2")], at())
-        .await
-        .unwrap();
-    let token = app.token(Some(&account), false);
+    let (account, token) = app.funded_wallet("holdapi", "FUNDS", "2").await;
     let body = json!({"template": "spring_sale", "expires_in_seconds": 3600, "lines": [
         {"country": "IN", "category": "marketing", "count": 100},
         {"phone_number": "+14155550123", "category": "utility", "count": 20}]});
-    let placed = place(&app, &token, "broadcast-1", body.clone()).await;
+    let placed = app.place_hold(&token, "broadcast-1", body.clone()).await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
     let id = placed.body["hold_id"].as_str().unwrap().to_owned();
     assert_eq!(amount(&placed.body["amount"]), dec("1.5"));
@@ -55,7 +26,7 @@ async fn a_platform_places_lists_and_releases_a_hold_through_the_api() {
     assert_eq!(placed.body["callback_tag"], format!("{id}:spring_sale"));
     assert_eq!(placed.body["status"], "open");
 
-    let again = place(&app, &token, "broadcast-1", body).await;
+    let again = app.place_hold(&token, "broadcast-1", body).await;
     assert_eq!(
         (again.status, &again.body["hold_id"]),
         (StatusCode::CREATED, &json!(id))
@@ -63,7 +34,7 @@ async fn a_platform_places_lists_and_releases_a_hold_through_the_api() {
     assert_eq!(again.headers["idempotent-replayed"], "true");
     let other = json!({"lines": [{"country": "IN", "category": "marketing", "count": 1}]});
     assert_eq!(
-        place(&app, &token, "broadcast-1", other).await.status,
+        app.place_hold(&token, "broadcast-1", other).await.status,
         StatusCode::CONFLICT
     );
 
@@ -74,7 +45,7 @@ async fn a_platform_places_lists_and_releases_a_hold_through_the_api() {
 
     // 0.50 available: 40 of the 100 messages, 1.00 missing.
     let big = json!({"lines": [{"country": "IN", "category": "marketing", "count": 120}]});
-    let refused = place(&app, &token, "broadcast-2", big).await;
+    let refused = app.place_hold(&token, "broadcast-2", big).await;
     assert_eq!(
         refused.status,
         StatusCode::PAYMENT_REQUIRED,
@@ -102,7 +73,7 @@ async fn a_platform_places_lists_and_releases_a_hold_through_the_api() {
             "expires_in_seconds",
         ),
     ] {
-        let answer = place(&app, &token, "bad", bad).await;
+        let answer = app.place_hold(&token, "bad", bad).await;
         assert_eq!(
             answer.status,
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -9,10 +9,9 @@ use axum::http::{Method, StatusCode};
 use imcredits::adapters::memory_queue::MemoryQueue;
 use imcredits::handlers::holds::sweep_expired_holds;
 use imcredits::ports::holds::{HoldPlaced, HoldStore};
-use imcredits::ports::store::EntriesPost;
-use imcredits_tests::app::TestApp;
-use imcredits_tests::holds::{flat_card, funded_wallet, new_hold};
-use imcredits_tests::{at, dynamo_store_on_own_table, grant};
+use imcredits_tests::app::{TestApp, amount};
+use imcredits_tests::dynamo_store_on_own_table;
+use imcredits_tests::holds::{funded_wallet, new_hold};
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
@@ -38,38 +37,15 @@ fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn amount(value: &Value) -> rust_decimal::Decimal {
-    value["amount"]
-        .as_str()
-        .expect("an amount")
-        .parse()
-        .expect("a decimal")
-}
-
 #[tokio::test]
 async fn releasing_the_hold_that_took_the_last_credit_recovers_the_wallet_once() {
     let app = TestApp::spawn().await;
-    flat_card(&app.store).await;
-    let account = app.wallet("holdrecover").await;
-    app.store
-        .post_entries(&account, &[grant("FUNDS-R", "2")], at())
-        .await
-        .unwrap();
-    let token = app.token(Some(&account), false);
+    let (account, token) = app.funded_wallet("holdrecover", "FUNDS-R", "2").await;
     // Two holds of 80 × 0.0125 = 1.00 each: the second takes `available` to zero (depleted).
     let mut ids = Vec::new();
     for key in ["first", "second"] {
         let body = json!({"lines": [{"country": "IN", "category": "marketing", "count": 80}]});
-        let placed = app
-            .call_with_headers(
-                Method::POST,
-                "/v1/wallet/holds",
-                Some(&token),
-                Some("application/json"),
-                &[("Idempotency-Key", key)],
-                serde_json::to_vec(&body).unwrap(),
-            )
-            .await;
+        let placed = app.place_hold(&token, key, body).await;
         assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
         ids.push(placed.body["hold_id"].as_str().unwrap().to_owned());
     }

@@ -4,20 +4,13 @@
 //! for nine markets), and a rates file under it prices that market; a message an instant before
 //! the list's date is priced as Rest of Latin America, one at the instant as its own market.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::http::{Method, StatusCode};
 use imcredits::adapters::dynamodb::DynamoStore;
-use imcredits::adapters::memory_queue::MemoryQueue;
 use imcredits::handlers::batch::Record;
-use imcredits::handlers::billing::Billing;
-use imcredits::ids::AccountId;
 use imcredits::meta::parse_webhook;
-use imcredits::ports::clock::SystemClock;
-use imcredits_tests::app::{Answer, TestApp};
+use imcredits_tests::app::TestApp;
 use imcredits_tests::pipeline::meta_body;
-use imcredits_tests::{dynamo_store_on_own_table, unique_account, whole_statement};
+use imcredits_tests::{dynamo_store_on_own_table, whole_statement};
 use serde_json::{Value, json};
 
 const RATES: &str =
@@ -54,37 +47,6 @@ fn status(wamid: &str, at: i64) -> Value {
     })
 }
 
-async fn post(app: &TestApp, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
-    let operator = app.operator();
-    app.call_raw(
-        Method::POST,
-        path,
-        Some(&operator),
-        Some(content_type),
-        body,
-    )
-    .await
-}
-
-async fn wallet(app: &TestApp) -> AccountId {
-    let account = unique_account("lists");
-    let operator = app.operator();
-    let base = format!("/v1/operator/accounts/{account}");
-    let created = app
-        .call(
-            Method::POST,
-            &format!("{base}/wallet"),
-            &operator,
-            Some(json!({"currency": "USD"})),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let path = format!("{base}/phone-numbers/{PHONE}");
-    let attached = app.call(Method::PUT, &path, &operator, None).await;
-    assert_eq!(attached.status, StatusCode::OK, "{}", attached.body);
-    account
-}
-
 #[tokio::test]
 async fn a_later_market_list_takes_effect_on_its_date_and_not_before() {
     let app = TestApp::spawn_on(dynamo_store_on_own_table("lists").await).await;
@@ -98,13 +60,13 @@ async fn a_later_market_list_takes_effect_on_its_date_and_not_before() {
 
     // A rates file under a list that is not loaded yet is refused, naming the parameter.
     let early = "effective_from=2026-11-15&market_list=test-2026-11-15";
-    let refused = post(
-        &app,
-        &format!("/v1/operator/rate-cards?{early}"),
-        "text/csv",
-        later_rates().into_bytes(),
-    )
-    .await;
+    let refused = app
+        .upload(
+            &format!("/v1/operator/rate-cards?{early}"),
+            "text/csv",
+            later_rates().into_bytes(),
+        )
+        .await;
     assert_eq!(
         refused.status,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -123,13 +85,13 @@ async fn a_later_market_list_takes_effect_on_its_date_and_not_before() {
     let mut unknown = later_list();
     unknown["colour"] = json!("blue");
     for bad in [twice, unknown] {
-        let answer = post(
-            &app,
-            "/v1/operator/market-lists",
-            "application/json",
-            bad.to_string().into_bytes(),
-        )
-        .await;
+        let answer = app
+            .upload(
+                "/v1/operator/market-lists",
+                "application/json",
+                bad.to_string().into_bytes(),
+            )
+            .await;
         assert_eq!(
             answer.status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -139,27 +101,29 @@ async fn a_later_market_list_takes_effect_on_its_date_and_not_before() {
     }
     // The operator loads the later list; again is a replay; another list at its instant is 409.
     let body = later_list().to_string().into_bytes();
-    let loaded = post(
-        &app,
-        "/v1/operator/market-lists",
-        "application/json",
-        body.clone(),
-    )
-    .await;
+    let loaded = app
+        .upload(
+            "/v1/operator/market-lists",
+            "application/json",
+            body.clone(),
+        )
+        .await;
     assert_eq!(loaded.status, StatusCode::CREATED, "{}", loaded.body);
     assert_eq!(loaded.body["version"], "test-2026-11-15");
-    let again = post(&app, "/v1/operator/market-lists", "application/json", body).await;
+    let again = app
+        .upload("/v1/operator/market-lists", "application/json", body)
+        .await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
     assert_eq!(again.headers["idempotent-replayed"], "true");
     let mut other = later_list();
     other["version"] = json!("test-other");
-    let clash = post(
-        &app,
-        "/v1/operator/market-lists",
-        "application/json",
-        other.to_string().into_bytes(),
-    )
-    .await;
+    let clash = app
+        .upload(
+            "/v1/operator/market-lists",
+            "application/json",
+            other.to_string().into_bytes(),
+        )
+        .await;
     assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.body);
     let listed = app
         .call(Method::GET, "/v1/operator/market-lists", &operator, None)
@@ -177,25 +141,21 @@ async fn a_later_market_list_takes_effect_on_its_date_and_not_before() {
         ),
         (early, later_rates()),
     ] {
-        let saved = post(
-            &app,
-            &format!("/v1/operator/rate-cards?{query}"),
-            "text/csv",
-            csv.into_bytes(),
-        )
-        .await;
+        let saved = app
+            .upload(
+                &format!("/v1/operator/rate-cards?{query}"),
+                "text/csv",
+                csv.into_bytes(),
+            )
+            .await;
         assert_eq!(saved.status, StatusCode::CREATED, "{query}: {}", saved.body);
     }
 
     // +1 809 an instant before the later list's date, at it, and a day later.
-    let account = wallet(&app).await;
-    let billing = Billing::new(
-        app.store.clone(),
-        MemoryQueue::new(5, Duration::from_secs(1)),
-        MemoryQueue::new(5, Duration::from_secs(1)),
-        Arc::new(SystemClock),
-        Duration::from_millis(1),
-    );
+    let account = app
+        .routed_wallet("lists", &[format!("phone-numbers/{PHONE}")])
+        .await;
+    let billing = app.billing();
     let body = meta_body(
         PHONE,
         vec![

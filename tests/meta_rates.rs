@@ -3,18 +3,12 @@
 //! by BSUID, a group, a service message, Marketing Messages Lite, Brazil in BRL and Chile in CLP,
 //! each equal to the hand calculation written next to it.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::http::{Method, StatusCode};
-use imcredits::adapters::memory_queue::MemoryQueue;
 use imcredits::billing::message::pack;
 use imcredits::handlers::batch::Record;
-use imcredits::handlers::billing::Billing;
 use imcredits::ids::AccountId;
 use imcredits::ledger::{EntryKind, LedgerEntry};
 use imcredits::meta::parse_webhook;
-use imcredits::ports::clock::SystemClock;
 use imcredits_tests::app::TestApp;
 use imcredits_tests::{dynamo_store_on_own_table, unique_account, whole_statement};
 use serde_json::{Value, json};
@@ -39,14 +33,8 @@ const IMPORT: &str =
     "/v1/operator/rate-cards?effective_from=2026-10-01&market_list=example-2026-10-01";
 
 async fn import(app: &TestApp, path: &str, csv: &str) -> imcredits_tests::app::Answer {
-    app.call_raw(
-        Method::POST,
-        path,
-        Some(&app.operator()),
-        Some("text/csv; charset=utf-8"),
-        csv.as_bytes().to_vec(),
-    )
-    .await
+    app.upload(path, "text/csv; charset=utf-8", csv.as_bytes().to_vec())
+        .await
 }
 
 /// A wallet in `currency` for a fresh account, with `phone` routed to it.
@@ -211,13 +199,7 @@ async fn meta_rates_files_price_every_market_as_calculated_by_hand() {
             &[("recipient_id", "56912345678")],
         )],
     ));
-    let billing = Billing::new(
-        app.store.clone(),
-        MemoryQueue::new(5, Duration::from_secs(1)),
-        MemoryQueue::new(5, Duration::from_secs(1)),
-        Arc::new(SystemClock),
-        Duration::from_millis(1),
-    );
+    let billing = app.billing();
     let outcome = billing.handle(&all).await;
     assert!(outcome.failed.is_empty(), "{outcome:?}");
     assert_eq!((outcome.posted, outcome.replayed), (12, 0), "{outcome:?}");

@@ -5,7 +5,6 @@
 //! and whatever a duplicate with a later instant says, and prices later charges at the tier. And
 //! re-rating (point 7): a corrected card, a dry run, adjustments once per reference.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -19,7 +18,6 @@ use imcredits::handlers::webhook::{WebhookApp, router};
 use imcredits::ids::AccountId;
 use imcredits::ledger::{EntryKind, LedgerEntry};
 use imcredits::meta::{SIGNATURE_HEADER, VerifyToken};
-use imcredits::ports::clock::SystemClock;
 use imcredits::ports::tiers::TierUpdates;
 use imcredits_tests::app::TestApp;
 use imcredits_tests::pipeline::{meta_body, secret};
@@ -54,13 +52,7 @@ impl Rig {
             verify_token: VerifyToken::new("verify-me").unwrap(),
             queue: queue.clone(),
         });
-        let billing = Billing::new(
-            app.store.clone(),
-            MemoryQueue::new(5, Duration::from_secs(1)),
-            MemoryQueue::new(5, Duration::from_secs(1)),
-            Arc::new(SystemClock),
-            Duration::from_millis(1),
-        );
+        let billing = app.billing();
         Rig {
             app,
             queue,
@@ -70,10 +62,8 @@ impl Rig {
     }
 
     async fn upload(&self, path: &str, csv: &str) -> imcredits_tests::app::Answer {
-        let operator = self.app.operator();
-        let (content, bytes) = ("text/csv", csv.as_bytes().to_vec());
         self.app
-            .call_raw(Method::POST, path, Some(&operator), Some(content), bytes)
+            .upload(path, "text/csv", csv.as_bytes().to_vec())
             .await
     }
 
@@ -133,27 +123,8 @@ fn of_kind(entries: &[LedgerEntry], kind: EntryKind) -> Vec<(String, String)> {
 }
 
 async fn wallet(rig: &Rig) -> AccountId {
-    let account = unique_account("tiers");
-    let operator = rig.app.operator();
-    let base = format!("/v1/operator/accounts/{account}");
-    let created = rig
-        .app
-        .call(
-            Method::POST,
-            &format!("{base}/wallet"),
-            &operator,
-            Some(json!({"currency": "USD"})),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    for path in [
-        format!("{base}/phone-numbers/{PHONE}"),
-        format!("{base}/wabas/{WABA}"),
-    ] {
-        let attached = rig.app.call(Method::PUT, &path, &operator, None).await;
-        assert_eq!(attached.status, StatusCode::OK, "{path}: {}", attached.body);
-    }
-    account
+    let routes = [format!("phone-numbers/{PHONE}"), format!("wabas/{WABA}")];
+    rig.app.routed_wallet("tiers", &routes).await
 }
 
 #[tokio::test]

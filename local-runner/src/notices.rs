@@ -17,7 +17,7 @@ use imcredits::ports::clock::SystemClock;
 use tokio::sync::watch;
 use tracing::error;
 
-use crate::pipeline::{Queues, records};
+use crate::pipeline::{Queues, records, settled};
 
 /// As the notifications function's batch size.
 const RECORDS_PER_BATCH_MAX: usize = 10;
@@ -95,21 +95,12 @@ async fn notify(
         }
     }
     let outcome = notifier.handle(&records).await;
-    let (failed, done): (Vec<u64>, Vec<u64>) = deliveries
-        .iter()
-        .map(|delivery| delivery.receipt)
-        .partition(|receipt| outcome.failed.contains(&receipt.to_string()));
-    // Each failure with its reason, which the dead letter it may become states.
-    let failed: Vec<(u64, String)> = failed
-        .into_iter()
-        .map(|receipt| {
-            let reason = outcome.reasons.get(&receipt.to_string()).cloned();
-            (
-                receipt,
-                reason.unwrap_or_else(|| "no reason given".to_owned()),
-            )
-        })
-        .collect();
+    let (done, failed) = settled(
+        deliveries,
+        &outcome.failed,
+        &outcome.reasons,
+        "no reason given",
+    );
     if let Err(failure) = queue.delete(done).await {
         error!(%failure, "handled notifications could not be deleted; they come back");
     }

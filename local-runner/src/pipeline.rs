@@ -6,6 +6,7 @@
 //! crash at any point loses nothing: at the next start it is delivered again, and billing's
 //! entries, identified by what they charge, are not posted twice.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,6 +81,29 @@ pub fn records(deliveries: &[Delivery]) -> Vec<Record> {
             body: delivery.body.clone(),
         })
         .collect()
+}
+
+/// What a handler answered of `deliveries` (the ids of the records it `failed`, and their
+/// `reasons`): the receipts handled, to delete, and those failed, each with its reason, which the
+/// dead letter it may become states (`no_reason` where the handler gave none).
+pub fn settled(
+    deliveries: &[Delivery],
+    failed: &[String],
+    reasons: &BTreeMap<String, String>,
+    no_reason: &str,
+) -> (Vec<u64>, Vec<(u64, String)>) {
+    let (failed, done): (Vec<u64>, Vec<u64>) = deliveries
+        .iter()
+        .map(|delivery| delivery.receipt)
+        .partition(|receipt| failed.contains(&receipt.to_string()));
+    let failed = failed
+        .into_iter()
+        .map(|receipt| {
+            let reason = reasons.get(&receipt.to_string()).cloned();
+            (receipt, reason.unwrap_or_else(|| no_reason.to_owned()))
+        })
+        .collect();
+    (done, failed)
 }
 
 /// Runs billing until `stop` turns true, then goes on with what is queued for up to [`DRAIN_MAX`].
@@ -178,23 +202,12 @@ async fn bill_within_drain(
 /// Bills one batch; what was handled leaves the queue, what failed is released to come back.
 async fn bill(billing: &LocalBilling, queue: &DurableQueue, deliveries: &[Delivery]) {
     let outcome = billing.handle(&records(deliveries)).await;
-    let (failed, done): (Vec<u64>, Vec<u64>) = deliveries
-        .iter()
-        .map(|delivery| delivery.receipt)
-        .partition(|receipt| outcome.failed.contains(&receipt.to_string()));
-    // Each failure with its reason, which the dead letter it may become states.
-    let failed: Vec<(u64, String)> = failed
-        .into_iter()
-        .map(|receipt| {
-            let reason = outcome.reasons.get(&receipt.to_string()).cloned();
-            (
-                receipt,
-                reason.unwrap_or_else(|| {
-                    "billing gave no reason (every failure should have one)".to_owned()
-                }),
-            )
-        })
-        .collect();
+    let (done, failed) = settled(
+        deliveries,
+        &outcome.failed,
+        &outcome.reasons,
+        "billing gave no reason (every failure should have one)",
+    );
     // A failed delete only means the message comes back: its charges are recognised then.
     if let Err(failure) = queue.delete(done).await {
         error!(%failure, "handled billing messages could not be deleted; they come back");

@@ -23,10 +23,12 @@ mod holds_due;
 mod purchases;
 mod recharge;
 mod usage;
+mod versions;
 pub use holds_due::*;
 pub use purchases::*;
 pub use recharge::*;
 pub use usage::*;
+pub use versions::*;
 
 /// The one list of the contract: `store_contract_on!(backend)` makes a test of each on `backend`
 /// (an expression evaluated inside each test, so it may `.await`).
@@ -58,6 +60,9 @@ macro_rules! store_contract_on {
         // Usage aggregates: typed labels, the same strings stored.
         usage_labels_round_trip_through_the_table_as_the_same_strings,
         unreadable_usage_labels_are_refused_and_corrupt_items_named,
+        // Immutable versions: rate cards, tiers files, market lists.
+        an_immutable_version_is_created_once_then_replayed_or_refused,
+        writers_racing_for_one_instant_end_with_one_version,
         );
     };
 }

@@ -1,6 +1,7 @@
 //! `spawn_app` for the API: the real router on a store in DynamoDB Local, called in-process.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -12,10 +13,12 @@ use imcredits::adapters::memory_queue::MemoryQueue;
 use imcredits::api::auth::{AuthConfig, LocalJwtKey};
 use imcredits::api::notices::NoticesApi;
 use imcredits::api::{App, router};
+use imcredits::handlers::billing::Billing;
 use imcredits::ids::AccountId;
 use imcredits::money::CreditPricing;
 use imcredits::notices::address::AddressPolicy;
 use imcredits::ports::clock::SystemClock;
+use imcredits::ports::store::EntriesPost;
 use serde_json::Value;
 use time::OffsetDateTime;
 use tower::ServiceExt;
@@ -228,15 +231,49 @@ impl TestApp {
 
     /// `POST /v1/wallet/purchases` with an `Idempotency-Key`.
     pub async fn purchase(&self, token: &str, key: &str, body: Value) -> Answer {
+        self.post_keyed("/v1/wallet/purchases", token, key, body)
+            .await
+    }
+
+    /// `POST /v1/wallet/holds` with an `Idempotency-Key`.
+    pub async fn place_hold(&self, token: &str, key: &str, body: Value) -> Answer {
+        self.post_keyed("/v1/wallet/holds", token, key, body).await
+    }
+
+    async fn post_keyed(&self, path: &str, token: &str, key: &str, body: Value) -> Answer {
         self.call_with_headers(
             Method::POST,
-            "/v1/wallet/purchases",
+            path,
             Some(token),
             Some("application/json"),
             &[("Idempotency-Key", key)],
             serde_json::to_vec(&body).expect("json"),
         )
         .await
+    }
+
+    /// An operator's upload of `body` as `content_type` (a rates or tiers CSV, a market list).
+    pub async fn upload(&self, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
+        let operator = self.operator();
+        self.call_raw(
+            Method::POST,
+            path,
+            Some(&operator),
+            Some(content_type),
+            body,
+        )
+        .await
+    }
+
+    /// Billing on this app's store, its notices and recharge requests on queues nobody reads.
+    pub fn billing(&self) -> Billing<DynamoStore, MemoryQueue, MemoryQueue> {
+        Billing::new(
+            self.store.clone(),
+            MemoryQueue::new(5, Duration::from_secs(1)),
+            MemoryQueue::new(5, Duration::from_secs(1)),
+            Arc::new(SystemClock),
+            Duration::from_millis(1),
+        )
     }
 
     /// Delivers a webhook to `/webhooks/stripe` as Stripe does: no bearer token, the raw body and
@@ -304,4 +341,45 @@ impl TestApp {
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
         account
     }
+
+    /// A USD wallet for a fresh account with `routes` of it attached through the operator routes
+    /// (`phone-numbers/<id>`, `wabas/<id>`).
+    pub async fn routed_wallet(&self, prefix: &str, routes: &[String]) -> AccountId {
+        let account = self.wallet(prefix).await;
+        let operator = self.operator();
+        for route in routes {
+            let path = format!("/v1/operator/accounts/{account}/{route}");
+            let attached = self.call(Method::PUT, &path, &operator, None).await;
+            assert_eq!(attached.status, StatusCode::OK, "{path}: {}", attached.body);
+        }
+        account
+    }
+
+    /// A USD wallet for a fresh account on the flat card (`holds::flat_card`), granted `funds`
+    /// under `reference`, and its owner's token: where a hold test starts.
+    pub async fn funded_wallet(
+        &self,
+        prefix: &str,
+        reference: &str,
+        funds: &str,
+    ) -> (AccountId, String) {
+        crate::holds::flat_card(&self.store).await;
+        let account = self.wallet(prefix).await;
+        self.store
+            .post_entries(&account, &[crate::grant(reference, funds)], crate::at())
+            .await
+            .expect("the grant posts");
+        let token = self.token(Some(&account), false);
+        (account, token)
+    }
+}
+
+/// An amount an answer holds (`{"amount": "1.5", ...}`), as a number (DynamoDB keeps no
+/// trailing zeros).
+pub fn amount(value: &Value) -> rust_decimal::Decimal {
+    value["amount"]
+        .as_str()
+        .expect("an amount")
+        .parse()
+        .expect("a decimal")
 }

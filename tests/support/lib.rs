@@ -105,28 +105,38 @@ impl Backend {
         &self,
         configure: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
     ) -> DynamoStore {
+        self.store_on(TEST_TABLE, configure).await
+    }
+
+    /// A store on a table of its own (created now), for a test of what a whole partition holds
+    /// that other tests write too (the rate books, tiers files and market lists).
+    pub async fn store_on_own_table(&self, prefix: &str) -> DynamoStore {
+        self.store_on(&unique_account(prefix).to_string(), |config| config)
+            .await
+    }
+
+    async fn store_on(
+        &self,
+        table: &str,
+        configure: impl FnOnce(aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder,
+    ) -> DynamoStore {
         let client = match &self.in_process {
             Some(database) => {
                 Client::from_conf(configure(InProcessHttp::config(database.clone())).build())
             }
             None => client_for(&self.endpoint, configure).await,
         };
-        table::ensure_table(&client, TEST_TABLE)
+        table::ensure_table(&client, table)
             .await
             .expect("the engine accepts the table definition");
-        DynamoStore::new(client, TEST_TABLE)
+        DynamoStore::new(client, table)
     }
 }
 
 /// A store on a table of its own in DynamoDB Local (created now), for a test that counts what a
 /// whole table holds.
 pub async fn dynamo_store_on_own_table(prefix: &str) -> DynamoStore {
-    let client = client_for(&dynamodb_endpoint(), |config| config).await;
-    let table = unique_account(prefix).to_string();
-    table::ensure_table(&client, &table)
-        .await
-        .expect("the engine accepts the table definition");
-    DynamoStore::new(client, table)
+    Backend::dynamodb_local().store_on_own_table(prefix).await
 }
 
 /// An account id no other test (or earlier run against the same emulator) uses.

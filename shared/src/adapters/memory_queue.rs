@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use crate::ports::queue::{MESSAGE_BODY_LEN_MAX, QueueError, QueueSend};
+use crate::ports::queue::{MESSAGE_BODY_LEN_MAX, QueueError, QueueSend, check_body_lengths};
 
 /// Messages held at once; past this a send fails (as a full disk would) rather than grow unbounded.
 pub const QUEUE_DEPTH_MAX: usize = 100_000;
@@ -142,16 +142,7 @@ impl MemoryQueue {
 
 impl QueueSend for MemoryQueue {
     async fn send_all(&self, bodies: &[String]) -> Result<(), QueueError> {
-        if let Some((index, body)) = bodies
-            .iter()
-            .enumerate()
-            .find(|(_, b)| b.len() > MESSAGE_BODY_LEN_MAX)
-        {
-            return Err(QueueError::TooLarge {
-                index,
-                len: body.len(),
-            });
-        }
+        check_body_lengths(bodies)?;
         {
             let mut state = self.lock();
             if state.ready.len() + state.in_flight.len() + bodies.len() > QUEUE_DEPTH_MAX {

@@ -150,21 +150,9 @@ fn is_frame_source(source: &str) -> bool {
 fn serve(asset: &Asset, config: Option<Extension<DashboardConfig>>) -> Response {
     let config = config.map(|Extension(config)| config).unwrap_or_default();
     let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(asset.content_type),
-    );
     let policy = HeaderValue::from_str(&config.content_security_policy())
         .expect("frame sources were checked to be header-safe");
-    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    crate::web::page::page_headers(&mut headers, asset.content_type, policy);
     headers.insert(
         HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin"),

@@ -130,17 +130,7 @@ fn adjustment(
         "re-rate {reference}: {category} ({market}) cost {}, corrected card {}",
         cost.amount(),
         now.amount()
-    )
-    .chars()
-    .take(crate::ledger::DESCRIPTION_LEN_MAX)
-    .collect();
-    NewEntry::new(
-        id,
-        EntryKind::Adjustment,
-        difference,
-        &description,
-        metadata,
-        charge.occurred_at,
-    )
-    .map_err(invalid)
+    );
+    NewEntry::adjustment(id, difference, &description, metadata, charge.occurred_at)
+        .map_err(invalid)
 }

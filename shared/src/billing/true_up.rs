@@ -76,13 +76,8 @@ pub fn tier_true_ups(
             charge.amount.negated().amount(),
             tier_rate.amount()
         );
-        let description: String = description
-            .chars()
-            .take(crate::ledger::DESCRIPTION_LEN_MAX)
-            .collect();
-        entries.push(NewEntry::new(
+        entries.push(NewEntry::adjustment(
             id,
-            EntryKind::Adjustment,
             difference,
             &description,
             metadata,

@@ -281,6 +281,26 @@ impl NewEntry {
         })
     }
 
+    /// An [`EntryKind::Adjustment`] whose description, written by the system (a true-up, a
+    /// re-rate), is cut to [`DESCRIPTION_LEN_MAX`] characters rather than refused.
+    pub fn adjustment(
+        id: EntryId,
+        amount: Money,
+        description: &str,
+        metadata: Metadata,
+        occurred_at: OffsetDateTime,
+    ) -> Result<Self, LedgerError> {
+        let description: String = description.chars().take(DESCRIPTION_LEN_MAX).collect();
+        Self::new(
+            id,
+            EntryKind::Adjustment,
+            amount,
+            &description,
+            metadata,
+            occurred_at,
+        )
+    }
+
     pub fn id(&self) -> &EntryId {
         &self.id
     }

@@ -75,6 +75,21 @@ pub struct FailedEntry {
     pub reason: String,
 }
 
+/// Refuses a send with a body over [`MESSAGE_BODY_LEN_MAX`], naming the first.
+pub fn check_body_lengths(bodies: &[String]) -> Result<(), QueueError> {
+    match bodies
+        .iter()
+        .enumerate()
+        .find(|(_, body)| body.len() > MESSAGE_BODY_LEN_MAX)
+    {
+        Some((index, body)) => Err(QueueError::TooLarge {
+            index,
+            len: body.len(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Checks sizes, then packs `bodies` into batches of at most [`MESSAGES_PER_BATCH_MAX`] entries
 /// and [`MESSAGE_BODY_LEN_MAX`] bytes, sends each with `send_batch`, and resends the entries that
 /// failed on the queue's side, up to [`SEND_ATTEMPTS_MAX`] times with backoff. Shared by the
@@ -87,16 +102,7 @@ where
     if bodies.len() > MESSAGES_PER_SEND_MAX {
         return Err(QueueError::TooMany(bodies.len()));
     }
-    if let Some((index, body)) = bodies
-        .iter()
-        .enumerate()
-        .find(|(_, body)| body.len() > MESSAGE_BODY_LEN_MAX)
-    {
-        return Err(QueueError::TooLarge {
-            index,
-            len: body.len(),
-        });
-    }
+    check_body_lengths(bodies)?;
     for batch in pack(bodies) {
         let mut pending: Vec<&str> = batch;
         for attempt in 0..SEND_ATTEMPTS_MAX {

@@ -13,14 +13,14 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use time::OffsetDateTime;
 
 use super::codec::{self, Item, Reader, decimal_to_n, n, timestamp};
 use super::hold_items::*;
 use super::pages::IndexSweep;
 use super::recharge::DUE_SHARDS;
-use super::{DynamoStore, built, keys, unavailable};
+use super::{DynamoStore, built, conditional, keys, unavailable};
 use crate::holds::{FailedSend, Hold, HoldChange, HoldId, HoldStatus, hold_ids_of};
 use crate::ids::AccountId;
 use crate::ledger::NewEntry;
@@ -142,18 +142,6 @@ impl DynamoStore {
             .collect()
     }
 
-    pub(super) fn put_new(&self, item: Item) -> TransactWriteItem {
-        TransactWriteItem::builder()
-            .put(built(
-                Put::builder()
-                    .table_name(self.table())
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .build(),
-            ))
-            .build()
-    }
-
     /// A wallet stored before holds existed has no `held`/`available`: give it both (nothing
     /// held), only if no posting has done so meanwhile. Answers the wallet's item as read.
     pub(super) async fn wallet_item_for_holds(
@@ -191,17 +179,10 @@ impl DynamoStore {
             .expression_attribute_values(":version", n(wallet.version))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Some(item)),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Some(item))
-            }
-            Err(error) => Err(unavailable(error)),
-        }
+        // Refused or not, the item as read: refused, the wallet changed meanwhile (the caller reads
+        // it again).
+        conditional(result)?;
+        Ok(Some(item))
     }
 }
 

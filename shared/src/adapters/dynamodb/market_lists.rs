@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use time::OffsetDateTime;
 
 use super::codec::{Item, Reader, s, timestamp};
-use super::{DynamoStore, conditional, keys};
+use super::{DynamoStore, keys};
 use crate::ports::market_lists::MarketListStore;
 use crate::ports::store::{Saved, StoreError};
 use crate::pricing::{MarketList, MarketLists};
@@ -55,25 +55,6 @@ impl MarketListStore for DynamoStore {
         json: &str,
         now: OffsetDateTime,
     ) -> Result<Saved, StoreError> {
-        let saved = self.market_list_texts().await?;
-        let same = |saved: &[(MarketList, String)]| {
-            saved
-                .iter()
-                .find(|(old, _)| old.effective_from() == list.effective_from())
-                .map(|(_, text)| text == json)
-        };
-        match same(&saved) {
-            Some(true) => return Ok(Saved::AlreadySaved),
-            Some(false) => {
-                return Err(StoreError::MarketListConflict(format!(
-                    "another market list takes effect at the instant of {}",
-                    list.version()
-                )));
-            }
-            None => {}
-        }
-        let all = saved.into_iter().map(|(old, _)| old).chain([list.clone()]);
-        MarketLists::new(all).map_err(|error| StoreError::MarketListConflict(error.to_string()))?;
         let mut item = key(keys::rate_card_sk(list.effective_from()));
         item.insert("type".to_owned(), s("market_list"));
         item.insert("version".to_owned(), s(list.version()));
@@ -83,25 +64,29 @@ impl MarketListStore for DynamoStore {
             timestamp(list.effective_from()),
         );
         item.insert("saved_at".to_owned(), timestamp(now));
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        if conditional(result)?.is_some() {
-            return Ok(Saved::Created);
-        }
-        // Another upload of the same instant won the race: the same text or not?
-        match same(&self.market_list_texts().await?) {
-            Some(true) => Ok(Saved::AlreadySaved),
-            _ => Err(StoreError::MarketListConflict(format!(
-                "another market list takes effect at the instant of {}",
-                list.version()
-            ))),
-        }
+        self.put_version(
+            item,
+            || self.market_list_texts(),
+            |saved: &Vec<(MarketList, String)>| {
+                saved
+                    .iter()
+                    .find(|(old, _)| old.effective_from() == list.effective_from())
+                    .map(|(_, text)| text == json)
+            },
+            |saved| {
+                let all = saved.into_iter().map(|(old, _)| old).chain([list.clone()]);
+                MarketLists::new(all)
+                    .map(drop)
+                    .map_err(|error| StoreError::MarketListConflict(error.to_string()))
+            },
+            || {
+                StoreError::MarketListConflict(format!(
+                    "another market list takes effect at the instant of {}",
+                    list.version()
+                ))
+            },
+        )
+        .await
     }
 
     async fn market_lists(&self) -> Result<MarketLists, StoreError> {

@@ -14,6 +14,7 @@ mod pages;
 mod payment_method;
 mod posting;
 mod purchase_items;
+mod put_once;
 pub use posting::EXTRA_ITEMS_MAX;
 pub mod market_lists;
 pub mod purchases;
@@ -252,17 +253,11 @@ impl WalletCreate for DynamoStore {
     ) -> Result<Wallet, StoreError> {
         let item = codec::new_wallet_item(wallet, now);
         let created = codec::wallet_from_item(&item)?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        conditional(result)?
-            .map(|_| created)
-            .ok_or_else(|| StoreError::WalletExists(wallet.account_id.clone()))
+        if self.put_if_absent(item).await? {
+            Ok(created)
+        } else {
+            Err(StoreError::WalletExists(wallet.account_id.clone()))
+        }
     }
 }
 
@@ -321,26 +316,29 @@ impl WalletSettingsSet for DynamoStore {
 
 impl RouteGet for DynamoStore {
     async fn get_route(&self, phone: &PhoneNumberId) -> Result<Option<AccountId>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(keys::phone_pk(phone), keys::ROUTE_SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let Some(item) = output.item() else {
-            return Ok(None);
-        };
-        let account = codec::Reader(item).str("account_id")?;
-        AccountId::parse(account)
-            .map(Some)
-            .map_err(|error| StoreError::Corrupt(format!("route {phone}: {error}")))
+        self.route_of(Self::key(keys::phone_pk(phone), keys::ROUTE_SK), || {
+            format!("route {phone}")
+        })
+        .await
     }
 }
 
 impl DynamoStore {
+    /// The account a route item (`key`: a phone number's or a WABA's) names, if it is stored;
+    /// `route` names it in the error of a stored account id that does not parse.
+    pub(super) async fn route_of(
+        &self,
+        key: Item,
+        route: impl FnOnce() -> String,
+    ) -> Result<Option<AccountId>, StoreError> {
+        let Some(item) = self.get_item(key).await? else {
+            return Ok(None);
+        };
+        AccountId::parse(codec::Reader(&item).str("account_id")?)
+            .map(Some)
+            .map_err(|error| StoreError::Corrupt(format!("{}: {error}", route())))
+    }
+
     /// Puts a route item (`item`: its key and type; a phone number or a WABA → `account`) only
     /// if the account's wallet exists and the key is free or already the account's: one
     /// transaction, so no route ever points at a missing wallet. `taken` is the refusal when

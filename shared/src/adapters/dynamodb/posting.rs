@@ -122,26 +122,15 @@ impl DynamoStore {
             entry_count_after,
             posted_at,
         );
-        let put_new = |item: Item| {
-            TransactWriteItem::builder()
-                .put(built(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build(),
-                ))
-                .build()
-        };
         let mut items = Vec::with_capacity(entries.len() + 2);
         items.push(TransactWriteItem::builder().update(wallet_update).build());
         // Item 1: the journal, so the statement can list entries in order.
-        items.push(put_new(codec::journal_item(account, entries)));
+        items.push(self.put_new(codec::journal_item(account, entries)));
         // Items 2..: the entries, each only if its id was never posted.
         items.extend(
             entries
                 .iter()
-                .map(|entry| put_new(codec::entry_item(account, entry))),
+                .map(|entry| self.put_new(codec::entry_item(account, entry))),
         );
         items
     }

@@ -136,26 +136,14 @@ impl DynamoStore {
 
 impl PurchaseRecord for DynamoStore {
     async fn record_purchase(&self, purchase: &Purchase) -> Result<PurchaseRecorded, StoreError> {
-        let record = built(
-            Put::builder()
-                .table_name(self.table())
-                .set_item(Some(purchase_item(purchase)))
-                .condition_expression("attribute_not_exists(pk)")
-                .build(),
-        );
-        let log = built(
-            Put::builder()
-                .table_name(self.table())
-                .set_item(Some(log_item(purchase)))
-                .condition_expression("attribute_not_exists(pk)")
-                .build(),
-        );
+        let record = self.put_new(purchase_item(purchase));
+        let log = self.put_new(log_item(purchase));
         for attempt in 0..RECORD_ATTEMPTS_MAX {
             let result = self
                 .client()
                 .transact_write_items()
-                .transact_items(TransactWriteItem::builder().put(record.clone()).build())
-                .transact_items(TransactWriteItem::builder().put(log.clone()).build())
+                .transact_items(record.clone())
+                .transact_items(log.clone())
                 .send()
                 .await;
             let Err(error) = result else {

@@ -3,22 +3,17 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::codec::{Reader, s, timestamp};
-use super::{DynamoStore, conditional, keys};
+use super::{DynamoStore, keys, unavailable};
 use crate::money::Currency;
 use crate::ports::store::{RateBookGet, RateCardSave, Saved, StoreError};
 use crate::pricing::{BookError, RateBook, RateCard, VERSIONS_PER_BOOK_MAX};
 
 /// DynamoDB items are at most 400 KB; a card's JSON must leave room for its keys.
 pub const RATE_CARD_STORED_BYTES_MAX: usize = 380_000;
-
-fn unavailable(error: impl std::error::Error + 'static) -> StoreError {
-    StoreError::Unavailable(DisplayErrorContext(error).to_string())
-}
 
 fn canonical_json(card: &RateCard) -> Result<String, StoreError> {
     let json = serde_json::to_string(card)
@@ -40,68 +35,39 @@ impl RateCardSave for DynamoStore {
     ) -> Result<Saved, StoreError> {
         let json = canonical_json(card)?;
         let currency = card.currency();
-        let effective_from = || card.effective_from().format(&Rfc3339).unwrap_or_default();
+        let item = HashMap::from([
+            (keys::PK.to_owned(), s(keys::rate_card_pk(currency))),
+            (
+                keys::SK.to_owned(),
+                s(keys::rate_card_sk(card.effective_from())),
+            ),
+            ("type".to_owned(), s("rate_card")),
+            ("card".to_owned(), s(json)),
+            ("saved_at".to_owned(), timestamp(now)),
+        ]);
         // The book decides whether one more version fits (and checks the card's currency).
-        let mut book = self.rate_book(currency).await?;
-        if let Some(existing) = book
-            .cards()
-            .iter()
-            .find(|c| c.effective_from() == card.effective_from())
-        {
-            return if existing == card {
-                Ok(Saved::AlreadySaved)
-            } else {
-                Err(StoreError::RateCardExists {
-                    currency,
-                    effective_from: effective_from(),
-                })
-            };
-        }
-        match book.insert(card.clone()) {
-            Ok(()) => {}
-            Err(BookError::TooManyVersions) => return Err(StoreError::RateBookFull(currency)),
-            Err(error) => {
-                return Err(StoreError::Corrupt(format!(
-                    "rate book {currency}: {error}"
-                )));
-            }
-        }
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(HashMap::from([
-                (keys::PK.to_owned(), s(keys::rate_card_pk(currency))),
-                (
-                    keys::SK.to_owned(),
-                    s(keys::rate_card_sk(card.effective_from())),
-                ),
-                ("type".to_owned(), s("rate_card")),
-                ("card".to_owned(), s(json)),
-                ("saved_at".to_owned(), timestamp(now)),
-            ])))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match conditional(result) {
-            Ok(Some(_)) => Ok(Saved::Created),
-            // Another upload of the same instant won the race: same card or not?
-            Ok(None) => {
-                let book = self.rate_book(currency).await?;
-                match book
-                    .cards()
+        self.put_version(
+            item,
+            || self.rate_book(currency),
+            |book: &RateBook| {
+                book.cards()
                     .iter()
                     .find(|c| c.effective_from() == card.effective_from())
-                {
-                    Some(existing) if existing == card => Ok(Saved::AlreadySaved),
-                    _ => Err(StoreError::RateCardExists {
-                        currency,
-                        effective_from: effective_from(),
-                    }),
-                }
-            }
-            Err(error) => Err(error),
-        }
+                    .map(|existing| existing == card)
+            },
+            |mut book| match book.insert(card.clone()) {
+                Ok(()) => Ok(()),
+                Err(BookError::TooManyVersions) => Err(StoreError::RateBookFull(currency)),
+                Err(error) => Err(StoreError::Corrupt(format!(
+                    "rate book {currency}: {error}"
+                ))),
+            },
+            || StoreError::RateCardExists {
+                currency,
+                effective_from: card.effective_from().format(&Rfc3339).unwrap_or_default(),
+            },
+        )
+        .await
     }
 }
 

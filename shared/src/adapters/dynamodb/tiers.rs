@@ -86,21 +86,10 @@ impl WabaRoutes for DynamoStore {
     }
 
     async fn get_waba_route(&self, waba: &WabaId) -> Result<Option<AccountId>, StoreError> {
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(waba_pk(waba), keys::ROUTE_SK.to_owned())))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let Some(item) = output.item() else {
-            return Ok(None);
-        };
-        AccountId::parse(Reader(item).str("account_id")?)
-            .map(Some)
-            .map_err(|error| StoreError::Corrupt(format!("WABA route {waba}: {error}")))
+        self.route_of(key(waba_pk(waba), keys::ROUTE_SK.to_owned()), || {
+            format!("WABA route {waba}")
+        })
+        .await
     }
 }
 
@@ -180,19 +169,13 @@ impl TierUpdates for DynamoStore {
         if conditional(result)?.is_some() {
             return Ok(update.clone());
         }
-        let output = self
-            .client()
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key(waba_pk(&update.waba_id), tier_sk(update))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let item = output.item().ok_or_else(|| {
-            StoreError::Corrupt(format!("tier update {} refused but absent", update.key()))
-        })?;
-        tier_from_item(item)
+        let item = self
+            .get_item(key(waba_pk(&update.waba_id), tier_sk(update)))
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("tier update {} refused but absent", update.key()))
+            })?;
+        tier_from_item(&item)
     }
 
     async fn month_tier_updates(
@@ -254,33 +237,6 @@ impl TierBooks for DynamoStore {
         now: OffsetDateTime,
     ) -> Result<Saved, StoreError> {
         let currency = card.currency();
-        let exists = || StoreError::TiersExist {
-            currency,
-            effective_from: card.effective_from().format(&Rfc3339).unwrap_or_default(),
-        };
-        let same = |book: &TierBook| {
-            book.cards()
-                .iter()
-                .find(|c| c.effective_from() == card.effective_from())
-                .map(|existing| {
-                    existing.csv() == card.csv() && existing.market_list() == card.market_list()
-                })
-        };
-        let mut book = self.tier_book(currency).await?;
-        match same(&book) {
-            Some(true) => return Ok(Saved::AlreadySaved),
-            Some(false) => return Err(exists()),
-            None => {}
-        }
-        match book.insert(card.clone()) {
-            Ok(()) => {}
-            Err(TierBookError::TooManyVersions) => return Err(StoreError::RateBookFull(currency)),
-            Err(error) => {
-                return Err(StoreError::Corrupt(format!(
-                    "tier book {currency}: {error}"
-                )));
-            }
-        }
         let mut item = key(
             tiers_pk(currency),
             keys::rate_card_sk(card.effective_from()),
@@ -293,22 +249,30 @@ impl TierBooks for DynamoStore {
             timestamp(card.effective_from()),
         );
         item.insert("saved_at".to_owned(), timestamp(now));
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        if conditional(result)?.is_some() {
-            return Ok(Saved::Created);
-        }
-        // Another upload of the same instant won the race: the same file or not?
-        match same(&self.tier_book(currency).await?) {
-            Some(true) => Ok(Saved::AlreadySaved),
-            _ => Err(exists()),
-        }
+        self.put_version(
+            item,
+            || self.tier_book(currency),
+            |book: &TierBook| {
+                book.cards()
+                    .iter()
+                    .find(|c| c.effective_from() == card.effective_from())
+                    .map(|existing| {
+                        existing.csv() == card.csv() && existing.market_list() == card.market_list()
+                    })
+            },
+            |mut book| match book.insert(card.clone()) {
+                Ok(()) => Ok(()),
+                Err(TierBookError::TooManyVersions) => Err(StoreError::RateBookFull(currency)),
+                Err(error) => Err(StoreError::Corrupt(format!(
+                    "tier book {currency}: {error}"
+                ))),
+            },
+            || StoreError::TiersExist {
+                currency,
+                effective_from: card.effective_from().format(&Rfc3339).unwrap_or_default(),
+            },
+        )
+        .await
     }
 
     async fn tier_book(&self, currency: Currency) -> Result<TierBook, StoreError> {

@@ -6,9 +6,7 @@
 //! - `WEBHOOK#<endpoint id>` / `DELIVERY#<stored ms:020>#<event id>`: one delivery chain, its
 //!   attempt counter and lease (a claim is a condition on them), and its log of attempts.
 
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
 use super::codec::{s, timestamp};
@@ -62,10 +60,6 @@ impl DynamoStore {
 
 impl EndpointStore for DynamoStore {
     async fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
-        let put = Put::builder()
-            .table_name(self.table())
-            .set_item(Some(endpoint_item(endpoint)))
-            .condition_expression("attribute_not_exists(pk)");
         let count = Update::builder()
             .table_name(self.table())
             .set_key(Some(item_key(
@@ -80,7 +74,7 @@ impl EndpointStore for DynamoStore {
         let result = self
             .client()
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(built(put.build())).build())
+            .transact_items(self.put_new(endpoint_item(endpoint)))
             .transact_items(
                 TransactWriteItem::builder()
                     .update(built(count.build()))
@@ -267,24 +261,14 @@ impl DeliveryStore for DynamoStore {
             ("lease_until_ms".to_owned(), n_i64(0)),
             ("created_ms".to_owned(), n_i64(delivery.created_ms)),
         ]);
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match conditional(result)? {
-            Some(_) => Ok((delivery.clone(), true)),
-            None => {
-                let stored = self
-                    .get_delivery(&delivery.endpoint_id, &delivery.key)
-                    .await?
-                    .ok_or_else(|| StoreError::Unavailable("a delivery vanished".into()))?;
-                Ok((stored, false))
-            }
+        if self.put_if_absent(item).await? {
+            return Ok((delivery.clone(), true));
         }
+        let stored = self
+            .get_delivery(&delivery.endpoint_id, &delivery.key)
+            .await?
+            .ok_or_else(|| StoreError::Unavailable("a delivery vanished".into()))?;
+        Ok((stored, false))
     }
 
     async fn claim_attempt(

@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 
 pub use dead_letters::{DeadLetter, DeadLetterPage, RedriveOutcome};
 
-use crate::ports::queue::{Intake, MESSAGE_BODY_LEN_MAX, QueueError, QueueSend};
+use crate::ports::queue::{Intake, QueueError, QueueSend, check_body_lengths};
 
 /// Most messages one receive hands out (SQS's batch limit).
 pub const RECEIVE_MAX: usize = 10;
@@ -268,16 +268,7 @@ impl DurableQueue {
         dead_letters: Vec<String>,
         delay: Duration,
     ) -> Result<(), QueueError> {
-        if let Some((index, body)) = bodies
-            .iter()
-            .enumerate()
-            .find(|(_, body)| body.len() > MESSAGE_BODY_LEN_MAX)
-        {
-            return Err(QueueError::TooLarge {
-                index,
-                len: body.len(),
-            });
-        }
+        check_body_lengths(&bodies)?;
         let (name, limits) = (self.name, self.rules.limits);
         let takes = self
             .store

@@ -2,7 +2,7 @@
 //! page has no script at all; its one `<style>` element is allowed by its SHA-256 in a strict
 //! Content-Security-Policy, and every text is escaped.
 
-use axum::http::{HeaderValue, header};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::Serialize;
@@ -172,22 +172,9 @@ pub fn page(view: &MonthlyView) -> Response {
         body = body(view),
     );
     let mut response = html.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    if let Ok(csp) = HeaderValue::from_str(&content_security_policy()) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    let policy = HeaderValue::from_str(&content_security_policy())
+        .expect("the policy is ASCII: keywords and a base64 digest");
+    crate::web::page::page_headers(response.headers_mut(), "text/html; charset=utf-8", policy);
     response
 }
 
