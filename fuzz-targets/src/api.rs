@@ -59,6 +59,49 @@ fn amount(field: &str, text: &str, currency: Currency) -> Option<Money> {
     check(Money::parse(text, currency).map_err(|error| ApiError::invalid_field(field, error)))
 }
 
+/// `PUT /v1/wallet/auto-recharge`: the minimum balance as an amount, then the settings' rules.
+fn auto_recharge(body: &[u8]) {
+    let Some(request) = extract::<wallet::AutoRechargeRequest>(body) else {
+        return;
+    };
+    let Some(minimum) = amount("minimum_balance", &request.minimum_balance, Currency::Usd) else {
+        return;
+    };
+    let settings = AutoRecharge::new(request.enabled, minimum, request.credits, Currency::Usd);
+    check(settings.map_err(wallet::settings_error));
+}
+
+/// An operator's new wallet: its low-balance threshold as an amount in the wallet's currency,
+/// then the wallet's rules for it.
+fn create_wallet(body: &[u8]) {
+    let Some(request) = extract::<operator::CreateWalletRequest>(body) else {
+        return;
+    };
+    let Some(threshold) = &request.low_balance_threshold else {
+        return;
+    };
+    let account = AccountId::parse("fuzz-account").expect("a valid account id");
+    if let Some(threshold) = amount("low_balance_threshold", threshold, request.currency) {
+        let new_wallet = NewWallet::new(account, request.currency);
+        check(
+            new_wallet
+                .with_low_balance_threshold(threshold)
+                .map_err(wallet::settings_error),
+        );
+    }
+}
+
+/// `POST /v1/wallet/holds`: each line as the route checks it (the first 64, a bound on one run's
+/// work).
+fn hold(body: &[u8]) {
+    let Some(request) = extract::<holds::HoldRequest>(body) else {
+        return;
+    };
+    for (index, line) in request.lines.iter().enumerate().take(64) {
+        check(holds::line_request(index, line));
+    }
+}
+
 /// The selector picks the route; the rest is its body.
 pub fn api_body(data: &[u8]) {
     let Some((selector, body)) = crate::split_selector(data) else {
@@ -75,18 +118,7 @@ pub fn api_body(data: &[u8]) {
                 credits(request.credits);
             }
         }
-        2 => {
-            let Some(request) = extract::<wallet::AutoRechargeRequest>(body) else {
-                return;
-            };
-            let Some(minimum) = amount("minimum_balance", &request.minimum_balance, Currency::Usd)
-            else {
-                return;
-            };
-            let settings =
-                AutoRecharge::new(request.enabled, minimum, request.credits, Currency::Usd);
-            check(settings.map_err(wallet::settings_error));
-        }
+        2 => auto_recharge(body),
         3 => {
             if let Some(request) = extract::<wallet::AlertsRequest>(body) {
                 amount(
@@ -101,24 +133,7 @@ pub fn api_body(data: &[u8]) {
                 amount("amount", &request.amount, Currency::Usd);
             }
         }
-        5 => {
-            let Some(request) = extract::<operator::CreateWalletRequest>(body) else {
-                return;
-            };
-            if let Some(threshold) = &request.low_balance_threshold {
-                let account = AccountId::parse("fuzz-account").expect("a valid account id");
-                if let Some(threshold) =
-                    amount("low_balance_threshold", threshold, request.currency)
-                {
-                    let new_wallet = NewWallet::new(account, request.currency);
-                    check(
-                        new_wallet
-                            .with_low_balance_threshold(threshold)
-                            .map_err(wallet::settings_error),
-                    );
-                }
-            }
-        }
+        5 => create_wallet(body),
         6 => {
             if let Some(request) = extract::<operator::GrantRequest>(body) {
                 credits(request.credits);
@@ -129,14 +144,7 @@ pub fn api_body(data: &[u8]) {
                 let _ = RateCard::try_from(json);
             }
         }
-        8 => {
-            let Some(request) = extract::<holds::HoldRequest>(body) else {
-                return;
-            };
-            for (index, line) in request.lines.iter().enumerate().take(64) {
-                check(holds::line_request(index, line));
-            }
-        }
+        8 => hold(body),
         9 => {
             let _ = extract::<notices::ReadMarkerRequest>(body);
         }

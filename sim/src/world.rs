@@ -64,17 +64,47 @@ pub struct World {
     _engine: Backend,
 }
 
+/// The store on dynoxide behind the fault-injecting interceptor. The SDK's own retries are off,
+/// so every injected fault reaches the handlers, whose retries and redeliveries are under test.
+async fn faulty_store(engine: &Backend, faults: &Faults) -> DynamoStore {
+    let interceptor = StoreFaults(faults.clone());
+    engine
+        .store_with(move |config| {
+            config
+                .retry_config(RetryConfig::disabled())
+                .interceptor(interceptor)
+        })
+        .await
+}
+
+/// The API's purchases on the simulated Stripe, its webhook checked with the tests' secret.
+fn payments(stripe: &FakeStripe) -> Payments {
+    Payments {
+        checkout: Arc::new(stripe.clone()),
+        webhook: Arc::new(imcredits_tests::stripe::verifier()),
+        success_url: ReturnUrl::parse("https://app.example.com/paid").expect("a URL"),
+        cancel_url: ReturnUrl::parse("https://app.example.com/no").expect("a URL"),
+    }
+}
+
+/// The API's notices on the simulated notifications queue; endpoints may be loopback URLs.
+fn notices(queue: &SimQueue) -> NoticesApi {
+    NoticesApi {
+        publish: Arc::new(queue.clone()),
+        urls: Arc::new(
+            WebhookClient::new(
+                AddressPolicy::AllowLoopbackHttp,
+                Arc::new(StaticResolver::default()),
+            )
+            .expect("a webhook client"),
+        ),
+    }
+}
+
 impl World {
     pub async fn build(faults: Faults, start: OffsetDateTime, delay_max: Duration) -> Self {
         let engine = Backend::dynoxide().await;
-        let interceptor = StoreFaults(faults.clone());
-        let store = engine
-            .store_with(move |config| {
-                config
-                    .retry_config(RetryConfig::disabled())
-                    .interceptor(interceptor)
-            })
-            .await;
+        let store = faulty_store(&engine, &faults).await;
         let clock = SimClock::new(start);
         let billing_queue = SimQueue::new(faults.clone(), clock.clone(), delay_max);
         let recharge_queue = SimQueue::new(faults.clone(), clock.clone(), delay_max);
@@ -88,22 +118,8 @@ impl World {
             clock: clock.clone(),
             auth: auth.clone(),
             credits: credits.clone(),
-            payments: Payments {
-                checkout: Arc::new(stripe.clone()),
-                webhook: std::sync::Arc::new(imcredits_tests::stripe::verifier()),
-                success_url: ReturnUrl::parse("https://app.example.com/paid").expect("a URL"),
-                cancel_url: ReturnUrl::parse("https://app.example.com/no").expect("a URL"),
-            },
-            notices: NoticesApi {
-                publish: Arc::new(notice_queue.clone()),
-                urls: Arc::new(
-                    WebhookClient::new(
-                        AddressPolicy::AllowLoopbackHttp,
-                        Arc::new(StaticResolver::default()),
-                    )
-                    .expect("a webhook client"),
-                ),
-            },
+            payments: payments(&stripe),
+            notices: notices(&notice_queue),
         };
         let webhook = webhook::router(WebhookApp {
             secret: AppSecret::new(APP_SECRET).expect("a secret"),

@@ -20,9 +20,10 @@ use super::wallet::load_wallet;
 use super::{ApiStore, AppState};
 use crate::billing::re_rate::{ReRateError, re_rate};
 use crate::ids::AccountId;
-use crate::ledger::{ENTRIES_PER_POST_MAX, EntryOutcome, LedgerEntry};
-use crate::money::Money;
-use crate::ports::store::{PostedRange, StatementRequest};
+use crate::ledger::{LedgerEntry, NewEntry};
+use crate::money::{Currency, Money};
+use crate::ports::postings::{post_in_chunks, posted_within};
+use crate::ports::store::PostedRange;
 
 /// Longest period one re-rate covers.
 pub const RE_RATE_DAYS_MAX: i64 = 92;
@@ -90,16 +91,7 @@ pub async fn create_re_rate<S: ApiStore>(
 ) -> Result<(StatusCode, Json<ReRateView>), ApiError> {
     let account =
         AccountId::parse(&account).map_err(|error| ApiError::invalid_field("account_id", error))?;
-    // The longest id the reference will make (`~` and 16 hex digits follow it).
-    crate::ledger::EntryId::adjustment(&format!("rerate.{}~{}", request.reference, "0".repeat(16)))
-        .map_err(|error| ApiError::invalid_field("reference", error))?;
-    let (from, to) = (instant("from", &request.from)?, instant("to", &request.to)?);
-    if to <= from || (to - from).whole_days() > RE_RATE_DAYS_MAX {
-        return Err(ApiError::invalid_field(
-            "to",
-            format!("must be after from, at most {RE_RATE_DAYS_MAX} days later"),
-        ));
-    }
+    let (from, to) = checked_period(&request)?;
     let wallet = load_wallet(&app, &account).await?;
     let book = app.store.rate_book(wallet.currency).await?;
     let lists = app.store.market_lists().await?;
@@ -113,24 +105,49 @@ pub async fn create_re_rate<S: ApiStore>(
         &request.reference,
     )
     .map_err(refused)?;
-    let mut total = Money::zero(wallet.currency);
-    for entry in &proposed {
+    let total = total_of(&proposed, wallet.currency)?;
+    let posted = if request.dry_run {
+        0
+    } else {
+        post_in_chunks(&app.store, &account, &proposed, app.clock.now()).await?
+    };
+    Ok(answer(request, &proposed, total, posted))
+}
+
+/// The request's reference and period, checked before anything is read: the reference must make
+/// valid adjustment ids, the period must run forward and span at most [`RE_RATE_DAYS_MAX`] days.
+fn checked_period(request: &ReRateRequest) -> Result<(OffsetDateTime, OffsetDateTime), ApiError> {
+    // The longest id the reference will make (`~` and 16 hex digits follow it).
+    crate::ledger::EntryId::adjustment(&format!("rerate.{}~{}", request.reference, "0".repeat(16)))
+        .map_err(|error| ApiError::invalid_field("reference", error))?;
+    let (from, to) = (instant("from", &request.from)?, instant("to", &request.to)?);
+    if to <= from || (to - from).whole_days() > RE_RATE_DAYS_MAX {
+        return Err(ApiError::invalid_field(
+            "to",
+            format!("must be after from, at most {RE_RATE_DAYS_MAX} days later"),
+        ));
+    }
+    Ok((from, to))
+}
+
+/// The sum of the proposed adjustments (they are all in the wallet's currency).
+fn total_of(proposed: &[NewEntry], currency: Currency) -> Result<Money, ApiError> {
+    let mut total = Money::zero(currency);
+    for entry in proposed {
         total = total
             .checked_add(entry.amount())
             .map_err(|_| ApiError::internal())?;
     }
-    let mut posted = 0;
-    if !request.dry_run {
-        let now = app.clock.now();
-        for chunk in proposed.chunks(ENTRIES_PER_POST_MAX) {
-            let receipt = app.store.post_entries(&account, chunk, now).await?;
-            posted += receipt
-                .outcomes
-                .iter()
-                .filter(|outcome| matches!(outcome, EntryOutcome::Posted(_)))
-                .count();
-        }
-    }
+    Ok(total)
+}
+
+/// 200 for a dry run (nothing posted), 201 once posted; the first [`LINES_SHOWN_MAX`] lines.
+fn answer(
+    request: ReRateRequest,
+    proposed: &[NewEntry],
+    total: Money,
+    posted: usize,
+) -> (StatusCode, Json<ReRateView>) {
     let lines = proposed
         .iter()
         .take(LINES_SHOWN_MAX)
@@ -144,7 +161,7 @@ pub async fn create_re_rate<S: ApiStore>(
     } else {
         StatusCode::CREATED
     };
-    Ok((
+    (
         status,
         Json(ReRateView {
             reference: request.reference,
@@ -154,7 +171,7 @@ pub async fn create_re_rate<S: ApiStore>(
             posted,
             lines,
         }),
-    ))
+    )
 }
 
 /// The wallet's entries posted since `from` (less a slack for clocks), bounded.
@@ -167,21 +184,14 @@ async fn postings_since<S: ApiStore>(
         from: from - time::Duration::minutes(10),
         to: app.clock.now(),
     };
-    let mut entries = Vec::new();
-    let mut cursor = None;
-    for _ in 0..RE_RATE_PAGES_MAX {
-        let request = StatementRequest::new(100, cursor).posted_within(range);
-        let page = app.store.statement_page(account, &request).await?;
-        entries.extend(page.entries);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(entries),
-        }
-    }
-    Err(ApiError::invalid_field(
-        "from",
-        format!(
-            "more than {RE_RATE_PAGES_MAX} pages posted since; re-rate a later or shorter period"
-        ),
-    ))
+    posted_within(&app.store, account, range, RE_RATE_PAGES_MAX)
+        .await?
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "from",
+                format!(
+                    "more than {RE_RATE_PAGES_MAX} pages posted since; re-rate a later or shorter period"
+                ),
+            )
+        })
 }

@@ -183,16 +183,14 @@ where
         if !self.store.put_recharge_state(account, &held).await? {
             return Ok(RechargeOutcome::Skipped(Skip::Busy));
         }
-        let request = OffSessionChargeRequest {
-            idempotency_key: crate::payments::IdempotencyKey::recharge(&attempt.attempt_id),
-            attempt_id: attempt.attempt_id.clone(),
-            account_id: account.clone(),
-            amount: crate::payments::ChargeAmount::new(attempt.quote.total)
-                .map_err(|error| RechargeError::Request(error.to_string()))?,
-            credits: attempt.quote.credits,
-            customer: attempt.customer.clone(),
-            payment_method: attempt.payment_method.clone(),
-        };
+        let request = OffSessionChargeRequest::for_attempt(
+            attempt.attempt_id.clone(),
+            account.clone(),
+            &attempt.quote,
+            attempt.customer.clone(),
+            attempt.payment_method.clone(),
+        )
+        .map_err(|error| RechargeError::Request(error.to_string()))?;
         let answer = self.payments.charge_off_session(&request).await;
         self.settle(account, &attempt, held, now, answer).await
     }

@@ -109,59 +109,11 @@ where
     pub async fn handle(&self, records: &[Record]) -> BatchOutcome {
         // Each failed record's index and its first error.
         let mut failed: BTreeMap<usize, String> = BTreeMap::new();
-        // Each wallet's messages, with the index of the record each came from.
-        let mut work: BTreeMap<AccountId, Vec<(usize, BillingMessage)>> = BTreeMap::new();
         let mut outcome = BatchOutcome::default();
-        for (index, record) in records.iter().enumerate() {
-            // Meta's tier updates first, so that the batch's charges are priced at them.
-            let Some(updates) = crate::billing::tier_message::parse_tier_updates(&record.body)
-            else {
-                continue;
-            };
-            let handled = match updates {
-                Ok(updates) => self.handle_tier_updates(&updates, &mut outcome).await,
-                Err(error) => Err(error.to_string()),
-            };
-            if let Err(error) = handled {
-                warn!(message_id = %record.id, %error, "tier update not handled; the record will be retried");
-                failed.insert(index, format!("tier update not handled: {error}"));
-            }
-        }
-        for (index, record) in records.iter().enumerate() {
-            if crate::billing::tier_message::parse_tier_updates(&record.body).is_some() {
-                continue;
-            }
-            let span = info_span!("record", message_id = %record.id);
-            let routed = async {
-                let message = BillingMessage::parse(&record.body).map_err(|error| {
-                    warn!(%error, "unreadable billing message");
-                    format!("unreadable billing message: {error}")
-                })?;
-                match self.route(&message.phone_number_id).await {
-                    Ok(Some(account)) => Ok((account, message)),
-                    Ok(None) => {
-                        // Never dropped: the record goes back, and on to the dead-letter queue.
-                        warn!(phone_number_id = %message.phone_number_id, "no wallet for this phone number");
-                        Err(format!(
-                            "no wallet for phone number {}",
-                            message.phone_number_id
-                        ))
-                    }
-                    Err(error) => {
-                        warn!(%error, "route lookup failed");
-                        Err(format!("route lookup failed: {error}"))
-                    }
-                }
-            }
-            .instrument(span)
+        // Meta's tier updates first, so that the batch's charges are priced at them.
+        self.handle_tier_records(records, &mut failed, &mut outcome)
             .await;
-            match routed {
-                Ok((account, message)) => work.entry(account).or_default().push((index, message)),
-                Err(reason) => {
-                    failed.entry(index).or_insert(reason);
-                }
-            }
-        }
+        let work = self.route_records(records, &mut failed).await;
         for (account, messages) in work {
             let span = info_span!("wallet", account = %account);
             match self
@@ -180,21 +132,76 @@ where
                 }
             }
         }
-        for (index, reason) in failed {
-            let id = records[index].id.clone();
-            outcome.failed.push(id.clone());
-            outcome.reasons.insert(id, reason);
+        finish(records, failed, outcome)
+    }
+
+    /// Handles the records that carry Meta's tier updates; each that fails goes into `failed`.
+    async fn handle_tier_records(
+        &self,
+        records: &[Record],
+        failed: &mut BTreeMap<usize, String>,
+        outcome: &mut BatchOutcome,
+    ) {
+        for (index, record) in records.iter().enumerate() {
+            let Some(updates) = crate::billing::tier_message::parse_tier_updates(&record.body)
+            else {
+                continue;
+            };
+            let handled = match updates {
+                Ok(updates) => self.handle_tier_updates(&updates, outcome).await,
+                Err(error) => Err(error.to_string()),
+            };
+            if let Err(error) = handled {
+                warn!(message_id = %record.id, %error, "tier update not handled; the record will be retried");
+                failed.insert(index, format!("tier update not handled: {error}"));
+            }
         }
-        info!(
-            posted = outcome.posted,
-            replayed = outcome.replayed,
-            failed = outcome.failed.len(),
-            notices = outcome.notices,
-            "billing batch done"
-        );
-        metrics::count(Metric::ChargesPosted, outcome.posted);
-        metrics::count(Metric::Replays, outcome.replayed);
-        outcome
+    }
+
+    /// The other records' billing messages by the wallet each bills to, with the index of the
+    /// record each came from; a record that cannot be read or routed goes into `failed`.
+    async fn route_records(
+        &self,
+        records: &[Record],
+        failed: &mut BTreeMap<usize, String>,
+    ) -> BTreeMap<AccountId, Vec<(usize, BillingMessage)>> {
+        let mut work: BTreeMap<AccountId, Vec<(usize, BillingMessage)>> = BTreeMap::new();
+        for (index, record) in records.iter().enumerate() {
+            if crate::billing::tier_message::parse_tier_updates(&record.body).is_some() {
+                continue;
+            }
+            let span = info_span!("record", message_id = %record.id);
+            match self.route_record(record).instrument(span).await {
+                Ok((account, message)) => work.entry(account).or_default().push((index, message)),
+                Err(reason) => {
+                    failed.entry(index).or_insert(reason);
+                }
+            }
+        }
+        work
+    }
+
+    /// A record's billing message and the wallet its phone number bills to, or why it has none.
+    async fn route_record(&self, record: &Record) -> Result<(AccountId, BillingMessage), String> {
+        let message = BillingMessage::parse(&record.body).map_err(|error| {
+            warn!(%error, "unreadable billing message");
+            format!("unreadable billing message: {error}")
+        })?;
+        match self.route(&message.phone_number_id).await {
+            Ok(Some(account)) => Ok((account, message)),
+            Ok(None) => {
+                // Never dropped: the record goes back, and on to the dead-letter queue.
+                warn!(phone_number_id = %message.phone_number_id, "no wallet for this phone number");
+                Err(format!(
+                    "no wallet for phone number {}",
+                    message.phone_number_id
+                ))
+            }
+            Err(error) => {
+                warn!(%error, "route lookup failed");
+                Err(format!("route lookup failed: {error}"))
+            }
+        }
     }
 
     /// Posts a wallet's share of the batch and sends what its crossings call for. Records whose
@@ -282,6 +289,30 @@ where
         }
         Ok(())
     }
+}
+
+/// The batch's outcome: the failed records' ids, each with its reason, in record order; logged
+/// and counted.
+fn finish(
+    records: &[Record],
+    failed: BTreeMap<usize, String>,
+    mut outcome: BatchOutcome,
+) -> BatchOutcome {
+    for (index, reason) in failed {
+        let id = records[index].id.clone();
+        outcome.failed.push(id.clone());
+        outcome.reasons.insert(id, reason);
+    }
+    info!(
+        posted = outcome.posted,
+        replayed = outcome.replayed,
+        failed = outcome.failed.len(),
+        notices = outcome.notices,
+        "billing batch done"
+    );
+    metrics::count(Metric::ChargesPosted, outcome.posted);
+    metrics::count(Metric::Replays, outcome.replayed);
+    outcome
 }
 
 /// The failed messages among the statuses that were sent under a hold (statuses that charge

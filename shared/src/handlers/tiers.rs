@@ -16,19 +16,21 @@ use super::billing::{BatchOutcome, Billing};
 use crate::billing::tier_pricing::{charged_to_waba, posted_tier_month, price_at_tier, tier_month};
 use crate::billing::true_up::tier_true_ups;
 use crate::ids::AccountId;
-use crate::ledger::{ENTRIES_PER_POST_MAX, EntryKind, LedgerEntry, NewEntry};
+use crate::ledger::{EntryKind, LedgerEntry, NewEntry};
 use crate::meta::account_update::TierUpdate;
 use crate::meta::ids::WabaId;
-use crate::money::Currency;
+use crate::money::{Currency, Money};
 use crate::ports::holds::HoldStore;
 use crate::ports::market_lists::MarketListStore;
+use crate::ports::postings::{post_in_chunks, posted_within};
 use crate::ports::queue::QueueSend;
 use crate::ports::store::{
-    ChargesPost, EntriesPost, PostedRange, RateBookGet, RouteGet, StatementRead, StatementRequest,
-    StoreError, WalletGet,
+    ChargesPost, EntriesPost, PostedRange, RateBookGet, RouteGet, StatementRead, StoreError,
+    WalletGet,
 };
 use crate::ports::tiers::{TierBooks, TierUpdates, WabaRoutes};
-use crate::pricing::tier_book::market_named;
+use crate::pricing::MarketLists;
+use crate::pricing::tier_book::{TierBook, market_named};
 
 /// Statement pages (of [`crate::ports::store::STATEMENT_PAGE_LIMIT_MAX`] entries) one true-up
 /// reads: 20,000 entries posted since the tier's instant. A wallet with more fails the record,
@@ -143,12 +145,7 @@ where
         let mut entries = Vec::new();
         for update in &updates {
             // No rate for the tier: the update's own true-up fails and waits for the operator.
-            let Some(rate) = book.rate(
-                update.updated_at,
-                &update.market,
-                &update.category,
-                update.tier,
-            ) else {
+            let Some(rate) = tier_rate(&book, update) else {
                 continue;
             };
             let charges: Vec<LedgerEntry> = posted
@@ -160,15 +157,7 @@ where
                 .map_err(|error| StoreError::Unavailable(error.to_string()))?;
             entries.extend(found);
         }
-        let mut count = 0;
-        for chunk in entries.chunks(ENTRIES_PER_POST_MAX) {
-            let receipt = self
-                .store
-                .post_entries(account, chunk, self.clock.now())
-                .await?;
-            count += receipt.posted_count();
-        }
-        Ok(count)
+        post_in_chunks(&self.store, account, &entries, self.clock.now()).await
     }
 
     /// Records Meta's tier updates and posts the true-ups they call for. `Err` leaves the record
@@ -192,6 +181,8 @@ where
         Ok(())
     }
 
+    /// One tier update's four steps (see the module's doc): its wallet, the update recorded (the
+    /// standing one answered), the wallet's charges since its instant, their true-ups posted.
     async fn true_up(&self, update: &TierUpdate) -> Result<usize, String> {
         let lists = self.market_lists().await.map_err(|e| e.to_string())?;
         let lists = lists.as_ref();
@@ -201,50 +192,14 @@ where
             .await
             .map_err(|e| e.to_string())?
             .ok_or("no wallet for this WABA (attach it with the operator route)")?;
-        // Meta writes `INDIA` in the webhook and `India` in its files: the list names the market.
-        let market = lists
-            .in_force_at(update.updated_at)
-            .and_then(|list| market_named(list, update.market.as_str()))
-            .ok_or_else(|| {
-                format!(
-                    "market {} is not in the market list in force",
-                    update.market
-                )
-            })?;
-        let update = TierUpdate {
-            market,
-            ..update.clone()
-        };
+        let update = in_listed_market(update, lists)?;
         let now = self.clock.now();
         let standing = self
             .store
             .record_tier_update(&update, now)
             .await
             .map_err(|e| e.to_string())?;
-        let wallet = self
-            .store
-            .get_wallet(&account)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| StoreError::WalletNotFound(account.clone()).to_string())?;
-        let book = self
-            .store
-            .tier_book(wallet.currency)
-            .await
-            .map_err(|e| e.to_string())?;
-        let rate = book
-            .rate(
-                standing.updated_at,
-                &standing.market,
-                &standing.category,
-                standing.tier,
-            )
-            .ok_or_else(|| {
-                format!(
-                    "no {} {} rate for tier {} of {} in the tiers file in force",
-                    wallet.currency, standing.category, standing.tier, standing.market
-                )
-            })?;
+        let rate = self.standing_rate(&account, &standing).await?;
         let charges = self
             .charges_posted_since(&account, standing.updated_at - POSTED_SLACK, now)
             .await
@@ -254,16 +209,35 @@ where
             .filter(|charge| charged_to_waba(charge, &standing.waba_id))
             .collect();
         let entries = tier_true_ups(&standing, rate, lists, &charges).map_err(|e| e.to_string())?;
-        let mut posted = 0;
-        for chunk in entries.chunks(ENTRIES_PER_POST_MAX) {
-            let receipt = self
-                .store
-                .post_entries(&account, chunk, now)
-                .await
-                .map_err(|e| e.to_string())?;
-            posted += receipt.posted_count();
-        }
-        Ok(posted)
+        post_in_chunks(&self.store, &account, &entries, now)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The rate of the standing update's tier in the wallet's currency, from the tiers file in
+    /// force at its instant. None is an error: the record waits for the operator to load one.
+    async fn standing_rate(
+        &self,
+        account: &AccountId,
+        standing: &TierUpdate,
+    ) -> Result<Money, String> {
+        let wallet = self
+            .store
+            .get_wallet(account)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| StoreError::WalletNotFound(account.clone()).to_string())?;
+        let book = self
+            .store
+            .tier_book(wallet.currency)
+            .await
+            .map_err(|e| e.to_string())?;
+        tier_rate(&book, standing).ok_or_else(|| {
+            format!(
+                "no {} {} rate for tier {} of {} in the tiers file in force",
+                wallet.currency, standing.category, standing.tier, standing.market
+            )
+        })
     }
 
     /// The account's charges posted within `from..=to`, newest first, bounded by
@@ -274,25 +248,51 @@ where
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> Result<Vec<LedgerEntry>, StoreError> {
-        let range = PostedRange { from, to };
-        let mut charges = Vec::new();
-        let mut cursor = None;
-        for _ in 0..TRUE_UP_PAGES_MAX {
-            let request = StatementRequest::new(100, cursor).posted_within(range);
-            let page = self.store.statement_page(account, &request).await?;
-            charges.extend(
-                page.entries
-                    .into_iter()
-                    .filter(|entry| entry.kind == EntryKind::Charge),
-            );
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(charges),
-            }
-        }
-        warn!(%account, "a true-up found more postings than it may read");
-        Err(StoreError::Unavailable(format!(
-            "more than {TRUE_UP_PAGES_MAX} statement pages since the tier's instant"
-        )))
+        let entries = posted_within(
+            &self.store,
+            account,
+            PostedRange { from, to },
+            TRUE_UP_PAGES_MAX,
+        )
+        .await?;
+        let Some(entries) = entries else {
+            warn!(%account, "a true-up found more postings than it may read");
+            return Err(StoreError::Unavailable(format!(
+                "more than {TRUE_UP_PAGES_MAX} statement pages since the tier's instant"
+            )));
+        };
+        Ok(entries
+            .into_iter()
+            .filter(|entry| entry.kind == EntryKind::Charge)
+            .collect())
     }
+}
+
+/// `update` with its market as the market list in force at its instant names it: Meta writes
+/// `INDIA` in the webhook and `India` in its files.
+fn in_listed_market(update: &TierUpdate, lists: &MarketLists) -> Result<TierUpdate, String> {
+    let market = lists
+        .in_force_at(update.updated_at)
+        .and_then(|list| market_named(list, update.market.as_str()))
+        .ok_or_else(|| {
+            format!(
+                "market {} is not in the market list in force",
+                update.market
+            )
+        })?;
+    Ok(TierUpdate {
+        market,
+        ..update.clone()
+    })
+}
+
+/// The rate of `update`'s tier for its market and category, in the tiers file in force at its
+/// instant.
+fn tier_rate(book: &TierBook, update: &TierUpdate) -> Option<Money> {
+    book.rate(
+        update.updated_at,
+        &update.market,
+        &update.category,
+        update.tier,
+    )
 }

@@ -14,8 +14,9 @@ use tracing::{error, info, warn};
 
 use crate::billing::message::pack;
 use crate::meta::{
-    AppSecret, BODY_LEN_MAX, EnvelopeError, HandshakeQuery, SIGNATURE_HEADER, VerifyToken,
-    WebhookRejection, answer_handshake, parse_webhook, skipped_dead_letters, verify_signature,
+    AppSecret, BODY_LEN_MAX, EnvelopeError, HandshakeQuery, ParseReport, SIGNATURE_HEADER,
+    VerifyToken, WebhookBatch, WebhookRejection, answer_handshake, parse_webhook,
+    skipped_dead_letters, verify_signature,
 };
 use crate::ports::metrics::{self, Metric};
 use crate::ports::queue::{Intake, QueueSend};
@@ -89,49 +90,25 @@ async fn receive<Q: QueueSend + Send + Sync>(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    // Past the route's limit the body is never read in full; the 413 is the envelope's.
-    let body = match body {
+    let body = match read_body(body) {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return too_large(BODY_LEN_MAX).into_response();
-        }
-        Err(_) => return ApiError::bad_request("body: could not be read").into_response(),
+        Err(refusal) => return refusal.into_response(),
     };
     let signature = headers.get(SIGNATURE_HEADER).map(|value| value.as_bytes());
     let key = match verify(&app.secret, signature, &body) {
         Ok(key) => key,
         Err(refusal) => return refused(refusal),
     };
-    match app.queue.taken_before(&key).await {
-        Ok(true) => {
-            info!("webhook replay acknowledged: these bytes were taken before");
-            return StatusCode::OK.into_response();
-        }
-        Ok(false) => {}
-        Err(error) => warn!(%error, "replay check failed; the body is handled in full"),
+    if taken_before(&app.queue, &key).await {
+        return StatusCode::OK.into_response();
     }
     let batch = match parse_webhook(&body) {
         Ok(batch) => batch,
         Err(refusal) => return refused(refusal.into()),
     };
-    let report = &batch.report;
-    if report.possibly_billable_lost() {
-        error!(counts = ?report.counts, skipped = ?report.skipped, "webhook skipped items that may be billable");
-        metrics::count(Metric::PossiblyBillableSkipped, 1);
-    } else if !report.skipped.is_empty() || !report.unknown_fields.is_empty() {
-        info!(counts = ?report.counts, unknown_fields = ?report.unknown_fields, skipped = ?report.skipped, "webhook parsed with omissions");
-    }
-    let mut bodies = pack(&batch);
-    // Volume tier updates (`account_update`) travel to billing as a message of their own.
-    let (tier_updates, malformed) = crate::meta::account_update::tier_updates(&body);
-    if malformed > 0 {
-        error!(malformed, "tier updates Meta sent could not be read");
-        metrics::count(Metric::PossiblyBillableSkipped, malformed);
-    }
-    bodies.extend(crate::billing::tier_message::pack_tier_updates(
-        &tier_updates,
-    ));
-    let dead_letters = skipped_dead_letters(&body, report);
+    log_omissions(&batch.report);
+    let bodies = billing_bodies(&batch, &body);
+    let dead_letters = skipped_dead_letters(&body, &batch.report);
     if bodies.is_empty() && dead_letters.is_empty() {
         return StatusCode::OK.into_response();
     }
@@ -157,6 +134,61 @@ async fn receive<Q: QueueSend + Send + Sync>(
             ApiError::unavailable("could not enqueue the events; retry").into_response()
         }
     }
+}
+
+/// The body as axum read it, or the refusal: past the route's limit the body is never read in
+/// full, and the 413 is the envelope's.
+fn read_body(
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Bytes, ApiError> {
+    match body {
+        Ok(body) => Ok(body),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(too_large(BODY_LEN_MAX))
+        }
+        Err(_) => Err(ApiError::bad_request("body: could not be read")),
+    }
+}
+
+/// Whether the queue took these verified bytes before (a replay to acknowledge). A failed check
+/// answers no: the body is then handled in full, and the queue's ids keep that safe.
+async fn taken_before<Q: QueueSend + Send + Sync>(queue: &Q, key: &str) -> bool {
+    match queue.taken_before(key).await {
+        Ok(true) => {
+            info!("webhook replay acknowledged: these bytes were taken before");
+            true
+        }
+        Ok(false) => false,
+        Err(error) => {
+            warn!(%error, "replay check failed; the body is handled in full");
+            false
+        }
+    }
+}
+
+/// Logs what the parse left out: loudly (and counted) when it may be billable.
+fn log_omissions(report: &ParseReport) {
+    if report.possibly_billable_lost() {
+        error!(counts = ?report.counts, skipped = ?report.skipped, "webhook skipped items that may be billable");
+        metrics::count(Metric::PossiblyBillableSkipped, 1);
+    } else if !report.skipped.is_empty() || !report.unknown_fields.is_empty() {
+        info!(counts = ?report.counts, unknown_fields = ?report.unknown_fields, skipped = ?report.skipped, "webhook parsed with omissions");
+    }
+}
+
+/// The billing queue's messages for this body: its statuses packed by business phone number,
+/// then its volume tier updates (`account_update`), which travel as a message of their own.
+fn billing_bodies(batch: &WebhookBatch, body: &[u8]) -> Vec<String> {
+    let mut bodies = pack(batch);
+    let (tier_updates, malformed) = crate::meta::account_update::tier_updates(body);
+    if malformed > 0 {
+        error!(malformed, "tier updates Meta sent could not be read");
+        metrics::count(Metric::PossiblyBillableSkipped, malformed);
+    }
+    bodies.extend(crate::billing::tier_message::pack_tier_updates(
+        &tier_updates,
+    ));
+    bodies
 }
 
 /// The size limit first (an oversized body is not even hashed), then the signature over the exact

@@ -1,7 +1,7 @@
-//! The events accounts are told about: one typed, versioned model for the in-app feed, signed
-//! webhooks and (later) e-mail. An event's id is derived from what its producer already derives
-//! (a ledger entry's sequence number, a recharge attempt, a purchase), so a retried producer makes
-//! the same event again, never a second one.
+//! The events accounts are told about: one typed, versioned model for the in-app feed and signed
+//! webhooks. An event's id is derived from what its producer already derives (a ledger entry's
+//! sequence number, a recharge attempt, a purchase), so a retried producer makes the same event
+//! again, never a second one.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

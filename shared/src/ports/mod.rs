@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod notices;
 pub mod payment_events;
 pub mod payments;
+pub mod postings;
 pub mod queue;
 pub mod recharge;
 pub mod reporting;

@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use rust_decimal::Decimal;
 use time::OffsetDateTime;
@@ -140,43 +142,38 @@ impl DynamoStore {
         ];
         items.extend(self.hold_settle_items(account, &changes, now));
         let first_marker = items.len();
-        items.extend(pending.iter().map(|send| {
-            self.put_new(HashMap::from([
-                (keys::PK.to_owned(), s(keys::account_pk(account))),
-                (keys::SK.to_owned(), s(hold_failed_sk(&send.wamid))),
-                ("type".to_owned(), s("hold_failed")),
-                ("hold_id".to_owned(), s(send.hold.as_str())),
-                ("released_at".to_owned(), timestamp(now)),
-            ]))
-        }));
+        items.extend(
+            pending
+                .iter()
+                .map(|send| self.failed_marker(account, send, now)),
+        );
         let result = self
             .client()
             .transact_write_items()
             .set_transact_items(Some(items))
             .send()
             .await;
-        let Err(error) = result else {
-            return Ok(Some(pending.len() as u64));
-        };
-        let Some(codes) = error.as_service_error().and_then(reason_codes) else {
-            return Err(unavailable(error));
-        };
-        let released_before: BTreeSet<usize> = (first_marker..codes.len())
-            .filter(|index| codes[*index] == "ConditionalCheckFailed")
-            .map(|index| index - first_marker)
-            .collect();
-        if !released_before.is_empty() {
-            let mut index = 0;
-            pending.retain(|_| {
-                index += 1;
-                !released_before.contains(&(index - 1))
-            });
-            return Ok(None);
+        match result {
+            Ok(_) => Ok(Some(pending.len() as u64)),
+            Err(error) => release_refused(error, pending, first_marker),
         }
-        if codes.iter().any(|code| refused_or_conflict(code)) {
-            return Ok(None);
-        }
-        Err(unavailable(error))
+    }
+
+    /// The marker that a failed send's estimate was given back: put only if absent, so each wamid
+    /// releases once.
+    fn failed_marker(
+        &self,
+        account: &AccountId,
+        send: &FailedSend,
+        now: OffsetDateTime,
+    ) -> TransactWriteItem {
+        self.put_new(HashMap::from([
+            (keys::PK.to_owned(), s(keys::account_pk(account))),
+            (keys::SK.to_owned(), s(hold_failed_sk(&send.wamid))),
+            ("type".to_owned(), s("hold_failed")),
+            ("hold_id".to_owned(), s(send.hold.as_str())),
+            ("released_at".to_owned(), timestamp(now)),
+        ]))
     }
 
     pub(crate) async fn release_hold_now(
@@ -252,4 +249,34 @@ impl DynamoStore {
         }
         Ok(released)
     }
+}
+
+/// What a refused release of failures means (its markers are the items from `first_marker` on,
+/// in `pending`'s order). Failures released before (their marker exists) leave `pending`, and the
+/// rest are tried again (`Ok(None)`), as after a moved wallet or a conflict; any other error is
+/// the store's.
+fn release_refused<R: std::fmt::Debug>(
+    error: SdkError<TransactWriteItemsError, R>,
+    pending: &mut Vec<&FailedSend>,
+    first_marker: usize,
+) -> Result<Option<u64>, StoreError> {
+    let Some(codes) = error.as_service_error().and_then(reason_codes) else {
+        return Err(unavailable(error));
+    };
+    let released_before: BTreeSet<usize> = (first_marker..codes.len())
+        .filter(|index| codes[*index] == "ConditionalCheckFailed")
+        .map(|index| index - first_marker)
+        .collect();
+    if !released_before.is_empty() {
+        let mut index = 0;
+        pending.retain(|_| {
+            index += 1;
+            !released_before.contains(&(index - 1))
+        });
+        return Ok(None);
+    }
+    if codes.iter().any(|code| refused_or_conflict(code)) {
+        return Ok(None);
+    }
+    Err(unavailable(error))
 }
