@@ -121,11 +121,11 @@ fn tier_from_item(item: &Item) -> Result<TierUpdate, StoreError> {
     let reader = Reader(item);
     let corrupt = || StoreError::Corrupt("a tier update item".to_owned());
     let (year, month) = reader.str("month")?.split_once('-').ok_or_else(corrupt)?;
-    let category = match reader.str("category")? {
-        "utility" => Category::Utility,
-        "authentication" => Category::Authentication,
-        _ => return Err(corrupt()),
-    };
+    // Stored as written (`Category::as_str`), and only a category with tiers.
+    let category = Category::parse(reader.str("category")?)
+        .ok()
+        .filter(crate::pricing::tiers::has_tiers)
+        .ok_or_else(corrupt)?;
     let at: i64 = item
         .get("updated_at_s")
         .and_then(|value| value.as_n().ok())
