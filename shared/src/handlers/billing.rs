@@ -6,7 +6,7 @@
 //! else in it is still posted; entries are idempotent by id, so the redelivery posts only what was
 //! missing. Charges of all records for one wallet are posted together, in bounded transactions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -111,9 +111,12 @@ where
         let mut failed: BTreeMap<usize, String> = BTreeMap::new();
         let mut outcome = BatchOutcome::default();
         // Meta's tier updates first, so that the batch's charges are priced at them.
-        self.handle_tier_records(records, &mut failed, &mut outcome)
+        let tier_records = self
+            .handle_tier_records(records, &mut failed, &mut outcome)
             .await;
-        let work = self.route_records(records, &mut failed).await;
+        let work = self
+            .route_records(records, &tier_records, &mut failed)
+            .await;
         for (account, messages) in work {
             let span = info_span!("wallet", account = %account);
             match self
@@ -136,17 +139,21 @@ where
     }
 
     /// Handles the records that carry Meta's tier updates; each that fails goes into `failed`.
+    /// Answers their indexes, so that no body is read as a tier message twice (a billing
+    /// message's body is up to 256 KiB).
     async fn handle_tier_records(
         &self,
         records: &[Record],
         failed: &mut BTreeMap<usize, String>,
         outcome: &mut BatchOutcome,
-    ) {
+    ) -> BTreeSet<usize> {
+        let mut tier_records = BTreeSet::new();
         for (index, record) in records.iter().enumerate() {
             let Some(updates) = crate::billing::tier_message::parse_tier_updates(&record.body)
             else {
                 continue;
             };
+            tier_records.insert(index);
             let handled = match updates {
                 Ok(updates) => self.handle_tier_updates(&updates, outcome).await,
                 Err(error) => Err(error.to_string()),
@@ -156,18 +163,21 @@ where
                 failed.insert(index, format!("tier update not handled: {error}"));
             }
         }
+        tier_records
     }
 
-    /// The other records' billing messages by the wallet each bills to, with the index of the
-    /// record each came from; a record that cannot be read or routed goes into `failed`.
+    /// The other records' (not `tier_records`) billing messages by the wallet each bills to, with
+    /// the index of the record each came from; a record that cannot be read or routed goes into
+    /// `failed`.
     async fn route_records(
         &self,
         records: &[Record],
+        tier_records: &BTreeSet<usize>,
         failed: &mut BTreeMap<usize, String>,
     ) -> BTreeMap<AccountId, Vec<(usize, BillingMessage)>> {
         let mut work: BTreeMap<AccountId, Vec<(usize, BillingMessage)>> = BTreeMap::new();
         for (index, record) in records.iter().enumerate() {
-            if crate::billing::tier_message::parse_tier_updates(&record.body).is_some() {
+            if tier_records.contains(&index) {
                 continue;
             }
             let span = info_span!("record", message_id = %record.id);
